@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A map read as a struct. Keys are looked up where the previous one was found first, so a
+/// struct read in the order it was written costs one key comparison per field and allocates
+/// nothing; any other order builds an index of the map once.
+final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let decoder: _MessagePackDecoder
+    let count: Int
+    let codingPath: [any CodingKey]
+    /// The entry the cursor is on: its index, key offset and value offset.
+    private var index = 0
+    private var keyOffset: Int
+    private var valueOffset = -1
+    private var entries: [(key: Int, value: Int)]? = nil
+    private let firstKey: Int
+
+    init(decoder: _MessagePackDecoder, header: ByteReader.Header, codingPath: [any CodingKey]) {
+        self.decoder = decoder
+        self.count = header.length
+        self.keyOffset = header.body
+        self.firstKey = header.body
+        self.codingPath = codingPath
+    }
+
+    /// Whether the map key at `offset` is the string `name`.
+    @inline(__always) private func keyMatches(at offset: Int, _ name: String) throws -> Bool {
+        let h = try decoder.header(at: offset, key: nil)
+        guard h.kind == .string else { return false }
+        var name = name
+        return name.withUTF8 { utf8 in
+            utf8.count == h.length && (h.length == 0 || memcmp(utf8.baseAddress!, decoder.reader.base! + h.body, h.length) == 0)
+        }
+    }
+
+    /// The offset of the value for `key`, or nil when the map has no such key.
+    private func find(_ key: Key) throws -> Int? { try find(named: key.stringValue) }
+
+    private func find(named name: String) throws -> Int? {
+        guard count > 0 else { return nil }
+        if valueOffset < 0 { valueOffset = try decoder.end(of: keyOffset, key: nil) }
+        if try keyMatches(at: keyOffset, name) { return valueOffset }
+        if index + 1 < count {
+            let nextKey = try decoder.end(of: valueOffset, key: nil)
+            if try keyMatches(at: nextKey, name) {
+                index += 1
+                keyOffset = nextKey
+                valueOffset = try decoder.end(of: nextKey, key: nil)
+                return valueOffset
+            }
+        }
+        for (i, entry) in try allEntries().enumerated() where try keyMatches(at: entry.key, name) {
+            index = i
+            keyOffset = entry.key
+            valueOffset = entry.value
+            return valueOffset
+        }
+        return nil
+    }
+
+    private func allEntries() throws -> [(key: Int, value: Int)] {
+        if let entries { return entries }
+        var result: [(key: Int, value: Int)] = []
+        result.reserveCapacity(count)
+        var position = firstKey
+        for _ in 0..<count {
+            let value = try decoder.end(of: position, key: nil)
+            result.append((position, value))
+            position = try decoder.end(of: value, key: nil)
+        }
+        entries = result
+        return result
+    }
+
+    var allKeys: [Key] {
+        guard let entries = try? allEntries() else { return [] }
+        return entries.compactMap { entry in
+            (try? decoder.decodeString(at: entry.key, key: nil)).flatMap { Key(stringValue: $0) }
+        }
+    }
+
+    func contains(_ key: Key) -> Bool { ((try? find(key)) ?? nil) != nil }
+
+    @inline(__always) private func value(_ key: Key) throws -> Int {
+        guard let offset = try find(key) else {
+            throw DecodingError.keyNotFound(key, decoder.context(nil, "no value for key \"\(key.stringValue)\" in the map at this path"))
+        }
+        return offset
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool { decoder.decodeNil(at: try value(key)) }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try decoder.decodeBool(at: value(key), key: key) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try decoder.decodeString(at: value(key), key: key) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try decoder.decodeDouble(at: value(key), key: key) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try decoder.decodeFloat(at: value(key), key: key) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try decoder.decodeValue(type, at: value(key), key: key) }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try nestedDecoder(key).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try nestedDecoder(key).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> any Decoder { try nestedDecoder(_MessagePackKey.super, optional: true) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { try nestedDecoder(key, optional: true) }
+
+    private func nestedDecoder(_ key: some CodingKey, optional: Bool = false) throws -> _MessagePackDecoder {
+        guard let offset = try find(named: key.stringValue) else {
+            if optional { return decoder.detached(offset: -1, codingPath: codingPath + [key]) }
+            throw DecodingError.keyNotFound(key, decoder.context(nil, "no value for key \"\(key.stringValue)\" in the map at this path"))
+        }
+        return decoder.detached(offset: offset, codingPath: codingPath + [key])
+    }
+}
+
+/// A struct read from an array of its values (``MessagePackDecoder/Options-swift.struct/structsAsArrays``):
+/// the n-th key asked for is the n-th element.
+final class _ArrayKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let decoder: _MessagePackDecoder
+    let codingPath: [any CodingKey]
+    private var offsets: [Int] = []
+    private var keys: [String: Int] = [:]
+
+    init(decoder: _MessagePackDecoder, header: ByteReader.Header, codingPath: [any CodingKey]) throws {
+        self.decoder = decoder
+        self.codingPath = codingPath
+        var position = header.body
+        for _ in 0..<header.length {
+            offsets.append(position)
+            position = try decoder.end(of: position, key: nil)
+        }
+    }
+
+    private func slot(_ key: Key) -> Int? {
+        if let i = keys[key.stringValue] { return i < offsets.count ? offsets[i] : nil }
+        let i = keys.count
+        keys[key.stringValue] = i
+        return i < offsets.count ? offsets[i] : nil
+    }
+
+    private func value(_ key: Key) throws -> Int {
+        guard let offset = slot(key) else {
+            throw DecodingError.keyNotFound(key, decoder.context(nil, "the array has no element for key \"\(key.stringValue)\""))
+        }
+        return offset
+    }
+
+    var allKeys: [Key] { [] }
+    func contains(_ key: Key) -> Bool { slot(key) != nil }
+    func decodeNil(forKey key: Key) throws -> Bool { decoder.decodeNil(at: try value(key)) }
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try decoder.decodeValue(type, at: value(key), key: key) }
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try decoder.detached(offset: value(key), codingPath: codingPath + [key]).container(keyedBy: type)
+    }
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try decoder.detached(offset: value(key), codingPath: codingPath + [key]).unkeyedContainer()
+    }
+    func superDecoder() throws -> any Decoder { decoder.detached(offset: -1, codingPath: codingPath) }
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        decoder.detached(offset: slot(key) ?? -1, codingPath: codingPath + [key])
+    }
+}
+
+/// An array being read, element by element.
+struct _UnkeyedDecodingContainer: UnkeyedDecodingContainer {
+    let decoder: _MessagePackDecoder
+    let count: Int?
+    var position: Int
+    var codingPath: [any CodingKey]
+    var currentIndex = 0
+
+    init(decoder: _MessagePackDecoder, count: Int, position: Int, codingPath: [any CodingKey]) {
+        self.decoder = decoder
+        self.count = count
+        self.position = position
+        self.codingPath = codingPath
+    }
+
+    var isAtEnd: Bool { currentIndex >= count! }
+
+    private var key: _MessagePackKey { _MessagePackKey(intValue: currentIndex) }
+
+    /// The offset of the next element, moving past it.
+    private mutating func next(_ type: Any.Type) throws -> Int {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(type, decoder.context(key, "the array has only \(count!) elements"))
+        }
+        let offset = position
+        position = try decoder.end(of: offset, key: key)
+        currentIndex += 1
+        return offset
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd else { throw DecodingError.valueNotFound(Any?.self, decoder.context(key, "the array has only \(count!) elements")) }
+        if decoder.decodeNil(at: position) { _ = try next(Any?.self); return true }
+        return false
+    }
+
+    mutating func decode(_ type: Bool.Type) throws -> Bool { let k = key; return try decoder.decodeBool(at: next(type), key: k) }
+    mutating func decode(_ type: String.Type) throws -> String { let k = key; return try decoder.decodeString(at: next(type), key: k) }
+    mutating func decode(_ type: Double.Type) throws -> Double { let k = key; return try decoder.decodeDouble(at: next(type), key: k) }
+    mutating func decode(_ type: Float.Type) throws -> Float { let k = key; return try decoder.decodeFloat(at: next(type), key: k) }
+    mutating func decode(_ type: Int.Type) throws -> Int { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { let k = key; return try decoder.decodeValue(type, at: next(type), key: k) }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let k = key
+        return try decoder.detached(offset: next([String: Any].self), codingPath: codingPath + [k]).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let k = key
+        return try decoder.detached(offset: next([Any].self), codingPath: codingPath + [k]).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> any Decoder {
+        let k = key
+        return decoder.detached(offset: try next(Any.self), codingPath: codingPath + [k])
+    }
+}
+
+/// The value a decoder points at, read as one scalar or special type.
+struct _SingleValueDecodingContainer: SingleValueDecodingContainer {
+    let decoder: _MessagePackDecoder
+    let offset: Int
+    let codingPath: [any CodingKey]
+
+    func decodeNil() -> Bool { decoder.decodeNil(at: offset) }
+    func decode(_ type: Bool.Type) throws -> Bool { try decoder.decodeBool(at: offset, key: nil) }
+    func decode(_ type: String.Type) throws -> String { try decoder.decodeString(at: offset, key: nil) }
+    func decode(_ type: Double.Type) throws -> Double { try decoder.decodeDouble(at: offset, key: nil) }
+    func decode(_ type: Float.Type) throws -> Float { try decoder.decodeFloat(at: offset, key: nil) }
+    func decode(_ type: Int.Type) throws -> Int { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: UInt.Type) throws -> UInt { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decodeValue(type, at: offset) }
+}

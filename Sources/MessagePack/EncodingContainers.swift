@@ -1,0 +1,196 @@
+/// A struct (or keyed value) being written: a map, or an array of values with
+/// ``MessagePackEncoder/Options-swift.struct/structsAsArrays``.
+struct _KeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let encoder: _MessagePackEncoder
+    let index: Int
+    let id: UInt32
+    let writesKeys: Bool
+    var codingPath: [any CodingKey]
+
+    @inline(__always) private func begin(_ key: Key) throws {
+        try encoder.willWrite(into: index, id: id)
+        if writesKeys { encoder.buffer.packString(key.stringValue) }
+    }
+
+    mutating func encodeNil(forKey key: Key) throws { try begin(key); encoder.buffer.packNil() }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try begin(key); encoder.buffer.packBool(value) }
+    mutating func encode(_ value: String, forKey key: Key) throws { try begin(key); encoder.buffer.packString(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { try begin(key); encoder.buffer.packDouble(value) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { try begin(key); encoder.buffer.packFloat(value) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try begin(key); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { try begin(key); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try begin(key); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try begin(key); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try begin(key); encoder.buffer.packInt(value) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { try begin(key); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { try begin(key); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { try begin(key); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { try begin(key); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { try begin(key); encoder.buffer.packUInt(value) }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        try begin(key)
+        try encoder.encodeValue(value, key: key)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        let slot = self.slot(for: key)
+        var nested = encoder.keyedContainer(level: index + 1, slot: slot, keyedBy: keyType)
+        nested.codingPath = codingPath + [key]
+        return KeyedEncodingContainer(nested)
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        let slot = self.slot(for: key)
+        var nested = encoder.unkeyedContainer(level: index + 1, slot: slot)
+        nested.codingPath = codingPath + [key]
+        return nested
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        _SlotEncoder(encoder: encoder, slot: slot(for: _MessagePackKey.super), codingPath: codingPath + [_MessagePackKey.super])
+    }
+
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        _SlotEncoder(encoder: encoder, slot: slot(for: key), codingPath: codingPath + [key])
+    }
+
+    /// Writes `key` and marks the value after it as owed by a nested encoder or container.
+    private func slot(for key: some CodingKey) -> (index: Int, id: UInt32)? {
+        do {
+            try encoder.willWrite(into: index, id: id)
+        } catch {
+            return nil   // a stale container: the nested one opens at the end and fails on use
+        }
+        if writesKeys { encoder.buffer.packString(key.stringValue) }
+        encoder.frames[index].pendingSlot = true
+        return (index, id)
+    }
+}
+
+/// An array being written.
+struct _UnkeyedEncodingContainer: UnkeyedEncodingContainer {
+    let encoder: _MessagePackEncoder
+    let index: Int
+    let id: UInt32
+    var codingPath: [any CodingKey]
+
+    var count: Int { index < encoder.frames.count && encoder.frames[index].id == id ? encoder.frames[index].count : 0 }
+
+    @inline(__always) private func begin() throws { try encoder.willWrite(into: index, id: id) }
+
+    mutating func encodeNil() throws { try begin(); encoder.buffer.packNil() }
+    mutating func encode(_ value: Bool) throws { try begin(); encoder.buffer.packBool(value) }
+    mutating func encode(_ value: String) throws { try begin(); encoder.buffer.packString(value) }
+    mutating func encode(_ value: Double) throws { try begin(); encoder.buffer.packDouble(value) }
+    mutating func encode(_ value: Float) throws { try begin(); encoder.buffer.packFloat(value) }
+    mutating func encode(_ value: Int) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int8) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int16) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int32) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int64) throws { try begin(); encoder.buffer.packInt(value) }
+    mutating func encode(_ value: UInt) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt8) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt16) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt32) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt64) throws { try begin(); encoder.buffer.packUInt(value) }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        let position = count
+        try begin()
+        try encoder.encodeValue(value, key: _MessagePackKey(intValue: position))
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        let key = _MessagePackKey(intValue: count)
+        let slot = self.slot()
+        var nested = encoder.keyedContainer(level: index + 1, slot: slot, keyedBy: keyType)
+        nested.codingPath = codingPath + [key]
+        return KeyedEncodingContainer(nested)
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        let key = _MessagePackKey(intValue: count)
+        let slot = self.slot()
+        var nested = encoder.unkeyedContainer(level: index + 1, slot: slot)
+        nested.codingPath = codingPath + [key]
+        return nested
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        let key = _MessagePackKey(intValue: count)
+        return _SlotEncoder(encoder: encoder, slot: slot(), codingPath: codingPath + [key])
+    }
+
+    private func slot() -> (index: Int, id: UInt32)? {
+        do { try begin() } catch { return nil }
+        encoder.frames[index].pendingSlot = true
+        return (index, id)
+    }
+}
+
+/// A single value being written, at the position its encoder owns.
+struct _SingleValueEncodingContainer: SingleValueEncodingContainer {
+    let encoder: _MessagePackEncoder
+    let level: Int
+    let slot: (index: Int, id: UInt32)?
+    var codingPath: [any CodingKey]
+
+    @inline(__always) private func begin() throws {
+        if let slot {
+            guard slot.index < encoder.frames.count, encoder.frames[slot.index].id == slot.id,
+                  encoder.frames[slot.index].pendingSlot else { throw encoder.staleContainer() }
+            try encoder.close(downTo: slot.index + 1)
+            encoder.frames[slot.index].pendingSlot = false
+        } else if encoder.frames.count > level {
+            try encoder.close(downTo: level)
+        }
+    }
+
+    mutating func encodeNil() throws { try begin(); encoder.buffer.packNil() }
+    mutating func encode(_ value: Bool) throws { try begin(); encoder.buffer.packBool(value) }
+    mutating func encode(_ value: String) throws { try begin(); encoder.buffer.packString(value) }
+    mutating func encode(_ value: Double) throws { try begin(); encoder.buffer.packDouble(value) }
+    mutating func encode(_ value: Float) throws { try begin(); encoder.buffer.packFloat(value) }
+    mutating func encode(_ value: Int) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int8) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int16) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int32) throws { try begin(); encoder.buffer.packInt(Int64(value)) }
+    mutating func encode(_ value: Int64) throws { try begin(); encoder.buffer.packInt(value) }
+    mutating func encode(_ value: UInt) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt8) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt16) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt32) throws { try begin(); encoder.buffer.packUInt(UInt64(value)) }
+    mutating func encode(_ value: UInt64) throws { try begin(); encoder.buffer.packUInt(value) }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        try begin()
+        try encoder.encodeValue(value)
+    }
+}
+
+/// The encoder `superEncoder()` returns: it owes exactly one value to a slot of its parent
+/// container; if it writes none, the slot gets an empty map when the parent moves on.
+struct _SlotEncoder: Encoder {
+    let encoder: _MessagePackEncoder
+    let slot: (index: Int, id: UInt32)?
+    var codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { encoder.userInfo }
+    private var level: Int { (slot?.index ?? encoder.frames.count - 1) + 1 }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        var c = encoder.keyedContainer(level: level, slot: slot, keyedBy: type)
+        c.codingPath = codingPath
+        return KeyedEncodingContainer(c)
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        var c = encoder.unkeyedContainer(level: level, slot: slot)
+        c.codingPath = codingPath
+        return c
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        _SingleValueEncodingContainer(encoder: encoder, level: level, slot: slot, codingPath: codingPath)
+    }
+}
