@@ -49,6 +49,20 @@ public struct MessagePackDecoder: Sendable {
         return try decoder.decodeValue(type, at: 0)
     }
 
+    /// Decodes the first value in `bytes` as a `T` and says how many bytes it took; the bytes
+    /// after it are left alone (a frame body's envelope, then its payload).
+    public func decodePrefix<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> (value: T, byteCount: Int) {
+        let decoder = _MessagePackDecoder(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
+        defer { decoder.invalidate() }
+        let end: Int
+        do {
+            end = try decoder.reader.skip(at: 0)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
+        }
+        return (try decoder.decodeValue(type, at: 0), end)
+    }
+
     /// Decodes exactly one value of type `T` from `bytes`.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         try bytes.withUnsafeBytes { try decode(type, from: $0) }
@@ -57,6 +71,15 @@ public struct MessagePackDecoder: Sendable {
     /// Decodes exactly one value of type `T` from `data`.
     public func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         try data.withUnsafeBytes { try decode(type, from: $0) }
+    }
+}
+
+extension MessagePackValue {
+    /// The length in bytes of the first MessagePack value in `bytes`, after checking its whole
+    /// structure (declared sizes against the bytes present, the reserved byte, the depth
+    /// limit) without building it. A router uses it to find where an envelope ends.
+    public static func length(ofFirstValueIn bytes: UnsafeRawBufferPointer, maxDepth: Int = MessagePackLimits.defaultMaxDepth) throws(MessagePackError) -> Int {
+        try ByteReader(bytes, maxDepth: maxDepth).skip(at: 0)
     }
 }
 
