@@ -1,5 +1,5 @@
 import MessagePack
-import FoundationEssentials
+import Foundation
 
 struct Reading: Codable, Equatable { var id: Int; var name: String; var value: Double }
 class Base: Codable { var a = 1 }
@@ -31,5 +31,17 @@ do { _ = try dec.decode(Int8.self, from: [0xcc, 200]) } catch { print(error) }
 let clock = ContinuousClock()
 var sink = 0
 let t0 = clock.now
-for i in 0..<1_000_000 { let b = try enc.encode(Reading(id: i, name: "name", value: 1.5)); sink &+= try dec.decode(Reading.self, from: b).id }
-print("roundtrip/s", 1_000_000 / ((clock.now - t0) / .seconds(1)), sink)
+let iterations = Int(ProcessInfo.processInfo.environment["ITER"] ?? "") ?? 1_000_000
+for i in 0..<iterations { let b = try enc.encode(Reading(id: i, name: "name", value: 1.5)); sink &+= try dec.decode(Reading.self, from: b).id }
+print("roundtrip/s", Double(iterations) / ((clock.now - t0) / .seconds(1)), sink)
+var writer = FrameWriter()
+for i in 0..<100_000 { try writer.append(Reading(id: i, name: "name\(i % 10)", value: Double(i) * 0.5)) }
+let stream = writer.take()
+for _ in 0..<5 {
+    var fr = FrameReader()
+    fr.append(stream)
+    let t1 = clock.now
+    var n = 0
+    while let r = try fr.next(Reading.self) { n &+= r.id }
+    print("frames/s", 100_000.0 / ((clock.now - t1) / .seconds(1)), n)
+}

@@ -125,7 +125,30 @@ struct ByteReader {
 
     /// The offset just past the value at `offset`, checking its whole structure on the way:
     /// lengths, the reserved byte, UTF-8 when `validate`, timestamps, and the depth limit.
+    @inline(__always)
     func skip(at offset: Int, depth: Int = 0, validate: Bool = false) throws(MessagePackError) -> Int {
+        // Fast path for the scalars that fill most messages: one byte tells their whole size.
+        if !validate, offset >= 0, offset < count, let base {
+            let b = base.load(fromByteOffset: offset, as: UInt8.self)
+            let size: Int
+            switch b {
+            case 0x00...0x7f, 0xe0...0xff, 0xc0, 0xc2, 0xc3: size = 1
+            case 0xa0...0xbf: size = 1 + Int(b & 0x1f)
+            case 0xcc, 0xd0: size = 2
+            case 0xcd, 0xd1: size = 3
+            case 0xca, 0xce, 0xd2: size = 5
+            case 0xcb, 0xcf, 0xd3: size = 9
+            default: size = 0
+            }
+            if size > 0 {
+                guard size <= count - offset else { return try skipSlowly(at: offset, depth: depth, validate: validate) }
+                return offset + size
+            }
+        }
+        return try skipSlowly(at: offset, depth: depth, validate: validate)
+    }
+
+    private func skipSlowly(at offset: Int, depth: Int, validate: Bool) throws(MessagePackError) -> Int {
         let h = try header(at: offset)
         switch h.kind {
         case .nil, .bool, .uint, .int, .float32, .float64: return h.body
@@ -150,9 +173,25 @@ struct ByteReader {
     /// The string a `.string` header describes, validated as UTF-8.
     @inline(__always) func string(_ h: Header, at offset: Int) throws(MessagePackError) -> String {
         let raw = UnsafeRawBufferPointer(start: base! + h.body, count: h.length)
-        // ASCII fast path: every byte below 0x80 is valid UTF-8 on its own.
+        // ASCII fast path: bytes below 0x80 are valid UTF-8 on their own, and the generic
+        // validating initializer costs more than the whole rest of a small struct's decode.
+        if isASCII(raw) { return String(decoding: raw, as: UTF8.self) }
         if let s = String(validating: raw, as: UTF8.self) { return s }
         throw MessagePackError(.invalidUTF8, at: offset, "string of \(h.length) bytes is not valid UTF-8")
+    }
+
+    @inline(__always) private func isASCII(_ raw: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        var bits: UInt64 = 0
+        while i + 8 <= raw.count {
+            bits |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < raw.count {
+            bits |= UInt64(raw[i])
+            i += 1
+        }
+        return bits & 0x8080_8080_8080_8080 == 0
     }
 
     /// The raw body bytes of a string, binary or extension header.

@@ -12,10 +12,10 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
     let count: Int
     let codingPath: [any CodingKey]
     /// The entry the cursor is on: its index, key offset and value offset.
-    private var index = 0
-    private var keyOffset: Int
-    private var valueOffset = -1
-    private var entries: [(key: Int, value: Int)]? = nil
+    @exclusivity(unchecked) private var index = 0
+    @exclusivity(unchecked) private var keyOffset: Int
+    @exclusivity(unchecked) private var valueOffset = -1
+    @exclusivity(unchecked) private var entries: [(key: Int, value: Int)]? = nil
     private let firstKey: Int
 
     init(decoder: _MessagePackDecoder, header: ByteReader.Header, codingPath: [any CodingKey]) {
@@ -26,50 +26,59 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
         self.codingPath = codingPath
     }
 
-    /// Whether the map key at `offset` is the string `name`.
-    @inline(__always) private func keyMatches(at offset: Int, _ name: String) throws -> Bool {
-        let h = try decoder.header(at: offset, key: nil)
-        guard h.kind == .string else { return false }
+    /// Where the value after the map key at `offset` starts if that key is the string `name`.
+    @inline(__always) private func value(afterKeyAt offset: Int, ifNamed name: String) throws(_DecodeFailure) -> Int? {
+        let h = try decoder.header(at: offset)
+        guard h.kind == .string else { return nil }
         var name = name
-        return name.withUTF8 { utf8 in
+        let matches = name.withUTF8 { utf8 in
             utf8.count == h.length && (h.length == 0 || memcmp(utf8.baseAddress!, decoder.reader.base! + h.body, h.length) == 0)
         }
+        return matches ? h.body + h.length : nil
     }
 
     /// The offset of the value for `key`, or nil when the map has no such key.
-    private func find(_ key: Key) throws -> Int? { try find(named: key.stringValue) }
+    private func find(_ key: Key) throws(_DecodeFailure) -> Int? { try find(named: key.stringValue) }
 
-    private func find(named name: String) throws -> Int? {
+    private func find(named name: String) throws(_DecodeFailure) -> Int? {
         guard count > 0 else { return nil }
-        if valueOffset < 0 { valueOffset = try decoder.end(of: keyOffset, key: nil) }
-        if try keyMatches(at: keyOffset, name) { return valueOffset }
+        // The entry under the cursor (asked again: contains, then decodeNil, then decode).
+        if valueOffset >= 0 {
+            if try value(afterKeyAt: keyOffset, ifNamed: name) != nil { return valueOffset }
+        } else if let v = try value(afterKeyAt: keyOffset, ifNamed: name) {
+            valueOffset = v
+            return v
+        }
+        // The next entry: a struct read in the order it was written.
         if index + 1 < count {
-            let nextKey = try decoder.end(of: valueOffset, key: nil)
-            if try keyMatches(at: nextKey, name) {
+            if valueOffset < 0 { valueOffset = try decoder.end(of: keyOffset) }
+            let nextKey = try decoder.end(of: valueOffset)
+            if let v = try value(afterKeyAt: nextKey, ifNamed: name) {
                 index += 1
                 keyOffset = nextKey
-                valueOffset = try decoder.end(of: nextKey, key: nil)
-                return valueOffset
+                valueOffset = v
+                return v
             }
         }
-        for (i, entry) in try allEntries().enumerated() where try keyMatches(at: entry.key, name) {
+        let entries = try allEntries()
+        for i in entries.indices where try value(afterKeyAt: entries[i].key, ifNamed: name) != nil {
             index = i
-            keyOffset = entry.key
-            valueOffset = entry.value
+            keyOffset = entries[i].key
+            valueOffset = entries[i].value
             return valueOffset
         }
         return nil
     }
 
-    private func allEntries() throws -> [(key: Int, value: Int)] {
+    private func allEntries() throws(_DecodeFailure) -> [(key: Int, value: Int)] {
         if let entries { return entries }
         var result: [(key: Int, value: Int)] = []
         result.reserveCapacity(count)
         var position = firstKey
         for _ in 0..<count {
-            let value = try decoder.end(of: position, key: nil)
+            let value = try decoder.end(of: position)
             result.append((position, value))
-            position = try decoder.end(of: value, key: nil)
+            position = try decoder.end(of: value)
         }
         entries = result
         return result
@@ -78,34 +87,36 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
     var allKeys: [Key] {
         guard let entries = try? allEntries() else { return [] }
         return entries.compactMap { entry in
-            (try? decoder.decodeString(at: entry.key, key: nil)).flatMap { Key(stringValue: $0) }
+            (try? decoder.decodeString(at: entry.key)).flatMap { Key(stringValue: $0) }
         }
     }
 
     func contains(_ key: Key) -> Bool { ((try? find(key)) ?? nil) != nil }
 
     @inline(__always) private func value(_ key: Key) throws -> Int {
-        guard let offset = try find(key) else {
+        let found: Int?
+        do { found = try find(key) } catch { throw decoder.error(error, key: key) }
+        guard let offset = found else {
             throw DecodingError.keyNotFound(key, decoder.context(nil, "no value for key \"\(key.stringValue)\" in the map at this path"))
         }
         return offset
     }
 
     func decodeNil(forKey key: Key) throws -> Bool { decoder.decodeNil(at: try value(key)) }
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try decoder.decodeBool(at: value(key), key: key) }
-    func decode(_ type: String.Type, forKey key: Key) throws -> String { try decoder.decodeString(at: value(key), key: key) }
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try decoder.decodeDouble(at: value(key), key: key) }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try decoder.decodeFloat(at: value(key), key: key) }
-    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try decoder.decodeInteger(type, at: value(key), key: key) }
-    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try decoder.decodeInteger(type, at: value(key), key: key) }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeBool(at: o) } }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeString(at: o) } }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeDouble(at: o) } }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeFloat(at: o) } }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { let o = try value(key); return try decoder.read(key) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try decoder.decodeValue(type, at: value(key), key: key) }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
@@ -120,7 +131,9 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
     func superDecoder(forKey key: Key) throws -> any Decoder { try nestedDecoder(key, optional: true) }
 
     private func nestedDecoder(_ key: some CodingKey, optional: Bool = false) throws -> _MessagePackDecoder {
-        guard let offset = try find(named: key.stringValue) else {
+        let found: Int?
+        do { found = try find(named: key.stringValue) } catch { throw decoder.error(error, key: key) }
+        guard let offset = found else {
             if optional { return decoder.detached(offset: -1, codingPath: codingPath + [key]) }
             throw DecodingError.keyNotFound(key, decoder.context(nil, "no value for key \"\(key.stringValue)\" in the map at this path"))
         }
@@ -212,20 +225,20 @@ struct _UnkeyedDecodingContainer: UnkeyedDecodingContainer {
         return false
     }
 
-    mutating func decode(_ type: Bool.Type) throws -> Bool { let k = key; return try decoder.decodeBool(at: next(type), key: k) }
-    mutating func decode(_ type: String.Type) throws -> String { let k = key; return try decoder.decodeString(at: next(type), key: k) }
-    mutating func decode(_ type: Double.Type) throws -> Double { let k = key; return try decoder.decodeDouble(at: next(type), key: k) }
-    mutating func decode(_ type: Float.Type) throws -> Float { let k = key; return try decoder.decodeFloat(at: next(type), key: k) }
-    mutating func decode(_ type: Int.Type) throws -> Int { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: Int8.Type) throws -> Int8 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: Int16.Type) throws -> Int16 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: Int32.Type) throws -> Int32 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: Int64.Type) throws -> Int64 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: UInt.Type) throws -> UInt { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
-    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { let k = key; return try decoder.decodeInteger(type, at: next(type), key: k) }
+    mutating func decode(_ type: Bool.Type) throws -> Bool { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeBool(at: o) } }
+    mutating func decode(_ type: String.Type) throws -> String { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeString(at: o) } }
+    mutating func decode(_ type: Double.Type) throws -> Double { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeDouble(at: o) } }
+    mutating func decode(_ type: Float.Type) throws -> Float { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeFloat(at: o) } }
+    mutating func decode(_ type: Int.Type) throws -> Int { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { let k = key; let o = try next(type); return try decoder.read(k) { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: o) } }
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { let k = key; return try decoder.decodeValue(type, at: next(type), key: k) }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
@@ -251,19 +264,19 @@ struct _SingleValueDecodingContainer: SingleValueDecodingContainer {
     let codingPath: [any CodingKey]
 
     func decodeNil() -> Bool { decoder.decodeNil(at: offset) }
-    func decode(_ type: Bool.Type) throws -> Bool { try decoder.decodeBool(at: offset, key: nil) }
-    func decode(_ type: String.Type) throws -> String { try decoder.decodeString(at: offset, key: nil) }
-    func decode(_ type: Double.Type) throws -> Double { try decoder.decodeDouble(at: offset, key: nil) }
-    func decode(_ type: Float.Type) throws -> Float { try decoder.decodeFloat(at: offset, key: nil) }
-    func decode(_ type: Int.Type) throws -> Int { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: UInt.Type) throws -> UInt { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { try decoder.decodeInteger(type, at: offset, key: nil) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { try decoder.decodeInteger(type, at: offset, key: nil) }
+    func decode(_ type: Bool.Type) throws -> Bool { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeBool(at: offset) } }
+    func decode(_ type: String.Type) throws -> String { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeString(at: offset) } }
+    func decode(_ type: Double.Type) throws -> Double { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeDouble(at: offset) } }
+    func decode(_ type: Float.Type) throws -> Float { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeFloat(at: offset) } }
+    func decode(_ type: Int.Type) throws -> Int { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: Int8.Type) throws -> Int8 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: Int16.Type) throws -> Int16 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: Int32.Type) throws -> Int32 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: Int64.Type) throws -> Int64 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: UInt.Type) throws -> UInt { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try decoder.read { () throws(_DecodeFailure) in try decoder.decodeInteger(type, at: offset) } }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decodeValue(type, at: offset) }
 }

@@ -113,14 +113,14 @@ public struct FrameReader: Sendable {
 /// let bytes = writer.take()   // two frames, one write
 /// ```
 public struct FrameWriter: ~Copyable {
-    private let buffer = PackBuffer(capacity: 4096)
+    private let encoder: _MessagePackEncoder
+    private var buffer: PackBuffer { encoder.buffer }
     /// Frames larger than this are refused at `append`, before anything is sent.
     public let maxFrameSize: Int
-    public var encoder: MessagePackEncoder
 
     public init(maxFrameSize: Int = MessagePackLimits.defaultMaxFrameSize, encoder: MessagePackEncoder = MessagePackEncoder()) {
         self.maxFrameSize = maxFrameSize
-        self.encoder = encoder
+        self.encoder = _MessagePackEncoder(buffer: PackBuffer(capacity: 4096), options: encoder.options, userInfo: encoder.userInfo)
     }
 
     /// Bytes waiting to be taken.
@@ -130,7 +130,7 @@ public struct FrameWriter: ~Copyable {
     /// nothing is appended.
     public mutating func append<T: Encodable>(_ value: T) throws {
         let start = beginFrame()
-        do { try encoder.encode(value, into: buffer) } catch { buffer.truncate(to: start); throw error }
+        do { try encoder.append(value) } catch { buffer.truncate(to: start); throw error }
         try endFrame(start)
     }
 
@@ -139,8 +139,8 @@ public struct FrameWriter: ~Copyable {
     public mutating func append<E: Encodable, P: Encodable>(_ first: E, _ second: P) throws {
         let start = beginFrame()
         do {
-            try encoder.encode(first, into: buffer)
-            try encoder.encode(second, into: buffer)
+            try encoder.append(first)
+            try encoder.append(second)
         } catch { buffer.truncate(to: start); throw error }
         try endFrame(start)
     }

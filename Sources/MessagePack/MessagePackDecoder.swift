@@ -33,9 +33,9 @@ public struct MessagePackDecoder: Sendable {
 
     /// Decodes exactly one value of type `T` from `bytes`; trailing bytes are an error.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
-        let decoder = _MessagePackDecoder(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
+        let decoder = _MessagePackDecoder.make(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
         // Escaped decoders or containers then read nothing: the bytes are only lent for this call.
-        defer { decoder.invalidate() }
+        defer { decoder.recycle() }
         let end: Int
         do {
             end = try decoder.reader.skip(at: 0)
@@ -52,8 +52,8 @@ public struct MessagePackDecoder: Sendable {
     /// Decodes the first value in `bytes` as a `T` and says how many bytes it took; the bytes
     /// after it are left alone (a frame body's envelope, then its payload).
     public func decodePrefix<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> (value: T, byteCount: Int) {
-        let decoder = _MessagePackDecoder(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
-        defer { decoder.invalidate() }
+        let decoder = _MessagePackDecoder.make(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
+        defer { decoder.recycle() }
         let end: Int
         do {
             end = try decoder.reader.skip(at: 0)
@@ -95,18 +95,41 @@ public enum MessagePackLimits {
 /// The `Decoder` behind ``MessagePackDecoder``: a reader over borrowed bytes and the offset of
 /// the value being decoded. Nested values reuse this one object.
 final class _MessagePackDecoder: Decoder {
-    var reader: ByteReader
-    let options: MessagePackDecoder.Options
-    let userInfoStorage: [CodingUserInfoKey: any Sendable]
-    var codingPath: [any CodingKey] = []
+    @exclusivity(unchecked) var reader: ByteReader
+    @exclusivity(unchecked) var options: MessagePackDecoder.Options
+    @exclusivity(unchecked) var userInfoStorage: [CodingUserInfoKey: any Sendable]
+    @exclusivity(unchecked) var codingPath: [any CodingKey] = []
     var userInfo: [CodingUserInfoKey: Any] { userInfoStorage }
     /// Offset of the value now being decoded.
-    var offset = 0
+    @exclusivity(unchecked) var offset = 0
 
     init(_ reader: ByteReader, options: MessagePackDecoder.Options, userInfo: [CodingUserInfoKey: any Sendable]) {
         self.reader = reader
         self.options = options
         self.userInfoStorage = userInfo
+    }
+
+    private static let lastPlainType = LastNonConformingType()
+    private static let parked = ParkingSlot()
+
+    /// A decoder over `reader`: the parked one if free, else a new one.
+    static func make(_ reader: ByteReader, options: MessagePackDecoder.Options, userInfo: [CodingUserInfoKey: any Sendable]) -> _MessagePackDecoder {
+        if let decoder = parked.take(_MessagePackDecoder.self) {
+            decoder.reader = reader
+            decoder.options = options
+            decoder.userInfoStorage = userInfo
+            return decoder
+        }
+        return _MessagePackDecoder(reader, options: options, userInfo: userInfo)
+    }
+
+    /// Forgets the bytes (see ``invalidate()``) and parks this decoder for the next `make`.
+    func recycle() {
+        invalidate()
+        if !codingPath.isEmpty { codingPath.removeAll(keepingCapacity: true) }
+        offset = 0
+        if !userInfoStorage.isEmpty { userInfoStorage = [:] }
+        Self.parked.park(self)
     }
 
     /// Decoders made for nested containers and super decoders; they share the borrowed bytes.
@@ -140,48 +163,74 @@ final class _MessagePackDecoder: Decoder {
         .dataCorrupted(context(key, error.description, error))
     }
 
-    func mismatch(_ type: Any.Type, _ h: ByteReader.Header, at offset: Int, key: (any CodingKey)?) -> DecodingError {
-        if h.kind == .nil {
-            return .valueNotFound(type, context(key, "expected \(type) but found nil at byte offset \(offset)"))
+    /// The `DecodingError` for a failure at `key` (nil: the decoder's own value).
+    func error(_ failure: _DecodeFailure, key: (any CodingKey)?) -> DecodingError {
+        switch failure {
+        case .corrupted(let error):
+            return corrupted(error, key: key)
+        case .mismatch(let type, let kind, let offset):
+            if kind == .nil {
+                return .valueNotFound(type, context(key, "expected \(type) but found nil at byte offset \(offset)"))
+            }
+            return .typeMismatch(type, context(key, "expected \(type) but found \(kind) at byte offset \(offset)"))
+        case .invalid(let message):
+            return .dataCorrupted(context(key, message))
         }
-        return .typeMismatch(type, context(key, "expected \(type) but found \(h.kind) at byte offset \(offset)"))
     }
 
-    @inline(__always) func header(at offset: Int, key: (any CodingKey)?) throws -> ByteReader.Header {
+    /// Runs a primitive read, turning its failure into a `DecodingError` at `key`.
+    @inline(__always) func read<K: CodingKey, R>(_ key: K, _ body: () throws(_DecodeFailure) -> R) throws -> R {
+        do { return try body() } catch { throw self.error(error, key: key) }
+    }
+
+    /// Runs a primitive read of the decoder's own value.
+    @inline(__always) func read<R>(_ body: () throws(_DecodeFailure) -> R) throws -> R {
+        do { return try body() } catch { throw self.error(error, key: nil) }
+    }
+
+    @inline(__always) func header(at offset: Int) throws(_DecodeFailure) -> ByteReader.Header {
         // A missing superDecoder key reads as nil, as in JSONDecoder.
         if offset < 0 { return ByteReader.Header(kind: .nil, bits: 0, body: 0) }
-        do { return try reader.header(at: offset) } catch { throw corrupted(error, key: key) }
+        do { return try reader.header(at: offset) } catch { throw .corrupted(error) }
     }
 
-    // MARK: primitives
+    func header(at offset: Int, key: (any CodingKey)?) throws -> ByteReader.Header {
+        do { return try header(at: offset) } catch { throw self.error(error, key: key) }
+    }
+
+    func mismatch(_ type: Any.Type, _ h: ByteReader.Header, at offset: Int, key: (any CodingKey)?) -> DecodingError {
+        error(.mismatch(type, h.kind, offset), key: key)
+    }
+
+    // MARK: primitives (no coding key on the hot path: callers add it only to a failure)
 
     func decodeNil(at offset: Int) -> Bool {
         offset < 0 || (try? reader.byte(offset)) == 0xc0
     }
 
-    func decodeBool(at offset: Int, key: (any CodingKey)?) throws -> Bool {
-        let h = try header(at: offset, key: key)
-        guard h.kind == .bool else { throw mismatch(Bool.self, h, at: offset, key: key) }
+    @inline(__always) func decodeBool(at offset: Int) throws(_DecodeFailure) -> Bool {
+        let h = try header(at: offset)
+        guard h.kind == .bool else { throw .mismatch(Bool.self, h.kind, offset) }
         return h.bits != 0
     }
 
-    @inline(__always) func decodeInteger<T: FixedWidthInteger>(_ type: T.Type, at offset: Int, key: (any CodingKey)?) throws -> T {
-        let h = try header(at: offset, key: key)
+    @inline(__always) func decodeInteger<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) throws(_DecodeFailure) -> T {
+        let h = try header(at: offset)
         let result: T?
         switch h.kind {
         case .uint: result = T(exactly: h.bits)
         case .int: result = T(exactly: Int64(bitPattern: h.bits))
-        default: throw mismatch(type, h, at: offset, key: key)
+        default: throw .mismatch(type, h.kind, offset)
         }
         guard let result else {
             let value = h.kind == .uint ? "\(h.bits)" : "\(Int64(bitPattern: h.bits))"
-            throw DecodingError.dataCorrupted(context(key, "integer \(value) at byte offset \(offset) does not fit \(T.self)"))
+            throw .invalid("integer \(value) at byte offset \(offset) does not fit \(T.self)")
         }
         return result
     }
 
-    func decodeDouble(at offset: Int, key: (any CodingKey)?) throws -> Double {
-        let h = try header(at: offset, key: key)
+    @inline(__always) func decodeDouble(at offset: Int) throws(_DecodeFailure) -> Double {
+        let h = try header(at: offset)
         switch h.kind {
         case .float64: return Double(bitPattern: h.bits)
         case .float32: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: h.bits)))
@@ -190,20 +239,20 @@ final class _MessagePackDecoder: Decoder {
         case .int:
             if let d = Double(exactly: Int64(bitPattern: h.bits)) { return d }
         default:
-            throw mismatch(Double.self, h, at: offset, key: key)
+            throw .mismatch(Double.self, h.kind, offset)
         }
-        throw DecodingError.dataCorrupted(context(key, "integer at byte offset \(offset) has no exact Double"))
+        throw .invalid("integer at byte offset \(offset) has no exact Double")
     }
 
-    func decodeFloat(at offset: Int, key: (any CodingKey)?) throws -> Float {
-        let h = try header(at: offset, key: key)
+    func decodeFloat(at offset: Int) throws(_DecodeFailure) -> Float {
+        let h = try header(at: offset)
         switch h.kind {
         case .float32: return Float(bitPattern: UInt32(truncatingIfNeeded: h.bits))
         case .float64:
             let d = Double(bitPattern: h.bits)
             let f = Float(d)
             if f.isInfinite && d.isFinite {
-                throw DecodingError.dataCorrupted(context(key, "float64 \(d) at byte offset \(offset) does not fit Float"))
+                throw .invalid("float64 \(d) at byte offset \(offset) does not fit Float")
             }
             return f
         case .uint:
@@ -211,30 +260,54 @@ final class _MessagePackDecoder: Decoder {
         case .int:
             if let f = Float(exactly: Int64(bitPattern: h.bits)) { return f }
         default:
-            throw mismatch(Float.self, h, at: offset, key: key)
+            throw .mismatch(Float.self, h.kind, offset)
         }
-        throw DecodingError.dataCorrupted(context(key, "integer at byte offset \(offset) has no exact Float"))
+        throw .invalid("integer at byte offset \(offset) has no exact Float")
     }
 
-    func decodeString(at offset: Int, key: (any CodingKey)?) throws -> String {
-        let h = try header(at: offset, key: key)
-        guard h.kind == .string else { throw mismatch(String.self, h, at: offset, key: key) }
-        do { return try reader.string(h, at: offset) } catch { throw corrupted(error, key: key) }
+    @inline(__always) func decodeString(at offset: Int) throws(_DecodeFailure) -> String {
+        let h = try header(at: offset)
+        guard h.kind == .string else { throw .mismatch(String.self, h.kind, offset) }
+        do { return try reader.string(h, at: offset) } catch { throw .corrupted(error) }
     }
 
-    func decodeData(at offset: Int, key: (any CodingKey)?) throws -> Data {
-        let h = try header(at: offset, key: key)
-        guard h.kind == .binary else { throw mismatch(Data.self, h, at: offset, key: key) }
+    func decodeData(at offset: Int) throws(_DecodeFailure) -> Data {
+        let h = try header(at: offset)
+        guard h.kind == .binary else { throw .mismatch(Data.self, h.kind, offset) }
         return Data(reader.body(h))
     }
 
-    func decodeDate(at offset: Int, key: (any CodingKey)?) throws -> Date {
-        let h = try header(at: offset, key: key)
-        guard h.kind == .ext, h.extType == -1 else { throw mismatch(Date.self, h, at: offset, key: key) }
+    func decodeDate(at offset: Int) throws(_DecodeFailure) -> Date {
+        let h = try header(at: offset)
+        guard h.kind == .ext, h.extType == -1 else { throw .mismatch(Date.self, h.kind, offset) }
         do {
             let t = try reader.timestamp(h, at: offset)
             return Date(timeIntervalSince1970: Double(t.seconds) + Double(t.nanoseconds) / 1e9)
-        } catch { throw corrupted(error, key: key) }
+        } catch { throw .corrupted(error) }
+    }
+
+    func decodeUUID(at offset: Int) throws(_DecodeFailure) -> UUID {
+        let h = try header(at: offset)
+        if h.kind == .binary, h.length == 16 {
+            let b = reader.body(h)
+            return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        }
+        guard h.kind == .string else { throw .mismatch(UUID.self, h.kind, offset) }
+        let s = try decodeString(at: offset)
+        guard let uuid = UUID(uuidString: s) else { throw .invalid("\"\(s)\" at byte offset \(offset) is not a UUID") }
+        return uuid
+    }
+
+    func decodeURL(at offset: Int) throws(_DecodeFailure) -> URL {
+        let s = try decodeString(at: offset)
+        guard let url = URL(string: s) else { throw .invalid("\"\(s)\" at byte offset \(offset) is not a URL") }
+        return url
+    }
+
+    func decodeDecimal(at offset: Int) throws(_DecodeFailure) -> Decimal {
+        let s = try decodeString(at: offset)
+        guard let d = Decimal(string: s) else { throw .invalid("\"\(s)\" at byte offset \(offset) is not a Decimal") }
+        return d
     }
 
     // MARK: values
@@ -242,56 +315,36 @@ final class _MessagePackDecoder: Decoder {
     /// Decodes a `T` from the value at `offset`: primitives and special types directly, anything
     /// else through `T.init(from:)` with this decoder pointed at the value.
     func decodeValue<T: Decodable>(_ type: T.Type, at offset: Int, key: (any CodingKey)? = nil) throws -> T {
-        if T.self == String.self { return unsafeBitCast(try decodeString(at: offset, key: key), to: T.self) }
-        if T.self == Int.self { return unsafeBitCast(try decodeInteger(Int.self, at: offset, key: key), to: T.self) }
-        if T.self == Double.self { return unsafeBitCast(try decodeDouble(at: offset, key: key), to: T.self) }
-        if T.self == Bool.self { return unsafeBitCast(try decodeBool(at: offset, key: key), to: T.self) }
-        if T.self == Data.self { return try decodeData(at: offset, key: key) as! T }
-        if T.self == Date.self { return try decodeDate(at: offset, key: key) as! T }
-        if T.self == URL.self {
-            let s = try decodeString(at: offset, key: key)
-            guard let url = URL(string: s) else {
-                throw DecodingError.dataCorrupted(context(key, "\"\(s)\" at byte offset \(offset) is not a URL"))
+        do throws(_DecodeFailure) {
+            if T.self == String.self { return unsafeBitCast(try decodeString(at: offset), to: T.self) }
+            if T.self == Int.self { return unsafeBitCast(try decodeInteger(Int.self, at: offset), to: T.self) }
+            if T.self == Double.self { return unsafeBitCast(try decodeDouble(at: offset), to: T.self) }
+            if T.self == Bool.self { return unsafeBitCast(try decodeBool(at: offset), to: T.self) }
+            if T.self == Data.self { return try decodeData(at: offset) as! T }
+            if T.self == Date.self { return try decodeDate(at: offset) as! T }
+            if T.self == URL.self { return try decodeURL(at: offset) as! T }
+            if T.self == UUID.self { return try decodeUUID(at: offset) as! T }
+            if T.self == Decimal.self { return try decodeDecimal(at: offset) as! T }
+            if T.self == MessagePackValue.self {
+                do { return try MessagePackValue.parse(reader, at: offset, depth: 0).value as! T } catch { throw _DecodeFailure.corrupted(error) }
             }
-            return url as! T
+        } catch {
+            throw self.error(error, key: key)
         }
-        if T.self == UUID.self { return try decodeUUID(at: offset, key: key) as! T }
-        if T.self == Decimal.self {
-            let s = try decodeString(at: offset, key: key)
-            guard let d = Decimal(string: s) else {
-                throw DecodingError.dataCorrupted(context(key, "\"\(s)\" at byte offset \(offset) is not a Decimal"))
+        if !Self.lastPlainType.contains(T.self) {
+            if let map = T.self as? any _MessagePackDecodableDictionary.Type {
+                return try map._decodeMessagePackMap(self, at: offset, key: key) as! T
             }
-            return d as! T
+            Self.lastPlainType.remember(T.self)
         }
-        if T.self == MessagePackValue.self {
-            do { return try MessagePackValue.parse(reader, at: offset, depth: 0).value as! T } catch { throw corrupted(error, key: key) }
-        }
-        if let map = T.self as? any _MessagePackDecodableDictionary.Type {
-            return try map._decodeMessagePackMap(self, at: offset, key: key) as! T
-        }
-        let saved = offset
         let savedOffset = self.offset
         if let key { codingPath.append(key) }
         defer {
             if key != nil { codingPath.removeLast() }
             self.offset = savedOffset
         }
-        self.offset = saved
+        self.offset = offset
         return try T(from: self)
-    }
-
-    func decodeUUID(at offset: Int, key: (any CodingKey)?) throws -> UUID {
-        let h = try header(at: offset, key: key)
-        if h.kind == .binary, h.length == 16 {
-            let b = reader.body(h)
-            return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
-        }
-        guard h.kind == .string else { throw mismatch(UUID.self, h, at: offset, key: key) }
-        let s = try decodeString(at: offset, key: key)
-        guard let uuid = UUID(uuidString: s) else {
-            throw DecodingError.dataCorrupted(context(key, "\"\(s)\" at byte offset \(offset) is not a UUID"))
-        }
-        return uuid
     }
 
     // MARK: Decoder
@@ -320,6 +373,17 @@ final class _MessagePackDecoder: Decoder {
     @inline(__always) func end(of offset: Int, key: (any CodingKey)?) throws -> Int {
         do { return try reader.skip(at: offset) } catch { throw corrupted(error, key: key) }
     }
+
+    @inline(__always) func end(of offset: Int) throws(_DecodeFailure) -> Int {
+        do { return try reader.skip(at: offset) } catch { throw .corrupted(error) }
+    }
+}
+
+/// Why a primitive read failed, before a coding key is attached (only failures pay for keys).
+enum _DecodeFailure: Error {
+    case corrupted(MessagePackError)
+    case mismatch(any Any.Type, ByteReader.Kind, Int)
+    case invalid(String)
 }
 
 /// Dictionaries decode from MessagePack maps keyed by their keys' own encodings.

@@ -29,28 +29,18 @@ public struct MessagePackEncoder: Sendable {
 
     /// The MessagePack bytes of `value`.
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let buffer = PackBuffer(capacity: 128)
-        try encode(value, into: buffer)
-        return buffer.toArray()
+        let encoder = _MessagePackEncoder.make(options: options, userInfo: userInfo)
+        defer { encoder.recycle() }
+        try encoder.encodeValue(value)
+        return encoder.buffer.toArray()
     }
 
     /// The MessagePack bytes of `value` as `Data`.
     public func encodeData<T: Encodable>(_ value: T) throws -> Data {
-        let buffer = PackBuffer(capacity: 128)
-        try encode(value, into: buffer)
-        return Data(buffer.bytes)
-    }
-
-    /// Appends the encoding of `value` to `buffer`; on error `buffer` is left as it was.
-    func encode<T: Encodable>(_ value: T, into buffer: PackBuffer) throws {
-        let start = buffer.count
-        let encoder = _MessagePackEncoder(buffer: buffer, options: options, userInfo: userInfo)
-        do {
-            try encoder.encodeValue(value)
-        } catch {
-            buffer.truncate(to: start)
-            throw error
-        }
+        let encoder = _MessagePackEncoder.make(options: options, userInfo: userInfo)
+        defer { encoder.recycle() }
+        try encoder.encodeValue(value)
+        return Data(encoder.buffer.bytes)
     }
 }
 
@@ -70,21 +60,62 @@ final class _MessagePackEncoder: Encoder {
         var pendingSlot: Bool
     }
 
+    // Exclusivity checks are off for these hot fields: only this object's own methods touch
+    // them, one call at a time (they cost ~5% of an encode otherwise).
     let buffer: PackBuffer
-    let options: MessagePackEncoder.Options
-    let userInfoStorage: [CodingUserInfoKey: any Sendable]
-    var codingPath: [any CodingKey] = []
+    @exclusivity(unchecked) var options: MessagePackEncoder.Options
+    @exclusivity(unchecked) var userInfoStorage: [CodingUserInfoKey: any Sendable]
+    @exclusivity(unchecked) var codingPath: [any CodingKey] = []
     var userInfo: [CodingUserInfoKey: Any] { userInfoStorage }
-    var frames: [Frame] = []
-    var nextID: UInt32 = 0
+    @exclusivity(unchecked) var frames: [Frame] = []
+    /// Never reset, so a container kept past its value (or past a recycling) is detected.
+    @exclusivity(unchecked) var nextID: UInt32 = 0
     /// `frames.count` when the value now being encoded started.
-    var valueLevel = 0
+    @exclusivity(unchecked) var valueLevel = 0
 
     init(buffer: PackBuffer, options: MessagePackEncoder.Options, userInfo: [CodingUserInfoKey: any Sendable]) {
         self.buffer = buffer
         self.options = options
         self.userInfoStorage = userInfo
         frames.reserveCapacity(8)
+    }
+
+    private static let parked = ParkingSlot()
+    private static let lastPlainType = LastNonConformingType()
+
+    /// An encoder with an empty buffer: the parked one if free, else a new one.
+    static func make(options: MessagePackEncoder.Options, userInfo: [CodingUserInfoKey: any Sendable]) -> _MessagePackEncoder {
+        if let encoder = parked.take(_MessagePackEncoder.self) {
+            encoder.options = options
+            encoder.userInfoStorage = userInfo
+            return encoder
+        }
+        return _MessagePackEncoder(buffer: PackBuffer(capacity: 256), options: options, userInfo: userInfo)
+    }
+
+    /// Parks this encoder for the next `make`, unless its buffer grew large.
+    func recycle() {
+        guard buffer.capacity <= 64 << 10 else { return }
+        buffer.reset()
+        if !frames.isEmpty { frames.removeAll(keepingCapacity: true) }
+        if !codingPath.isEmpty { codingPath.removeAll(keepingCapacity: true) }
+        if !userInfoStorage.isEmpty { userInfoStorage = [:] }
+        valueLevel = 0
+        Self.parked.park(self)
+    }
+
+    /// Appends the encoding of `value` to the buffer; on error the buffer is left as it was.
+    func append<T: Encodable>(_ value: T) throws {
+        let start = buffer.count
+        do {
+            try encodeValue(value)
+        } catch {
+            buffer.truncate(to: start)
+            frames.removeAll(keepingCapacity: true)
+            codingPath.removeAll(keepingCapacity: true)
+            valueLevel = 0
+            throw error
+        }
     }
 
     // MARK: values
@@ -122,8 +153,9 @@ final class _MessagePackEncoder: Encoder {
         else if T.self == UUID.self { buffer.packString((value as! UUID).uuidString) }
         else if T.self == Decimal.self { buffer.packString((value as! Decimal).description) }
         else if T.self == MessagePackValue.self { (value as! MessagePackValue).pack(into: buffer) }
+        else if Self.lastPlainType.contains(T.self) { return false }
         else if let map = value as? any _MessagePackDictionary { try map._encodeMessagePackMap(self) }
-        else { return false }
+        else { Self.lastPlainType.remember(T.self); return false }
         return true
     }
 

@@ -40,6 +40,9 @@ final class PackBuffer {
 
     func reset() { sbuffer.pointee.size = 0 }
 
+    /// Bytes allocated.
+    var capacity: Int { sbuffer.pointee.alloc }
+
     /// Drops bytes from `count` on (used to undo a frame that failed to encode).
     func truncate(to newCount: Int) { sbuffer.pointee.size = min(newCount, sbuffer.pointee.size) }
 
