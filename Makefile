@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what is missing first.
+FUZZ_SECONDS ?= 60
+
+.PHONY: setup demo test unit-test vectors fuzz bench
+
+setup:
+	@scripts/setup
+
+demo: setup
+	@swift build -c release --product CodecTour >/dev/null
+	@.build/release/CodecTour
+
+unit-test: setup
+	swift build --build-tests
+	swift test --skip-build
+
+vectors: setup
+	python3 Protocols/check_vectors.py
+
+fuzz: setup
+	Fuzz/run $(FUZZ_SECONDS)
+
+test: setup vectors fuzz unit-test
+
+bench: setup
+	Benchmarks/run
