@@ -1,47 +1,67 @@
-import MessagePack
+// A tour of the wire format every process of swift-multiprocessing speaks: Codable values as
+// MessagePack, framed with a 4-byte length, with typed errors for bad input.
+// Run it with `make demo` (or `swift run -c release CodecTour`).
 import Foundation
+import MessagePack
 
-struct Reading: Codable, Equatable { var id: Int; var name: String; var value: Double }
-class Base: Codable { var a = 1 }
-final class Derived: Base { var b = "x"
-    enum K: CodingKey { case b }
-    override init() { super.init() }
-    required init(from d: any Decoder) throws { let c = try d.container(keyedBy: K.self); b = try c.decode(String.self, forKey: .b); try super.init(from: c.superDecoder()) }
-    override func encode(to e: any Encoder) throws { var c = e.container(keyedBy: K.self); try c.encode(b, forKey: .b); try super.encode(to: c.superEncoder()) }
+struct Reading: Codable, Equatable {
+    var id: Int
+    var name: String
+    var value: Double
+    var taken: Date
+    var tags: [String: Int]
 }
-enum Shape: Codable, Equatable { case circle(r: Double), square(Double), none }
-struct Big: Codable, Equatable { var m: [Int: String]; var d: Data; var t: Date; var u: UUID; var s: [Shape]; var o: Int?; var many: [String: Int] }
 
-let enc = MessagePackEncoder(), dec = MessagePackDecoder()
-let r = Reading(id: 1, name: "t", value: 0.5)
-let bytes = try enc.encode(r)
-print(bytes.map { String($0, radix: 16) }.joined(separator: " "))
-print(try dec.decode(Reading.self, from: bytes) == r)
-print(try enc.encode(Derived()).map { String($0, radix: 16) })
-print(try MessagePackValue(unpacking: try enc.encode(Derived())))
-do { let dd = try dec.decode(Derived.self, from: try enc.encode(Derived())); print(dd.a, dd.b) } catch { print(error) }
-var many: [String: Int] = [:]; for i in 0..<40 { many["k\(i)"] = i }
-let big = Big(m: [1: "one", -5: "minus"], d: Data([1,2,3]), t: Date(timeIntervalSince1970: 1.5), u: UUID(), s: [.circle(r: 2), .square(3), .none], o: nil, many: many)
-let bb = try enc.encode(big)
-print(try dec.decode(Big.self, from: bb) == big)
-print(try MessagePackValue(unpacking: try enc.encode(Array(0..<20))))
-print(try MessagePackValue(referenceUnpacking: bb.withUnsafeBytes { UnsafeRawBufferPointer($0) }) == (try MessagePackValue(unpacking: bb)))
-do { _ = try dec.decode(Reading.self, from: Array(bytes.dropLast())) } catch { print(error) }
-do { _ = try dec.decode(Int8.self, from: [0xcc, 200]) } catch { print(error) }
-let clock = ContinuousClock()
-var sink = 0
-let t0 = clock.now
-let iterations = Int(ProcessInfo.processInfo.environment["ITER"] ?? "") ?? 1_000_000
-for i in 0..<iterations { let b = try enc.encode(Reading(id: i, name: "name", value: 1.5)); sink &+= try dec.decode(Reading.self, from: b).id }
-print("roundtrip/s", Double(iterations) / ((clock.now - t0) / .seconds(1)), sink)
+func show(_ title: String, _ bytes: [UInt8]) {
+    print("\(title) (\(bytes.count) bytes)")
+    print("  hex:    \(bytes.map { String(format: "%02x", $0) }.joined(separator: " "))")
+    if let value = try? MessagePackValue(unpacking: bytes) { print("  value:  \(value)") }
+}
+
+let encoder = MessagePackEncoder()
+let decoder = MessagePackDecoder()
+
+// 1. A struct is a map with string keys: a Python peer's msgpack.unpackb sees a dict.
+let reading = Reading(id: 7, name: "boiler", value: 81.5, taken: Date(timeIntervalSince1970: 1_764_460_800), tags: ["zone": 3])
+let bytes = try encoder.encode(reading)
+show("1. Reading as a map", bytes)
+print("  back:   \(try decoder.decode(Reading.self, from: bytes) == reading ? "equal" : "DIFFERENT")\n")
+
+// 2. The compact form: the same struct as an array of its values.
+let compact = MessagePackEncoder(options: .init(structsAsArrays: true))
+show("2. Reading as an array (structsAsArrays)", try compact.encode(reading))
+print()
+
+// 3. Frames: a 4-byte big-endian length, then the body. One buffer, one write, many frames;
+//    the reader takes bytes in any chunks and hands back whole frames.
 var writer = FrameWriter()
-for i in 0..<100_000 { try writer.append(Reading(id: i, name: "name\(i % 10)", value: Double(i) * 0.5)) }
+for id in 1...3 { try writer.append(Reading(id: id, name: "r\(id)", value: Double(id), taken: .now, tags: [:])) }
 let stream = writer.take()
-for _ in 0..<5 {
-    var fr = FrameReader()
-    fr.append(stream)
-    let t1 = clock.now
-    var n = 0
-    while let r = try fr.next(Reading.self) { n &+= r.id }
-    print("frames/s", 100_000.0 / ((clock.now - t1) / .seconds(1)), n)
+print("3. Three frames in one buffer: \(stream.count) bytes")
+var reader = FrameReader()
+for byte in stream {   // one byte at a time, as a slow pipe might deliver them
+    reader.append([byte])
+    while let r = try reader.next(Reading.self) { print("  frame:  Reading(id: \(r.id), name: \(r.name))") }
 }
+try reader.finish()
+print()
+
+// 4. Bad input is a typed error that says what and where, never a crash.
+print("4. Bad input")
+let cases: [(String, [UInt8])] = [
+    ("truncated", Array(bytes.dropLast(3))),
+    ("a map32 declaring 4 billion entries", [0xdf, 0xff, 0xff, 0xff, 0xff]),
+    ("invalid UTF-8", [0xa2, 0xc3, 0x28]),
+    ("the reserved byte", [0xc1]),
+]
+for (title, input) in cases {
+    do { _ = try MessagePackValue(unpacking: input) } catch { print("  \(title): \(error)") }
+}
+do {
+    _ = try decoder.decode(Reading.self, from: try encoder.encode(["id": "seven"]))
+} catch {
+    print("  wrong type: \(error)")
+}
+var guarded = FrameReader(maxFrameSize: 1024)
+guarded.append([0x7f, 0xff, 0xff, 0xff])
+do { _ = try guarded.nextFrame() } catch { print("  oversized frame: \(error)") }

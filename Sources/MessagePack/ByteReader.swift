@@ -46,9 +46,11 @@ struct ByteReader {
     }
 
     /// Checks that `length` bytes starting at `offset` are present.
-    @inline(__always) func require(_ length: Int, at offset: Int, what: StaticString) throws(MessagePackError) {
+    /// Checks that `length` bytes starting at `offset` are present; an error points at the
+    /// value's first byte, `start`.
+    @inline(__always) func require(_ length: Int, at offset: Int, start: Int, what: StaticString) throws(MessagePackError) {
         guard length >= 0, length <= count - offset else {
-            throw MessagePackError(.lengthExceedsInput, at: offset, "\(what) declares \(length) bytes but only \(Swift.max(0, count - offset)) remain")
+            throw MessagePackError(.lengthExceedsInput, at: start, "\(what) declares \(length) bytes but only \(Swift.max(0, count - offset)) remain")
         }
     }
 
@@ -61,7 +63,7 @@ struct ByteReader {
         case 0x90...0x9f: return Header(kind: .array, bits: UInt64(b & 0x0f), body: next)
         case 0xa0...0xbf:
             let n = Int(b & 0x1f)
-            try require(n, at: next, what: "fixstr")
+            try require(n, at: next, start: offset, what: "fixstr")
             return Header(kind: .string, bits: UInt64(n), body: next)
         case 0xc0: return Header(kind: .nil, bits: 0, body: next)
         case 0xc1: throw MessagePackError(.reservedByte, at: offset, "byte 0xc1 is reserved and starts no value")
@@ -101,14 +103,14 @@ struct ByteReader {
 
     @inline(__always) private func sized(_ kind: Kind, _ length: UInt64, header: Int, at offset: Int, what: StaticString) throws(MessagePackError) -> Header {
         let body = offset + header
-        try require(Int(length), at: body, what: what)
+        try require(Int(length), at: body, start: offset - 1, what: what)
         return Header(kind: kind, bits: length, body: body)
     }
 
     @inline(__always) private func ext(length: Int, header: Int, at offset: Int, what: StaticString) throws(MessagePackError) -> Header {
         let type = Int8(bitPattern: try bigEndian(UInt8.self, at: offset + header, what: "extension type"))
         let body = offset + header + 1
-        try require(length, at: body, what: what)
+        try require(length, at: body, start: offset - 1, what: what)
         return Header(kind: .ext, bits: UInt64(length), body: body, extType: type)
     }
 

@@ -145,6 +145,15 @@ public struct FrameWriter: ~Copyable {
         try endFrame(start)
     }
 
+    /// Appends one frame whose body is `first` encoded, then `rest` as it is: how a router
+    /// forwards a payload it never decoded behind a new envelope.
+    public mutating func append<E: Encodable>(_ first: E, followedBy rest: UnsafeRawBufferPointer) throws {
+        let start = beginFrame()
+        do { try encoder.append(first) } catch { buffer.truncate(to: start); throw error }
+        buffer.writeRaw(rest)
+        try endFrame(start)
+    }
+
     /// Appends one frame whose body is `body`, as is.
     public mutating func append(body: UnsafeRawBufferPointer) throws {
         let start = beginFrame()

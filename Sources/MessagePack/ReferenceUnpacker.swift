@@ -30,6 +30,15 @@ extension MessagePackValue {
         self = try MessagePackValue(cObject: result.data, path: 0)
     }
 
+    /// Converts an object msgpack-c's unpacker built, exactly as ``init(referenceUnpacking:maxDepth:)``
+    /// does, without the structural guard: for the differential fuzz target (Fuzz/), which calls
+    /// `msgpack_unpack_next` itself, once, on raw input. `object` must come from a successful
+    /// unpack whose input bytes and zone are still alive. Strings are validated as UTF-8 and
+    /// timestamps checked as the Swift reader does.
+    @_spi(Fuzzing) public init(referenceObject object: msgpack_object) throws(MessagePackError) {
+        try self.init(cObject: object, path: 0)
+    }
+
     private init(cObject o: msgpack_object, path offset: Int) throws(MessagePackError) {
         switch o.type {
         case MSGPACK_OBJECT_NIL: self = .nil
