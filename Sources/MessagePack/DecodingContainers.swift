@@ -4,48 +4,60 @@ import Glibc
 import Darwin
 #endif
 
-/// A map read as a struct. Keys are looked up where the previous one was found first, so a
-/// struct read in the order it was written costs one key comparison per field and allocates
-/// nothing; any other order builds an index of the map once.
-final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let decoder: _MessagePackDecoder
-    let count: Int
-    let codingPath: [any CodingKey]
+/// The reading position in a map that is being read as a struct. Keys are looked up where the
+/// previous one was found first, so a struct read in the order it was written costs one key
+/// comparison per field and allocates nothing; any other order builds an index of the map once.
+///
+/// Not generic, so that a decoder can keep one and reset it for the next struct of the same
+/// type instead of allocating a container (see `_MessagePackDecoder.keyedContainer`).
+final class _MapCursor {
+    @exclusivity(unchecked) var decoder: _MessagePackDecoder?
+    @exclusivity(unchecked) var count = 0
+    @exclusivity(unchecked) var codingPath: [any CodingKey] = []
     /// The entry the cursor is on: its index, key offset and value offset.
-    @exclusivity(unchecked) private var index = 0
-    @exclusivity(unchecked) private var keyOffset: Int
-    @exclusivity(unchecked) private var valueOffset = -1
-    @exclusivity(unchecked) private var entries: [(key: Int, value: Int)]? = nil
-    private let firstKey: Int
+    @exclusivity(unchecked) var index = 0
+    @exclusivity(unchecked) var keyOffset = 0
+    @exclusivity(unchecked) var valueOffset = -1
+    @exclusivity(unchecked) var entries: [(key: Int, value: Int)]? = nil
+    @exclusivity(unchecked) var firstKey = 0
 
     init(decoder: _MessagePackDecoder, header: ByteReader.Header, codingPath: [any CodingKey]) {
+        reset(decoder: decoder, header: header, codingPath: codingPath)
+    }
+
+    func reset(decoder: _MessagePackDecoder, header: ByteReader.Header, codingPath: [any CodingKey]) {
         self.decoder = decoder
         self.count = header.length
         self.keyOffset = header.body
         self.firstKey = header.body
         self.codingPath = codingPath
+        self.index = 0
+        self.valueOffset = -1
+        if entries != nil { entries = nil }
     }
 
     /// Where the value after the map key at `offset` starts if that key is the string `name`.
-    @inline(__always) private func value(afterKeyAt offset: Int, ifNamed name: String) throws(_DecodeFailure) -> Int? {
+    @inline(__always) private func value(afterKeyAt offset: Int, ifNamed name: String, in decoder: _MessagePackDecoder) throws(_DecodeFailure) -> Int? {
         let h = try decoder.header(at: offset)
         guard h.kind == .string else { return nil }
         var name = name
+        let base = decoder.reader.base!
         let matches = name.withUTF8 { utf8 in
-            utf8.count == h.length && (h.length == 0 || memcmp(utf8.baseAddress!, decoder.reader.base! + h.body, h.length) == 0)
+            guard utf8.count == h.length else { return false }
+            // Keys are short: a byte loop beats a call to memcmp.
+            for i in 0..<utf8.count where utf8[i] != base.load(fromByteOffset: h.body + i, as: UInt8.self) { return false }
+            return true
         }
         return matches ? h.body + h.length : nil
     }
 
-    /// The offset of the value for `key`, or nil when the map has no such key.
-    private func find(_ key: Key) throws(_DecodeFailure) -> Int? { try find(named: key.stringValue) }
-
-    private func find(named name: String) throws(_DecodeFailure) -> Int? {
-        guard count > 0 else { return nil }
+    /// The offset of the value for the key `name`, or nil when the map has no such key.
+    func find(named name: String) throws(_DecodeFailure) -> Int? {
+        guard count > 0, let decoder else { return nil }
         // The entry under the cursor (asked again: contains, then decodeNil, then decode).
         if valueOffset >= 0 {
-            if try value(afterKeyAt: keyOffset, ifNamed: name) != nil { return valueOffset }
-        } else if let v = try value(afterKeyAt: keyOffset, ifNamed: name) {
+            if try value(afterKeyAt: keyOffset, ifNamed: name, in: decoder) != nil { return valueOffset }
+        } else if let v = try value(afterKeyAt: keyOffset, ifNamed: name, in: decoder) {
             valueOffset = v
             return v
         }
@@ -53,7 +65,7 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
         if index + 1 < count {
             if valueOffset < 0 { valueOffset = try decoder.end(of: keyOffset) }
             let nextKey = try decoder.end(of: valueOffset)
-            if let v = try value(afterKeyAt: nextKey, ifNamed: name) {
+            if let v = try value(afterKeyAt: nextKey, ifNamed: name, in: decoder) {
                 index += 1
                 keyOffset = nextKey
                 valueOffset = v
@@ -61,7 +73,7 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
             }
         }
         let entries = try allEntries()
-        for i in entries.indices where try value(afterKeyAt: entries[i].key, ifNamed: name) != nil {
+        for i in entries.indices where try value(afterKeyAt: entries[i].key, ifNamed: name, in: decoder) != nil {
             index = i
             keyOffset = entries[i].key
             valueOffset = entries[i].value
@@ -70,8 +82,9 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
         return nil
     }
 
-    private func allEntries() throws(_DecodeFailure) -> [(key: Int, value: Int)] {
+    func allEntries() throws(_DecodeFailure) -> [(key: Int, value: Int)] {
         if let entries { return entries }
+        guard let decoder else { return [] }
         var result: [(key: Int, value: Int)] = []
         result.reserveCapacity(count)
         var position = firstKey
@@ -83,6 +96,20 @@ final class _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
         entries = result
         return result
     }
+}
+
+/// A map read as a struct, through a ``_MapCursor``.
+struct _KeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let cursor: _MapCursor
+    /// The decoder; after its `decode` call ended, one over no bytes (reads fail, never crash).
+    var decoder: _MessagePackDecoder {
+        cursor.decoder ?? _MessagePackDecoder(ByteReader(UnsafeRawBufferPointer(start: nil, count: 0), maxDepth: 0), options: .init(), userInfo: [:])
+    }
+    var codingPath: [any CodingKey] { cursor.codingPath }
+
+    private func find(_ key: Key) throws(_DecodeFailure) -> Int? { try cursor.find(named: key.stringValue) }
+    private func find(named name: String) throws(_DecodeFailure) -> Int? { try cursor.find(named: name) }
+    private func allEntries() throws(_DecodeFailure) -> [(key: Int, value: Int)] { try cursor.allEntries() }
 
     var allKeys: [Key] {
         guard let entries = try? allEntries() else { return [] }

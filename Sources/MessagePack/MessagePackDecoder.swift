@@ -147,6 +147,7 @@ final class _MessagePackDecoder: Decoder {
     /// Forgets the borrowed bytes: a decoder or container that escaped its `decode` call
     /// then reads an empty input (an error), never freed memory.
     func invalidate() {
+        cachedCursor?.decoder = nil   // no cycle through the cache; reset with a decoder on reuse
         reader.base = nil
         reader.count = 0
         for d in detachedDecoders { d.invalidate() }
@@ -349,6 +350,29 @@ final class _MessagePackDecoder: Decoder {
 
     // MARK: Decoder
 
+    /// The keyed container handed out last, kept for the next struct of the same key type.
+    /// Reused only when nothing but this cache still holds it (a struct that contains itself
+    /// keeps its outer container alive, and then gets a fresh one).
+    @exclusivity(unchecked) private var cachedKeyType: ObjectIdentifier?
+    @exclusivity(unchecked) private var cachedBox: AnyObject?
+    @exclusivity(unchecked) private var cachedCursor: _MapCursor?
+
+    /// A keyed container over the map `header` describes: the cached one reset, or a new one.
+    /// `KeyedDecodingContainer` is a single reference to its box (the standard library's
+    /// layout on Linux is fixed), so it can be kept as that reference.
+    private func keyedContainer<Key: CodingKey>(header: ByteReader.Header, keyedBy: Key.Type) -> KeyedDecodingContainer<Key> {
+        if cachedKeyType == ObjectIdentifier(Key.self), let cursor = cachedCursor, isKnownUniquelyReferenced(&cachedBox) {
+            cursor.reset(decoder: self, header: header, codingPath: codingPath)
+            return unsafeBitCast(cachedBox, to: KeyedDecodingContainer<Key>.self)
+        }
+        let cursor = _MapCursor(decoder: self, header: header, codingPath: codingPath)
+        let container = KeyedDecodingContainer(_KeyedDecodingContainer<Key>(cursor: cursor))
+        cachedKeyType = ObjectIdentifier(Key.self)
+        cachedBox = unsafeBitCast(container, to: AnyObject.self)
+        cachedCursor = cursor
+        return container
+    }
+
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         let h = try header(at: offset, key: nil)
         if options.structsAsArrays {
@@ -356,7 +380,7 @@ final class _MessagePackDecoder: Decoder {
             return KeyedDecodingContainer(try _ArrayKeyedDecodingContainer<Key>(decoder: self, header: h, codingPath: codingPath))
         }
         guard h.kind == .map else { throw mismatch([String: Any].self, h, at: offset, key: nil) }
-        return KeyedDecodingContainer(_KeyedDecodingContainer<Key>(decoder: self, header: h, codingPath: codingPath))
+        return keyedContainer(header: h, keyedBy: Key.self)
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {

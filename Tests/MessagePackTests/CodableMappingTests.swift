@@ -277,3 +277,30 @@ import Testing
         #expect(try decode(Reading.self, Array(body[used...])) == Reading(id: 1, name: "x", value: 0))
     }
 }
+
+/// The decoder reuses the keyed container of the last struct type; a struct that contains its
+/// own type keeps the outer container alive while the inner ones are read.
+@Suite struct RecursiveStructTests {
+    struct Node: Codable, Equatable { var name: String; var children: [Node] }
+
+    @Test func aTreeOfTheSameTypeDecodes() throws {
+        let tree = Node(name: "root", children: [
+            Node(name: "a", children: [Node(name: "a1", children: []), Node(name: "a2", children: [])]),
+            Node(name: "b", children: []),
+        ])
+        #expect(try roundTrip(tree) == tree)
+        #expect(try roundTrip([tree, tree]) == [tree, tree])
+    }
+
+    @Test func aContainerKeptPastItsCallFailsCleanly() throws {
+        final class Keeper: Decodable, @unchecked Sendable {
+            enum K: CodingKey { case name }
+            nonisolated(unsafe) static var kept: KeyedDecodingContainer<K>?
+            init(from decoder: any Decoder) throws { Keeper.kept = try decoder.container(keyedBy: K.self) }
+        }
+        _ = try decode(Keeper.self, try encode(["name": "x"]))
+        #expect(throws: DecodingError.self) { _ = try Keeper.kept!.decode(String.self, forKey: .name) }
+        _ = try decode(Keeper.self, try encode(["name": "y"]))   // the kept one is not reused under it
+        Keeper.kept = nil
+    }
+}
