@@ -1,11 +1,34 @@
+/// The position of a keyed container: its frame on the encoder's stack and its coding path.
+final class _KeyedEncodingState {
+    let encoder: _MessagePackEncoder
+    @exclusivity(unchecked) var index: Int
+    @exclusivity(unchecked) var id: UInt32
+    @exclusivity(unchecked) var writesKeys: Bool
+    @exclusivity(unchecked) var codingPath: [any CodingKey]
+
+    init(encoder: _MessagePackEncoder, index: Int, id: UInt32, writesKeys: Bool, codingPath: [any CodingKey]) {
+        self.encoder = encoder
+        self.index = index
+        self.id = id
+        self.writesKeys = writesKeys
+        self.codingPath = codingPath
+    }
+}
+
 /// A struct (or keyed value) being written: a map, or an array of values with
 /// ``MessagePackEncoder/Options-swift.struct/structsAsArrays``.
 struct _KeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
-    let encoder: _MessagePackEncoder
-    let index: Int
-    let id: UInt32
-    let writesKeys: Bool
-    var codingPath: [any CodingKey]
+    /// Where this container writes. A class, not generic, so that an encoder can keep the last
+    /// container it handed out and point it at the next struct (see `keyedEncodingContainer`).
+    let state: _KeyedEncodingState
+    var encoder: _MessagePackEncoder { state.encoder }
+    var index: Int { state.index }
+    var id: UInt32 { state.id }
+    var writesKeys: Bool { state.writesKeys }
+    var codingPath: [any CodingKey] {
+        get { state.codingPath }
+        nonmutating set { state.codingPath = newValue }
+    }
 
     @inline(__always) private func begin(_ key: Key) throws {
         try encoder.willWrite(into: index, id: id)
@@ -35,9 +58,7 @@ struct _KeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let slot = self.slot(for: key)
-        var nested = encoder.keyedContainer(level: index + 1, slot: slot, keyedBy: keyType)
-        nested.codingPath = codingPath + [key]
-        return KeyedEncodingContainer(nested)
+        return encoder.keyedEncodingContainer(level: index + 1, slot: slot, codingPath: codingPath + [key], keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
@@ -104,9 +125,7 @@ struct _UnkeyedEncodingContainer: UnkeyedEncodingContainer {
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let key = _MessagePackKey(intValue: count)
         let slot = self.slot()
-        var nested = encoder.keyedContainer(level: index + 1, slot: slot, keyedBy: keyType)
-        nested.codingPath = codingPath + [key]
-        return KeyedEncodingContainer(nested)
+        return encoder.keyedEncodingContainer(level: index + 1, slot: slot, codingPath: codingPath + [key], keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -179,9 +198,7 @@ struct _SlotEncoder: Encoder {
     private var level: Int { (slot?.index ?? encoder.frames.count - 1) + 1 }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        var c = encoder.keyedContainer(level: level, slot: slot, keyedBy: type)
-        c.codingPath = codingPath
-        return KeyedEncodingContainer(c)
+        encoder.keyedEncodingContainer(level: level, slot: slot, codingPath: codingPath, keyedBy: type)
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {

@@ -95,13 +95,20 @@ final class _MessagePackEncoder: Encoder {
 
     /// Parks this encoder for the next `make`, unless its buffer grew large.
     func recycle() {
-        guard buffer.capacity <= 64 << 10 else { return }
+        guard buffer.capacity <= 64 << 10 else { dropCache(); return }
         buffer.reset()
         if !frames.isEmpty { frames.removeAll(keepingCapacity: true) }
         if !codingPath.isEmpty { codingPath.removeAll(keepingCapacity: true) }
         if !userInfoStorage.isEmpty { userInfoStorage = [:] }
         valueLevel = 0
-        Self.parked.park(self)
+        if !Self.parked.park(self) { dropCache() }
+    }
+
+    /// Breaks the encoder -> cached container -> encoder cycle before the encoder is dropped.
+    func dropCache() {
+        cachedKeyType = nil
+        cachedBox = nil
+        cachedState = nil
     }
 
     /// Appends the encoding of `value` to the buffer; on error the buffer is left as it was.
@@ -225,7 +232,33 @@ final class _MessagePackEncoder: Encoder {
     // MARK: Encoder
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(keyedContainer(level: valueLevel, keyedBy: type))
+        keyedEncodingContainer(level: valueLevel, slot: nil, codingPath: codingPath, keyedBy: type)
+    }
+
+    /// The keyed container handed out last, kept for the next struct of the same key type (the
+    /// generic metadata and box of a new one cost about 15% of a small struct's encode). Reused
+    /// only when nothing but this cache holds it. `KeyedEncodingContainer` is a single reference
+    /// to its box (the standard library's layout is fixed on Linux), so it is kept as that.
+    @exclusivity(unchecked) private var cachedKeyType: ObjectIdentifier?
+    @exclusivity(unchecked) private var cachedBox: AnyObject?
+    @exclusivity(unchecked) private var cachedState: _KeyedEncodingState?
+
+    func keyedEncodingContainer<Key: CodingKey>(level: Int, slot: (index: Int, id: UInt32)?, codingPath: [any CodingKey], keyedBy: Key.Type) -> KeyedEncodingContainer<Key> {
+        let isMap = !options.structsAsArrays
+        let frame = frameForValue(level: level, slot: slot, isMap: isMap)
+        if cachedKeyType == ObjectIdentifier(Key.self), let state = cachedState, isKnownUniquelyReferenced(&cachedBox) {
+            state.index = frame.index
+            state.id = frame.id
+            state.writesKeys = isMap
+            state.codingPath = codingPath
+            return unsafeBitCast(cachedBox, to: KeyedEncodingContainer<Key>.self)
+        }
+        let state = _KeyedEncodingState(encoder: self, index: frame.index, id: frame.id, writesKeys: isMap, codingPath: codingPath)
+        let container = KeyedEncodingContainer(_KeyedEncodingContainer<Key>(state: state))
+        cachedKeyType = ObjectIdentifier(Key.self)
+        cachedBox = unsafeBitCast(container, to: AnyObject.self)
+        cachedState = state
+        return container
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -237,12 +270,6 @@ final class _MessagePackEncoder: Encoder {
     }
 
     /// The keyed container of the value that starts at `level`: the same one if it asked before.
-    func keyedContainer<Key: CodingKey>(level: Int, slot: (index: Int, id: UInt32)? = nil, keyedBy: Key.Type) -> _KeyedEncodingContainer<Key> {
-        let isMap = !options.structsAsArrays
-        let frame = frameForValue(level: level, slot: slot, isMap: isMap)
-        return _KeyedEncodingContainer(encoder: self, index: frame.index, id: frame.id, writesKeys: isMap, codingPath: codingPath)
-    }
-
     func unkeyedContainer(level: Int, slot: (index: Int, id: UInt32)? = nil) -> _UnkeyedEncodingContainer {
         let frame = frameForValue(level: level, slot: slot, isMap: false)
         return _UnkeyedEncodingContainer(encoder: self, index: frame.index, id: frame.id, codingPath: codingPath)

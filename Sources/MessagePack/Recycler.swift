@@ -16,10 +16,13 @@ struct ParkingSlot: ~Copyable, Sendable {
         return Unmanaged<T>.fromOpaque(pointer).takeRetainedValue()
     }
 
-    func park<T: AnyObject>(_ object: T) {
+    /// Parks `object`; false when the slot was taken (the object is then not kept).
+    @discardableResult
+    func park<T: AnyObject>(_ object: T) -> Bool {
         let pointer = Unmanaged.passRetained(object).toOpaque()
         let (parked, _) = bits.compareExchange(expected: 0, desired: UInt(bitPattern: pointer), ordering: .releasing)
         if !parked { Unmanaged<T>.fromOpaque(pointer).release() }
+        return parked
     }
 }
 
