@@ -155,7 +155,7 @@ final class _MessagePackEncoder: Encoder {
         else if T.self == Double.self { buffer.packDouble(unsafeBitCast(value, to: Double.self)) }
         else if T.self == Bool.self { buffer.packBool(unsafeBitCast(value, to: Bool.self)) }
         else if T.self == Data.self { (value as! Data).withUnsafeBytes { buffer.packBinary($0) } }
-        else if T.self == Date.self { packDate(value as! Date) }
+        else if T.self == Date.self { try packDate(value as! Date) }
         else if T.self == URL.self { buffer.packString((value as! URL).absoluteString) }
         else if T.self == UUID.self { buffer.packString((value as! UUID).uuidString) }
         else if T.self == Decimal.self { buffer.packString((value as! Decimal).description) }
@@ -166,11 +166,16 @@ final class _MessagePackEncoder: Encoder {
         return true
     }
 
-    func packDate(_ date: Date) {
+    func packDate(_ date: Date) throws {
         let t = date.timeIntervalSince1970
         var seconds = t.rounded(.down)
         var nanos = ((t - seconds) * 1e9).rounded()
         if nanos >= 1e9 { seconds += 1; nanos -= 1e9 }
+        // Int64(_:) traps outside its range; 2^63 is the first Double that does not fit.
+        guard seconds.isFinite, seconds >= -9.223372036854775808e18, seconds < 9.223372036854775808e18 else {
+            throw EncodingError.invalidValue(date, .init(codingPath: codingPath, debugDescription:
+                "\(t) seconds since 1970 do not fit the timestamp extension's signed 64-bit seconds"))
+        }
         buffer.packTimestamp(seconds: Int64(seconds), nanoseconds: UInt32(nanos))
     }
 

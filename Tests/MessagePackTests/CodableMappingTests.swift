@@ -19,6 +19,20 @@ import Testing
         #expect(try roundTrip(Reading(id: 1, name: "t", value: 0.5), options: options) == Reading(id: 1, name: "t", value: 0.5))
     }
 
+    @Test func structsAsArraysKeepsNilOptionalsInTheirPlace() throws {
+        struct AB: Codable, Equatable { var a: Int?; var b: Int? }
+        let options = (MessagePackEncoder.Options(structsAsArrays: true), MessagePackDecoder.Options(structsAsArrays: true))
+        #expect(hex(try encode(AB(a: nil, b: 5), options: options.0)) == "92c005")
+        #expect(try roundTrip(AB(a: nil, b: 5), options: options) == AB(a: nil, b: 5))
+        #expect(try roundTrip(AB(a: 4, b: nil), options: options) == AB(a: 4, b: nil))
+    }
+
+    @Test func aDateBeyondSigned64BitSecondsIsAnEncodingError() throws {
+        #expect(throws: EncodingError.self) { try encode(Date(timeIntervalSince1970: 1e19)) }
+        #expect(throws: EncodingError.self) { try encode(Date(timeIntervalSince1970: -1e19)) }
+        #expect(try roundTrip(Date(timeIntervalSince1970: 9e18)) == Date(timeIntervalSince1970: 9e18))
+    }
+
     @Test(arguments: [
         (Int64(0), "00"), (127, "7f"), (128, "cc80"), (255, "ccff"), (256, "cd0100"), (65_535, "cdffff"),
         (65_536, "ce00010000"), (4_294_967_295, "ceffffffff"), (4_294_967_296, "cf0000000100000000"),

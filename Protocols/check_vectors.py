@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Checks every vector in Protocols/vectors/ against PyPI's msgpack, an implementation nobody here wrote.
+
+    python3 Protocols/check_vectors.py [-v]
+
+- values.json, codable.json: the hex decodes (``unpackb`` with ``strict_map_key=False``,
+  ``timestamp=0``, so timestamps come back as exact ``msgpack.Timestamp`` objects) to exactly the
+  described value: types (int, float, str, bytes, list, dict, ExtType, Timestamp, None, bool),
+  float bit patterns, map entry order. Values holding timestamps are decoded a second time with
+  ``timestamp=3`` and must equal the described instants as UTC datetimes (microseconds, floored,
+  as msgpack converts them). Vectors marked ``canonical`` must be reproduced byte for byte by
+  ``packb`` (``use_bin_type=True``, the default).
+- invalid.json: vectors marked ``pythonRejects`` must be rejected with the named exception;
+  the others must be accepted (the flag documents a real difference, so it is checked both ways).
+- frames.json, envelopes.json, invalid-bodies.json: through ``python/mpwire.py``.
+
+Prints one line per failure and ends with ``vectors: N passed, M failed``; exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+import struct
+import sys
+
+import msgpack
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "python"))
+import mpwire  # noqa: E402
+
+VECTORS = HERE / "vectors"
+PYTHON_ERRORS = {
+    "ValueError": ValueError,
+    "FormatError": msgpack.FormatError,
+    "ExtraData": msgpack.ExtraData,
+    "UnicodeDecodeError": UnicodeDecodeError,
+}
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+class Mismatch(Exception):
+    pass
+
+
+def tag_of(described: dict) -> tuple[str, object]:
+    """The one tag of a described value (``repr`` beside a float tag is informative)."""
+    tags = [key for key in described if key != "repr"]
+    if len(tags) != 1:
+        raise Mismatch(f"a described value needs exactly one tag: {described}")
+    return tags[0], described[tags[0]]
+
+
+def to_python(described: dict, timestamps: str = "exact") -> object:
+    """The Python value ``packb`` turns into the described bytes (when canonical)."""
+    tag, x = tag_of(described)
+    if tag == "nil":
+        return None
+    if tag in ("bool", "int", "uint", "str"):
+        return x
+    if tag == "float32":
+        return struct.unpack(">f", bytes.fromhex(x))[0]
+    if tag == "float64":
+        return struct.unpack(">d", bytes.fromhex(x))[0]
+    if tag == "bin":
+        return bytes.fromhex(x)
+    if tag == "array":
+        return [to_python(e, timestamps) for e in x]
+    if tag == "map":
+        return {to_python(k, timestamps): to_python(v, timestamps) for k, v in x}
+    if tag == "ext":
+        return mpwire.ext_hook(x["type"], bytes.fromhex(x["data"]))
+    if tag == "timestamp":
+        if timestamps == "exact":
+            return msgpack.Timestamp(x["seconds"], x["nanoseconds"])
+        return EPOCH + datetime.timedelta(seconds=x["seconds"], microseconds=x["nanoseconds"] // 1000)
+    raise Mismatch(f"unknown tag {tag!r}")
+
+
+def expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise Mismatch(what)
+
+
+def match(described: dict, actual: object, path: str = "$") -> None:
+    """Raises Mismatch unless ``actual`` (from unpackb) is exactly the described value."""
+    tag, x = tag_of(described)
+    here = f"at {path}: expected {tag} {x!r}, got {type(actual).__name__} {actual!r}"
+    if tag == "nil":
+        expect(actual is None, here)
+    elif tag == "bool":
+        expect(type(actual) is bool and actual == x, here)
+    elif tag == "int":
+        expect(type(actual) is int and actual == x and -2**63 <= x < 2**63, here)
+    elif tag == "uint":
+        expect(type(actual) is int and actual == x and 0 <= x < 2**64, here)
+    elif tag in ("float32", "float64"):
+        fmt = ">f" if tag == "float32" else ">d"
+        expect(type(actual) is float, here)
+        expect(struct.pack(fmt, actual).hex() == x, here + f" (bits {struct.pack(fmt, actual).hex()})")
+        rendered = repr(struct.unpack(fmt, bytes.fromhex(x))[0])
+        expect(described.get("repr", rendered) == rendered, f"at {path}: repr {described.get('repr')!r} does not describe bits {x} ({rendered})")
+    elif tag == "str":
+        expect(type(actual) is str and actual == x, here)
+    elif tag == "bin":
+        expect(type(actual) is bytes and actual.hex() == x, here)
+    elif tag == "array":
+        expect(type(actual) is list and len(actual) == len(x), here)
+        for i, (e, a) in enumerate(zip(x, actual)):
+            match(e, a, f"{path}[{i}]")
+    elif tag == "map":
+        expect(type(actual) is dict and len(actual) == len(x), here + " (a repeated key would collapse in a dict)")
+        for i, ((k, v), (ak, av)) in enumerate(zip(x, actual.items())):
+            match(k, ak, f"{path}.key{i}")
+            match(v, av, f"{path}[{ak!r}]")
+    elif tag == "ext":
+        if x["type"] >= 0:
+            expect(isinstance(actual, msgpack.ExtType) and actual.code == x["type"] and actual.data.hex() == x["data"], here)
+        else:
+            expect(actual == (x["type"], bytes.fromhex(x["data"])), here)
+    elif tag == "timestamp":
+        expect(isinstance(actual, msgpack.Timestamp)
+               and (actual.seconds, actual.nanoseconds) == (x["seconds"], x["nanoseconds"]), here)
+    else:
+        raise Mismatch(f"unknown tag {tag!r} at {path}")
+
+
+def has_timestamp(described: dict) -> bool:
+    tag, x = tag_of(described)
+    if tag == "timestamp":
+        return True
+    if tag == "array":
+        return any(has_timestamp(e) for e in x)
+    if tag == "map":
+        return any(has_timestamp(k) or has_timestamp(v) for k, v in x)
+    return False
+
+
+def unpack(data: bytes, timestamp: int = 0) -> object:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, timestamp=timestamp, ext_hook=mpwire.ext_hook)
+
+
+def check_value(vector: dict, value_key: str = "value", hex_key: str = "hex") -> None:
+    data = bytes.fromhex(vector[hex_key])
+    described = vector[value_key]
+    match(described, unpack(data))
+    if has_timestamp(described):
+        try:
+            as_datetime = to_python(described, timestamps="datetime")
+        except OverflowError:
+            as_datetime = None   # beyond datetime's years 1...9999: only the exact form is checked
+        if as_datetime is not None:
+            expect(unpack(data, timestamp=3) == as_datetime, "timestamp=3 does not give the described UTC datetime")
+    if vector["canonical"]:
+        packed = msgpack.packb(to_python(described), use_bin_type=True)
+        expect(packed == data, f"packb gives {packed.hex()}, the vector has {data.hex()}")
+    else:
+        # A non-canonical vector documents bytes packb does not write: the flag must be accurate.
+        try:
+            packed = msgpack.packb(to_python(described), use_bin_type=True)
+        except (TypeError, ValueError):
+            return   # not writable by packb at all (a negative extension type)
+        expect(packed != data, "packb reproduces the bytes: mark the vector canonical")
+
+
+def check_invalid(vector: dict) -> None:
+    data = bytes.fromhex(vector["hex"])
+    try:
+        value = unpack(data)
+    except Exception as error:  # noqa: BLE001 - any rejection counts; its class is checked below
+        expect(vector["pythonRejects"], f"Python rejects it ({type(error).__name__}: {error}) but pythonRejects is false")
+        wanted = PYTHON_ERRORS[vector["pythonError"]]
+        expect(isinstance(error, wanted), f"Python raises {type(error).__name__}, the vector says {vector['pythonError']}")
+        return
+    expect(not vector["pythonRejects"], f"Python accepts it as {value!r:.60} but pythonRejects is true")
+
+
+def check_frames(vector: dict) -> None:
+    stream = bytes.fromhex(vector["stream"])
+    size = vector["maxFrameSize"]
+    reader = mpwire.FrameReader() if size is None else mpwire.FrameReader(max_frame_size=size)
+    bodies: list[str] = []
+    error, error_at = None, None
+    try:
+        error_at = "next"
+        for i in range(len(stream)):          # one byte at a time, as the Swift test does
+            reader.feed(stream[i:i + 1])
+            while (body := reader.next()) is not None:
+                bodies.append(body.hex())
+        error_at = "finish"
+        reader.finish()
+    except mpwire.ProtocolError as e:
+        error = e
+    expect(bodies == vector["frames"], f"frames {bodies}, expected {vector['frames']}")
+    if vector["error"] is None:
+        expect(error is None, f"unexpected {error}")
+    else:
+        expect(error is not None and error.code == vector["error"] and error_at == vector["errorAt"],
+               f"expected {vector['error']} at {vector['errorAt']}, got {error} at {error_at}")
+
+
+def check_envelope(vector: dict) -> None:
+    body = bytes.fromhex(vector["body"])
+    expect(bytes.fromhex(vector["frame"]) == mpwire.frame(body), "frame is not the 4-byte length + body")
+    envelope, payload = mpwire.split_body(body)
+    e = vector["envelope"]
+    expected = mpwire.Envelope(e["kindCode"], e["flags"], e["source"], e["destination"], e["correlation"])
+    expect(envelope == expected, f"envelope {envelope}, expected {expected}")
+    if e["kind"] is not None:
+        expect(mpwire.Kind[e["kind"].upper()] == e["kindCode"], f"kind {e['kind']} is not code {e['kindCode']}")
+    else:
+        expect(e["kindCode"] not in set(mpwire.Kind), "a known kind must be named")
+    match(vector["payload"], unpack(bytes(payload)))
+    # One streaming unpacker reads both values, as PROTOCOL.md tells Python peers to.
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, timestamp=0, ext_hook=mpwire.ext_hook)
+    unpacker.feed(body)
+    values = list(unpacker)
+    expect(len(values) == 2, f"the body holds {len(values)} values, not 2")
+    if vector["canonical"]:
+        rebuilt = mpwire.pack_body(expected, to_python(vector["payload"]))
+        expect(rebuilt == body, f"pack_body gives {rebuilt.hex()}")
+
+
+def check_invalid_body(vector: dict) -> None:
+    body = bytes.fromhex(vector["body"])
+    if vector["stage"] == "split":
+        try:
+            mpwire.split_body(body)
+        except mpwire.ProtocolError as error:
+            expect(error.code == vector["error"], f"split_body fails with {error.code}, expected {vector['error']}")
+            return
+        raise Mismatch("split_body accepts it")
+    _, payload = mpwire.split_body(body)
+    try:
+        mpwire.unpack_payload(payload)
+    except (ValueError, msgpack.ExtraData):
+        return
+    raise Mismatch("the payload decodes")
+
+
+CHECKS = [
+    ("values.json", check_value),
+    ("codable.json", check_value),
+    ("invalid.json", check_invalid),
+    ("frames.json", check_frames),
+    ("envelopes.json", check_envelope),
+    ("invalid-bodies.json", check_invalid_body),
+]
+
+
+def main() -> int:
+    verbose = "-v" in sys.argv[1:]
+    passed = failed = 0
+    for file_name, check in CHECKS:
+        document = json.loads((VECTORS / file_name).read_text(encoding="utf-8"))
+        names = [v["name"] for v in document["vectors"]]
+        if len(names) != len(set(names)):
+            print(f"FAIL {file_name}: vector names repeat")
+            failed += 1
+        for vector in document["vectors"]:
+            try:
+                check(vector)
+            except (Mismatch, mpwire.ProtocolError, ValueError, TypeError, KeyError) as error:
+                failed += 1
+                print(f"FAIL {file_name} {vector.get('name')}: {error}")
+            else:
+                passed += 1
+                if verbose:
+                    print(f"ok   {file_name} {vector['name']}")
+    print(f"vectors: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

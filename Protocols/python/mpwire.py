@@ -1,0 +1,198 @@
+"""Frames and envelopes of swift-multiprocessing's wire protocol, version 1, for Python peers.
+
+Everything here follows Protocols/PROTOCOL.md and needs only PyPI's ``msgpack`` (1.0 or later).
+A worker written in Python reads frames from fd 3 and writes them to fd 4::
+
+    import os, mpwire
+    reader = mpwire.FrameReader()
+    os.write(4, mpwire.frame(mpwire.pack_body(
+        mpwire.Envelope(mpwire.Kind.HELLO, 0, 0, 0, 0),
+        mpwire.hello(entry=os.environ.get("MP_ENTRY", "")))))
+    while chunk := os.read(3, 65536):
+        reader.feed(chunk)
+        while (body := reader.next()) is not None:
+            envelope, payload = mpwire.split_body(body)
+            value = mpwire.unpack_payload(payload)
+            ...
+    reader.finish()   # raises ProtocolError("truncated") if the stream ended inside a frame
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import struct
+from typing import Any, NamedTuple
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_FRAME_SIZE = 64 << 20
+SUPERVISOR_ID = 0
+ENVELOPE_FIELDS = 5
+_UINT64_MAX = (1 << 64) - 1
+
+
+class Kind(enum.IntEnum):
+    """Envelope kinds of protocol version 1 (PROTOCOL.md, Kinds)."""
+
+    HELLO = 1
+    WELCOME = 2
+    MESSAGE = 3
+    REQUEST = 4
+    REPLY = 5
+    ERROR = 6
+    GOODBYE = 7
+
+
+class ProtocolError(Exception):
+    """A framing or envelope error; ``code`` is the name the test vectors use."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Envelope(NamedTuple):
+    """The five fixed envelope fields; ``kind`` stays an int so unknown kinds survive."""
+
+    kind: int
+    flags: int
+    source: int
+    destination: int
+    correlation: int
+
+    def answer(self, kind: int) -> "Envelope":
+        """The envelope of a reply or error to this frame: addresses swapped, correlation kept."""
+        return Envelope(int(kind), 0, self.destination, self.source, self.correlation)
+
+
+def frame(body: bytes) -> bytes:
+    """One frame: the 4-byte big-endian length of ``body``, then ``body``."""
+    return struct.pack(">I", len(body)) + body
+
+
+def pack_body(envelope: Envelope, payload: Any, **packb_options: Any) -> bytes:
+    """A frame body: the envelope array, then the payload, as two MessagePack values."""
+    return msgpack.packb(list(envelope), use_bin_type=True) + msgpack.packb(payload, use_bin_type=True, **packb_options)
+
+
+def split_body(body: bytes) -> tuple[Envelope, memoryview]:
+    """Parses the envelope at the front of ``body`` and returns it with the payload's raw bytes.
+
+    The payload is not decoded (a router forwards it as it is). Raises ``ProtocolError`` with
+    code ``malformedEnvelope`` or ``missingPayload``.
+    """
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=max(len(body), 1))
+    unpacker.feed(body)
+    try:
+        fields = unpacker.unpack()
+    except msgpack.OutOfData:
+        raise ProtocolError("malformedEnvelope", f"the body ends inside the envelope ({len(body)} bytes)") from None
+    except Exception as error:  # FormatError, StackError, ValueError, UnicodeDecodeError
+        raise ProtocolError("malformedEnvelope", f"the envelope is not valid MessagePack: {error}") from None
+    if not isinstance(fields, list):
+        raise ProtocolError("malformedEnvelope", f"the envelope is a {type(fields).__name__}, not an array")
+    if len(fields) < ENVELOPE_FIELDS:
+        raise ProtocolError("malformedEnvelope", f"the envelope has {len(fields)} elements; it needs at least {ENVELOPE_FIELDS}")
+    names = Envelope._fields
+    for index in range(ENVELOPE_FIELDS):
+        value = fields[index]
+        if type(value) is not int or not 0 <= value <= _UINT64_MAX:
+            raise ProtocolError("malformedEnvelope", f"envelope element {index} ({names[index]}) is {value!r}, not an unsigned integer")
+    offset = unpacker.tell()
+    if offset == len(body):
+        raise ProtocolError("missingPayload", f"nothing follows the {offset}-byte envelope")
+    # Elements after the fifth belong to later versions and are ignored.
+    return Envelope(*fields[:ENVELOPE_FIELDS]), memoryview(body)[offset:]
+
+
+def unpack_payload(payload: bytes | memoryview, *, timestamp: int = 3) -> Any:
+    """Decodes a payload: exactly one value; non-string map keys allowed; timestamps as datetimes
+    (``timestamp=0`` gives exact ``msgpack.Timestamp`` objects); negative extension types as
+    ``(type, data)`` tuples, since ``msgpack.ExtType`` refuses them."""
+    return msgpack.unpackb(payload, raw=False, strict_map_key=False, timestamp=timestamp, ext_hook=ext_hook)
+
+
+def ext_hook(code: int, data: bytes) -> Any:
+    """Extension values: ``msgpack.ExtType`` for application types 0...127, a tuple otherwise."""
+    return msgpack.ExtType(code, data) if code >= 0 else (code, data)
+
+
+class FrameReader:
+    """Splits a byte stream into frame bodies; bytes may arrive in chunks of any size.
+
+    A header above ``max_frame_size`` raises ``ProtocolError("frameTooLarge")`` as soon as it is
+    read, and every later call raises it again (the stream's framing is lost: disconnect).
+    ``finish()`` tells a clean end (at a frame boundary) from a truncated one.
+    """
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE):
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+        self._consumed = 0
+        self._error: ProtocolError | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def next(self) -> bytes | None:
+        """The next whole frame's body, or None until one is buffered."""
+        if self._error:
+            raise self._error
+        if len(self._buffer) < 4:
+            return None
+        (length,) = struct.unpack_from(">I", self._buffer)
+        if length > self.max_frame_size:
+            self._error = ProtocolError(
+                "frameTooLarge", f"frame at byte {self._consumed} declares {length} bytes, above the maximum of {self.max_frame_size}")
+            raise self._error
+        if len(self._buffer) < 4 + length:
+            return None
+        body = bytes(self._buffer[4:4 + length])
+        del self._buffer[:4 + length]
+        self._consumed += 4 + length
+        return body
+
+    def finish(self) -> None:
+        """Raises ``ProtocolError("truncated")`` unless the stream ended at a frame boundary."""
+        if self._error:
+            raise self._error
+        if not self._buffer:
+            return
+        if len(self._buffer) < 4:
+            raise ProtocolError("truncated", f"stream ended inside a frame header ({len(self._buffer)} of 4 bytes)")
+        (length,) = struct.unpack_from(">I", self._buffer)
+        raise ProtocolError("truncated", f"stream ended inside a frame body ({len(self._buffer) - 4} of {length} bytes)")
+
+
+# Handshake and error payloads (PROTOCOL.md, Handshake and Errors).
+
+def hello(entry: str, capabilities: list[str] | None = None, pid: int | None = None) -> dict:
+    """The payload of the child's first frame."""
+    return {"version": PROTOCOL_VERSION, "pid": os.getpid() if pid is None else pid,
+            "entry": entry, "capabilities": list(capabilities or [])}
+
+
+def welcome(hello_payload: dict, worker_id: int, capabilities: list[str],
+            max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> dict:
+    """The supervisor's answer to ``hello_payload``: the agreed version and capabilities."""
+    version = hello_payload.get("version")
+    if type(version) is not int or version < 1:
+        raise ProtocolError("unsupportedVersion", f"the child speaks protocol version {version!r}; 1 or later is needed")
+    offered = set(capabilities)
+    return {"version": min(version, PROTOCOL_VERSION), "id": worker_id,
+            "capabilities": [c for c in hello_payload.get("capabilities", []) if c in offered],
+            "maxFrameSize": max_frame_size}
+
+
+def remote_error(type_name: str, message: str) -> dict:
+    """The payload of an error envelope."""
+    return {"type": type_name, "message": message}
+
+
+def error_from_exception(error: BaseException) -> dict:
+    """An error payload naming a Python exception, e.g. ``{"type": "builtins.ValueError", ...}``."""
+    kind = type(error)
+    return remote_error(f"{kind.__module__}.{kind.__qualname__}", str(error))
