@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import cases_codec  # noqa: E402,F401
 import cases_frames  # noqa: E402,F401
+import cases_process  # noqa: E402,F401
 
 
 def main(argv):
