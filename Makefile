@@ -12,7 +12,7 @@ demo: setup
 
 unit-test: setup
 	swift build --build-tests
-	swift test --skip-build
+	swift test --skip-build --no-parallel
 
 vectors: setup
 	python3 Protocols/check_vectors.py

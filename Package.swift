@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     ],
     targets: [
         // Debian's libmsgpack-dev, linked statically (module.modulemap names libmsgpackc.a):
@@ -27,7 +28,24 @@ let package = Package(
         ),
         .target(
             name: "Multiprocessing",
-            dependencies: ["MessagePack", "CShims"]
+            dependencies: [
+                "MessagePack", "CShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The worker executable the tests spawn: it registers the test entries (NOTES-linux.md:
+        // in `swift test`, /proc/self/exe is the test bundle itself).
+        .executableTarget(
+            name: "MPTestWorker",
+            dependencies: ["Multiprocessing", "MPTestEntries"],
+            path: "Tests/MPTestWorker"
+        ),
+        // The entries the test worker registers, shared with the tests that start them.
+        .target(
+            name: "MPTestEntries",
+            dependencies: ["Multiprocessing"],
+            path: "Tests/MPTestEntries"
         ),
         .executableTarget(
             name: "mpctl",
@@ -54,11 +72,15 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagePackTests",
-            dependencies: ["MessagePack", "CMsgPack"]
+            dependencies: ["MessagePack", "CMsgPack", "CShims"]
         ),
         .testTarget(
             name: "MultiprocessingTests",
-            dependencies: ["Multiprocessing", "MessagePack"]
+            dependencies: [
+                "Multiprocessing", "MessagePack", "MPTestWorker", "MPTestEntries",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -123,6 +123,10 @@ public struct FrameWriter: ~Copyable {
         self.encoder = _MessagePackEncoder(buffer: PackBuffer(capacity: 4096), options: encoder.options, userInfo: encoder.userInfo)
     }
 
+    deinit {
+        encoder.dropCache()   // the encoder's cached container points back at it
+    }
+
     /// Bytes waiting to be taken.
     public var count: Int { buffer.count }
 

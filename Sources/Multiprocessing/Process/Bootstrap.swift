@@ -1,0 +1,114 @@
+import Synchronization
+
+/// The environment variables that tell a spawned process what it is. Only descriptors and
+/// names travel here (the environment's size is limited); arguments come in the first frame.
+enum ChildEnvironment {
+    /// The entry to run: a ``ProcessFunction``'s name or a ``Worker``'s ``Worker/entryName``.
+    static let entry = "MP_ENTRY"
+    /// The channel's descriptors, "3,4": frames in on the first, out on the second.
+    static let channel = "MP_CHANNEL_FDS"
+    /// The supervisor's pid: a child whose parent is already another process exits at once.
+    static let parent = "MP_PARENT_PID"
+    /// The child's name, for its messages.
+    static let name = "MP_NAME"
+    /// Set in a trampoline: the foreign executable to `exec` once the parent-death signal is set.
+    static let execute = "MP_EXEC"
+}
+
+/// Entries registered by ``Multiprocessing/bootstrap(functions:workers:)``, by name.
+enum EntryRegistry {
+    private static let entries = Mutex<[String: EntryDefinition]>([:])
+
+    static func register(_ definition: EntryDefinition) throws {
+        try entries.withLock { table in
+            if table[definition.name] != nil {
+                throw ProcessError(ProcessError.Code.duplicateEntry, "two entries are registered as \"\(definition.name)\"")
+            }
+            table[definition.name] = definition
+        }
+    }
+
+    static func lookup(_ name: String) -> EntryDefinition? { entries.withLock { $0[name] } }
+    static var names: [String] { entries.withLock { $0.keys.sorted() } }
+}
+
+extension Multiprocessing {
+    /// Registers the program's entries; in a child, runs the one it was started for and exits.
+    ///
+    /// Call it first in `main`, in every program that starts processes: a child is the same
+    /// executable started again (Python's "spawn" method), and this is where it finds out.
+    /// In the parent it returns at once; the supervisor starts with the first child.
+    ///
+    /// ```swift
+    /// let square = ProcessFunction("square") { (x: Int) in x * x }
+    /// try await Multiprocessing.bootstrap(functions: [square], workers: [Tally.self])
+    /// ```
+    public static func bootstrap(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) async throws {
+        for function in functions { try EntryRegistry.register(function.definition) }
+        for worker in workers { try EntryRegistry.register(worker.definition) }
+        if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
+            runTrampoline(target)
+        }
+        guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else { return }
+        ProcessEnvironment.exit(await runChild(entry: entry))
+    }
+
+    /// The life of a child: tie its life to the supervisor's, check the entry, shake hands,
+    /// run, and return the exit code.
+    static func runChild(entry: String) async -> Int32 {
+        let name = ProcessEnvironment.value(ChildEnvironment.name) ?? entry
+        guard tieLifeToParent() else { return ChildExitCode.orphaned }
+        // As CPython does: a write to a closed channel is an EPIPE error to handle, not death.
+        _ = try? Signal.pipe.setIgnored(true)
+        guard let definition = EntryRegistry.lookup(entry) else {
+            ProcessEnvironment.writeError("[\(name)] unknown entry \"\(entry)\": this executable registers \(EntryRegistry.names.map { "\"\($0)\"" }.joined(separator: ", ")); pass every entry to Multiprocessing.bootstrap\n")
+            return ChildExitCode.unknownEntry
+        }
+        let descriptors = (ProcessEnvironment.value(ChildEnvironment.channel) ?? "3,4").split(separator: ",").compactMap { Int32($0) }
+        guard descriptors.count == 2 else {
+            ProcessEnvironment.writeError("[\(name)] \(ChildEnvironment.channel) must name two descriptors\n")
+            return ChildExitCode.protocolError
+        }
+        let session = ChildSession(input: FileDescriptor(rawValue: descriptors[0]), output: FileDescriptor(rawValue: descriptors[1]), entry: entry, name: name)
+        do {
+            try session.handshake()
+        } catch is ChildSession.Closed {
+            return ChildExitCode.channelClosed
+        } catch {
+            session.log("handshake failed: \(error)")
+            return ChildExitCode.protocolError
+        }
+        let code = await definition.run(session)
+        try? session.send(Envelope(.goodbye, from: session.id, to: Envelope.supervisor), Goodbye(status: code))
+        return code
+    }
+
+    /// Asks for SIGKILL when the spawning thread of the parent ends, then checks the parent is
+    /// still the one that started us (it may have died before the flag was set).
+    static func tieLifeToParent() -> Bool {
+        try? ProcessControl.setParentDeathSignal(.kill)
+        if let expected = ProcessEnvironment.value(ChildEnvironment.parent).flatMap(Int32.init),
+           ProcessEnvironment.parentPID != expected {
+            return false
+        }
+        return true
+    }
+
+    /// A foreign executable started under the supervisor: this binary sets the parent-death
+    /// signal (which survives `exec`) and becomes the program.
+    static func runTrampoline(_ target: String) -> Never {
+        guard tieLifeToParent() else { ProcessEnvironment.exitImmediately(ChildExitCode.orphaned) }
+        var environment = ProcessEnvironment.all()
+        environment[ChildEnvironment.execute] = nil
+        environment[ChildEnvironment.parent] = nil
+        let arguments = Array(CommandLineArguments.all.dropFirst())
+        let error = ProcessEnvironment.execute(target, arguments: arguments, environment: environment)
+        ProcessEnvironment.writeError("mp: cannot execute \(target): \(error)\n")
+        ProcessEnvironment.exitImmediately(127)
+    }
+}
+
+/// The process's command line arguments (`CommandLine.arguments`).
+enum CommandLineArguments {
+    static var all: [String] { CommandLine.arguments }
+}

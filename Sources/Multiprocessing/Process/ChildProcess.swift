@@ -1,0 +1,223 @@
+import MessagePack
+import Synchronization
+
+/// How to start a child: which executable, its name, whether it is a daemon.
+public struct ProcessOptions: Sendable {
+    /// The executable to start; this program itself when nil (Python's "spawn" method).
+    /// ``Multiprocessing/defaultExecutable`` changes that default (tests use a helper binary).
+    public var executable: String?
+    /// Arguments after `argv[0]`.
+    public var arguments: [String] = []
+    /// The child's environment; this process's when nil. The runtime adds its `MP_` variables.
+    public var environment: [String: String]?
+    /// The child's working directory; this process's when nil.
+    public var workingDirectory: String?
+    /// The name in messages and `activeChildren()`; "entry-N" when nil.
+    public var name: String?
+    /// Terminated (not joined) when the parent exits, as Python's daemon processes.
+    public var daemon = false
+    /// How long `start` waits for the child's handshake.
+    public var handshakeTimeout: Duration = .seconds(30)
+
+    public init(executable: String? = nil, arguments: [String] = [], environment: [String: String]? = nil,
+                workingDirectory: String? = nil, name: String? = nil, daemon: Bool = false) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.name = name
+        self.daemon = daemon
+    }
+}
+
+extension Multiprocessing {
+    private static let executableOverride = Mutex<String?>(nil)
+
+    /// The executable children are started from when ``ProcessOptions/executable`` is nil:
+    /// this program (`/proc/self/exe`) unless set. Tests point it at a helper binary that
+    /// registers the same entries (in `swift test`, this program is the test bundle).
+    public static var defaultExecutable: String? {
+        get { executableOverride.withLock { $0 } }
+        set { executableOverride.withLock { $0 = newValue } }
+    }
+
+    /// The number of CPUs this process may run on (Python's `os.cpu_count()` as seen through
+    /// the affinity mask).
+    public static var cpuCount: Int { ProcessControl.cpuCount }
+}
+
+/// A child process: Python's `multiprocessing.Process`, started with `posix_spawn` of this
+/// program (or another executable) and supervised.
+///
+/// ```swift
+/// let square = ProcessFunction("square") { (x: Int) in x * x }
+/// let child = try await ChildProcess.start(square, 7)
+/// print(try await child.result(of: square))   // 49
+/// print(try await child.join()!)              // exited with code 0
+/// ```
+///
+/// Names avoid Foundation's `Process`, so a program can import both.
+public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
+    let record: ChildRecord
+
+    init(_ record: ChildRecord) { self.record = record }
+
+    /// The id the supervisor gave it (its address for messages).
+    public var id: UInt64 { record.id }
+    /// Its process id.
+    public var pid: Int32 { record.pid }
+    /// Its name.
+    public var name: String { record.name }
+    /// Whether it is terminated rather than joined when the parent exits.
+    public var isDaemon: Bool { record.daemon }
+    /// Whether it has not exited yet.
+    public var isAlive: Bool { record.status == nil }
+    /// How it ended, once it did.
+    public var status: TerminationStatus? { record.status }
+    /// Python's `exitcode`: the exit code, or minus the signal that ended it; nil while alive.
+    public var exitCode: Int32? {
+        switch record.status {
+        case .exited(let code): code
+        case .signaled(let signal): -signal.rawValue
+        case nil: nil
+        }
+    }
+
+    public var description: String {
+        "ChildProcess(\(name), pid \(pid), \(record.status.map { "\($0)" } ?? "alive"))"
+    }
+
+    public static func == (a: ChildProcess, b: ChildProcess) -> Bool { a.record === b.record }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(record)) }
+
+    // MARK: starting
+
+    /// Starts a child running `function` with `input`; returns once its handshake is done and
+    /// the argument is on its way. The child is `temporary`: never restarted.
+    public static func start<Input, Output>(_ function: ProcessFunction<Input, Output>, _ input: Input,
+                                            options: ProcessOptions = .init()) async throws -> ChildProcess {
+        let child = try await launch(entry: function.name, options: options)
+        do {
+            try child.record.sendArgument(input)
+        } catch {
+            child.kill()
+            throw error
+        }
+        return child
+    }
+
+    /// Starts a long-lived ``Worker``; returns once its handshake is done. Talk to it with
+    /// ``request(_:as:timeout:)``; it ends when the parent closes its channel (``close()``) or
+    /// at the parent's exit.
+    public static func start<W: Worker>(_ worker: W.Type, options: ProcessOptions = .init()) async throws -> ChildProcess {
+        try await launch(entry: W.entryName, options: options)
+    }
+
+    /// Starts any executable that speaks Protocols/PROTOCOL.md on fds 3 and 4 (a Python
+    /// script, another Swift tool) as a worker. It is started through this program, which ties
+    /// its life to the supervisor's before it `exec`s the executable (a trampoline).
+    public static func start(executable: String, arguments: [String] = [], options: ProcessOptions = .init()) async throws -> ChildProcess {
+        var options = options
+        options.executable = executable
+        options.arguments = arguments
+        return try await launch(entry: nil, options: options, trampoline: Multiprocessing.defaultExecutable == nil)
+    }
+
+    /// Runs `function` with `input` in a child and returns its result: Python's
+    /// `Process(target=f).start(); join()`, with the return value. An error thrown in the child
+    /// is thrown here as a ``RemoteError`` naming its type and message.
+    public static func run<Input, Output>(_ function: ProcessFunction<Input, Output>, _ input: Input,
+                                          options: ProcessOptions = .init()) async throws -> Output {
+        let child = try await start(function, input, options: options)
+        let output = try await child.result(of: function)
+        _ = try await child.join()
+        return output
+    }
+
+    static func launch(entry: String?, options: ProcessOptions, trampoline: Bool = false) async throws -> ChildProcess {
+        let executable: String
+        if let chosen = options.executable ?? Multiprocessing.defaultExecutable {
+            executable = chosen
+        } else {
+            executable = try ProcessControl.currentExecutablePath()
+        }
+        let number = Supervisor.shared.children.count + 1
+        let launch = Supervisor.Launch(executable: executable, arguments: options.arguments, environment: options.environment,
+                                       workingDirectory: options.workingDirectory,
+                                       name: options.name ?? "\(entry ?? (executable.split(separator: "/").last.map(String.init) ?? "child"))-\(number)",
+                                       daemon: options.daemon, entry: entry, trampoline: trampoline)
+        let record = try await Supervisor.shared.spawn(launch)
+        try await record.handshake(timeout: options.handshakeTimeout)
+        return ChildProcess(record)
+    }
+
+    // MARK: results and requests
+
+    /// The value `function` returned in this child (started with ``start(_:_:options:)``).
+    /// Throws a ``RemoteError`` if the function threw, a ``ProcessError`` if the child ended
+    /// without answering.
+    public func result<Input, Output>(of function: ProcessFunction<Input, Output>) async throws -> Output {
+        try Self.unpack(try await record.functionReply(), as: Output.self)
+    }
+
+    /// Sends `value` to this worker as a request and returns its reply, decoded as `R`.
+    public func request<Q: Encodable & Sendable, R: Decodable>(_ value: Q, as type: R.Type = R.self,
+                                                                timeout: Duration? = nil) async throws -> R {
+        if let timeout, timeout < .zero {
+            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
+        }
+        return try Self.unpack(try await record.request(value, timeout: timeout), as: R.self)
+    }
+
+    private static func unpack<R: Decodable>(_ body: FrameBody, as type: R.Type) throws -> R {
+        if body.envelope.kind == .error { throw try body.decodePayload(RemoteError.self) }
+        return try body.decodePayload(R.self)
+    }
+
+    // MARK: lifecycle
+
+    /// Waits until the child exits and returns how it ended; nil if `timeout` passed first
+    /// (the child keeps running, as with Python's `join(timeout)`). Honours task cancellation.
+    @discardableResult
+    public func join(timeout: Duration? = nil) async throws -> TerminationStatus? {
+        if let timeout, timeout < .zero {
+            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
+        }
+        return try await record.waitForExit(timeout: timeout)
+    }
+
+    /// Asks it to stop: SIGTERM, through its pidfd (a recycled pid is never signalled).
+    public func terminate() { record.send(.terminate) }
+
+    /// Stops it at once: SIGKILL, through its pidfd.
+    public func kill() { record.send(.kill) }
+
+    /// Closes the supervisor's side of its channel: a worker's mailbox ends, and it returns.
+    public func close() { record.closeChannel() }
+
+    /// The children started by this process that have not been joined... that are still known
+    /// to the supervisor (alive, or exited with answers still being read). Python's
+    /// `active_children()`.
+    public static func activeChildren() -> [ChildProcess] {
+        Supervisor.shared.children.filter { $0.status == nil }.map(ChildProcess.init)
+    }
+
+    /// Waits until at least one of `children` has exited (or `timeout` passes) and returns those
+    /// that have: Python's `multiprocessing.connection.wait` over process sentinels.
+    public static func waitForAny(_ children: [ChildProcess], timeout: Duration? = nil) async throws -> [ChildProcess] {
+        let exited = children.filter { !$0.isAlive }
+        if !exited.isEmpty || children.isEmpty { return exited }
+        return try await withThrowingTaskGroup(of: ChildProcess?.self) { group in
+            for child in children { group.addTask { try await child.join() != nil ? child : nil } }
+            if let timeout {
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+            }
+            _ = try await group.next()
+            group.cancelAll()
+            return children.filter { !$0.isAlive }
+        }
+    }
+}

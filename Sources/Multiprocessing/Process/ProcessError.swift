@@ -1,0 +1,48 @@
+/// An error of the process layer: a child that could not start, a handshake that failed, a
+/// result that never came. A struct with an extensible ``Code`` (STYLE.md).
+///
+/// ```swift
+/// do { _ = try await ChildProcess.run(square, 7, options: .init(executable: "/nope")) }
+/// catch let error as ProcessError where error.code == .spawnFailed { print(error) }
+/// ```
+public struct ProcessError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// The executable could not be started (missing, not executable, ...).
+        public static let spawnFailed = Code("spawnFailed")
+        /// The child does not know the entry it was started for.
+        public static let unknownEntry = Code("unknownEntry")
+        /// The child ended or broke the protocol before the handshake was done.
+        public static let handshakeFailed = Code("handshakeFailed")
+        /// The child ended before it answered.
+        public static let childExited = Code("childExited")
+        /// The supervisor disconnected the child (garbage or an oversized frame).
+        public static let disconnected = Code("disconnected")
+        /// An await ran past its timeout.
+        public static let timedOut = Code("timedOut")
+        /// Two entries share a name.
+        public static let duplicateEntry = Code("duplicateEntry")
+        /// A timeout was negative, or another argument made no sense.
+        public static let invalidArgument = Code("invalidArgument")
+    }
+
+    public var code: Code
+    public var message: String
+    /// The exit status of the child, when it had ended.
+    public var status: TerminationStatus?
+    /// The system error behind it, if any.
+    public var underlyingError: SystemError?
+
+    public init(_ code: Code, _ message: String, status: TerminationStatus? = nil, underlyingError: SystemError? = nil) {
+        self.code = code
+        self.message = message
+        self.status = status
+        self.underlyingError = underlyingError
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,293 @@
+import MessagePack
+import NIOCore
+import Synchronization
+
+/// Everything the supervisor knows about one child. Owned by the supervisor's event loop:
+/// every method that is not marked otherwise runs on it (`loop.execute`), so the state needs
+/// no lock; what other threads read (the status) sits behind a mutex.
+final class ChildRecord: @unchecked Sendable {
+    let id: UInt64
+    let pid: Int32
+    let pidfd: PidFD
+    let name: String
+    let entry: String?
+    let daemon: Bool
+    let loop: any EventLoop
+    let maxFrameSize: Int
+    /// Called on the loop once the child exited and its channel ended (the supervisor forgets it).
+    var onFinished: (@Sendable (ChildRecord) -> Void)?
+
+    // Loop-confined state.
+    var channel: (any Channel)?
+    private var handshakeDone = false
+    private var handshakeWaiter: CheckedContinuation<Void, any Error>?
+    private var waiters: [UInt64: CheckedContinuation<FrameBody, any Error>] = [:]
+    private var exitWaiters: [UInt64: CheckedContinuation<TerminationStatus?, any Error>] = [:]
+    private var channelOpen = true
+    private var exitedStatus: TerminationStatus?
+    private var disconnectReason: String?
+    /// The answer to correlation 1 (a function's result) arrives once; it is kept for `result`.
+    private var functionResult: Result<FrameBody, any Error>?
+    private var resultWaiters: [UInt64: CheckedContinuation<FrameBody, any Error>] = [:]
+
+    // Shared state.
+    private let sharedStatus = Mutex<TerminationStatus?>(nil)
+    private let tokens = Atomic<UInt64>(2)   // 1 is the function argument's correlation id
+
+    init(id: UInt64, pid: Int32, pidfd: PidFD, name: String, entry: String?, daemon: Bool, loop: any EventLoop, maxFrameSize: Int) {
+        self.id = id
+        self.pid = pid
+        self.pidfd = pidfd
+        self.name = name
+        self.entry = entry
+        self.daemon = daemon
+        self.loop = loop
+        self.maxFrameSize = maxFrameSize
+    }
+
+    /// How it ended, once it did (any thread).
+    var status: TerminationStatus? { sharedStatus.withLock { $0 } }
+
+    func nextToken() -> UInt64 { tokens.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    // MARK: events (on the loop)
+
+    func received(_ body: FrameBody) {
+        loop.preconditionInEventLoop()
+        let envelope = body.envelope
+        switch envelope.kind {
+        case .hello where !handshakeDone:
+            do {
+                let hello = try body.decodePayload(Hello.self)
+                let welcome = try Welcome(answering: hello, id: id, maxFrameSize: maxFrameSize)
+                write(Envelope(.welcome, from: Envelope.supervisor, to: id), welcome)
+                handshakeDone = true
+                handshakeWaiter?.resume()
+                handshakeWaiter = nil
+            } catch {
+                write(envelope.answer(.error), RemoteError(error))
+                disconnect(reason: "failed the handshake: \(error)")
+            }
+        case .reply, .error:
+            let correlation = envelope.correlation
+            if correlation == ChildSession.argumentCorrelation, functionResult == nil {
+                functionResult = .success(body)
+                for waiter in resultWaiters.values { waiter.resume(returning: body) }
+                resultWaiters.removeAll()
+            } else if let waiter = waiters.removeValue(forKey: correlation) {
+                waiter.resume(returning: body)
+            }
+        case .goodbye:
+            break
+        default:
+            if envelope.kind == .request {
+                write(envelope.answer(.error), RemoteError.unknownKind(envelope.kind))
+            }
+        }
+    }
+
+    /// Ends the conversation with a child that broke the protocol: reported on standard error,
+    /// channel closed, process killed (it can no longer be talked to).
+    func disconnect(reason: String) {
+        loop.preconditionInEventLoop()
+        guard disconnectReason == nil else { return }
+        disconnectReason = reason
+        ProcessEnvironment.writeError("[supervisor] \(name) (pid \(pid)) disconnected: it \(reason)\n")
+        channel?.close(promise: nil)
+        _ = try? pidfd.kill()
+        channelEnded()
+    }
+
+    func channelEnded() {
+        loop.preconditionInEventLoop()
+        guard channelOpen else { return }
+        channelOpen = false
+        finishIfDone()
+    }
+
+    func exited(_ status: TerminationStatus) {
+        loop.preconditionInEventLoop()
+        exitedStatus = status
+        sharedStatus.withLock { $0 = status }
+        for waiter in exitWaiters.values { waiter.resume(returning: status) }
+        exitWaiters.removeAll()
+        finishIfDone()
+    }
+
+    /// Once the child exited and everything it wrote was read, whoever still waits for an
+    /// answer learns that none will come.
+    private func finishIfDone() {
+        guard let status = exitedStatus, !channelOpen else { return }
+        let failure = endError(status)
+        if let waiter = handshakeWaiter {
+            handshakeWaiter = nil
+            waiter.resume(throwing: failure)
+        }
+        for waiter in waiters.values { waiter.resume(throwing: failure) }
+        waiters.removeAll()
+        if functionResult == nil { functionResult = .failure(failure) }
+        for waiter in resultWaiters.values { waiter.resume(throwing: failure) }
+        resultWaiters.removeAll()
+        channel?.close(promise: nil)
+        try? pidfd.close()
+        onFinished?(self)
+        onFinished = nil
+    }
+
+    private func endError(_ status: TerminationStatus) -> ProcessError {
+        if let disconnectReason {
+            return ProcessError(.disconnected, "\(name) was disconnected: it \(disconnectReason)", status: status)
+        }
+        if !handshakeDone {
+            if status == .exited(ChildExitCode.unknownEntry) {
+                return ProcessError(.unknownEntry, "\(name): the executable does not register the entry \"\(entry ?? "?")\" (see its standard error)", status: status)
+            }
+            return ProcessError(.handshakeFailed, "\(name) \(status) before its handshake", status: status)
+        }
+        return ProcessError(.childExited, "\(name) \(status) before it answered", status: status)
+    }
+
+    // MARK: writing (on the loop)
+
+    func write<P: Encodable>(_ envelope: Envelope, _ payload: P) {
+        var writer = FrameWriter(maxFrameSize: maxFrameSize)
+        do { try writer.append(envelope, payload: payload) } catch { return }
+        writeFrames(&writer)
+    }
+
+    func writeFrames(_ writer: inout FrameWriter) {
+        guard let channel, channelOpen else { return }
+        let buffer = writer.drain { channel.allocator.buffer(bytes: $0) }
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    // MARK: waiting (any task)
+
+    /// Returns once the child said hello and was welcomed.
+    func handshake(timeout: Duration) async throws {
+        let token = nextToken()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            loop.execute { [self] in
+                if handshakeDone { continuation.resume(); return }
+                if let status = exitedStatus, !channelOpen { continuation.resume(throwing: endError(status)); return }
+                handshakeWaiter = continuation
+                loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                    guard let waiter = handshakeWaiter else { return }
+                    handshakeWaiter = nil
+                    _ = try? pidfd.kill()
+                    waiter.resume(throwing: ProcessError(.timedOut, "\(name) did not complete its handshake within \(timeout)"))
+                }
+            }
+        }
+        _ = token
+    }
+
+    /// Sends a request with `payload` and waits for its reply or error envelope.
+    func request<P: Encodable & Sendable>(_ payload: P, timeout: Duration?) async throws -> FrameBody {
+        let correlation = nextToken()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
+                loop.execute { [self] in
+                    if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
+                    if let status = exitedStatus, !channelOpen { continuation.resume(throwing: endError(status)); return }
+                    if disconnectReason != nil || !channelOpen {
+                        continuation.resume(throwing: ProcessError(.disconnected, "\(name) has no open channel"))
+                        return
+                    }
+                    var writer = FrameWriter(maxFrameSize: maxFrameSize)
+                    do {
+                        try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: correlation), payload: payload)
+                    } catch {
+                        continuation.resume(throwing: error)
+                        return
+                    }
+                    waiters[correlation] = continuation
+                    writeFrames(&writer)
+                    if let timeout {
+                        loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                            waiters.removeValue(forKey: correlation)?.resume(throwing: ProcessError(.timedOut, "\(name) did not answer within \(timeout)"))
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            loop.execute { [self] in
+                waiters.removeValue(forKey: correlation)?.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    /// Sends a function's argument: the first frame after the handshake, a request with
+    /// correlation id 1, whose reply ``functionReply()`` waits for. Encoding errors (a value
+    /// above the maximum frame, say) are thrown here, before anything is sent.
+    func sendArgument<P: Encodable & Sendable>(_ payload: P) throws {
+        var writer = FrameWriter(maxFrameSize: maxFrameSize)
+        try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: ChildSession.argumentCorrelation), payload: payload)
+        let bytes = writer.take()
+        loop.execute { [self] in
+            var writer = FrameWriter(maxFrameSize: maxFrameSize)
+            try? bytes.withUnsafeBytes { try writer.append(body: UnsafeRawBufferPointer(rebasing: $0[4...])) }
+            writeFrames(&writer)
+        }
+    }
+
+    /// The reply to the function argument: the function's result or its error envelope.
+    func functionReply() async throws -> FrameBody {
+        let token = nextToken()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
+                loop.execute { [self] in
+                    if let functionResult { continuation.resume(with: functionResult); return }
+                    if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
+                    resultWaiters[token] = continuation
+                }
+            }
+        } onCancel: {
+            loop.execute { [self] in resultWaiters.removeValue(forKey: token)?.resume(throwing: CancellationError()) }
+        }
+    }
+
+    /// Waits until the child exited: its status, or nil when `timeout` passed first.
+    func waitForExit(timeout: Duration?) async throws -> TerminationStatus? {
+        if let status { return status }
+        let token = nextToken()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TerminationStatus?, any Error>) in
+                loop.execute { [self] in
+                    if let exitedStatus { continuation.resume(returning: exitedStatus); return }
+                    if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
+                    exitWaiters[token] = continuation
+                    if let timeout {
+                        loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                            exitWaiters.removeValue(forKey: token)?.resume(returning: nil)
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            loop.execute { [self] in exitWaiters.removeValue(forKey: token)?.resume(throwing: CancellationError()) }
+        }
+    }
+
+    /// Sends `signal` through the pidfd; false if the child had already exited.
+    @discardableResult
+    func send(_ signal: Signal) -> Bool {
+        guard status == nil else { return false }
+        return (try? pidfd.sendSignal(signal)) ?? false
+    }
+
+    /// Closes the channel from the supervisor's side: a worker's mailbox ends.
+    func closeChannel() {
+        loop.execute { [self] in channel?.close(promise: nil) }
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+}

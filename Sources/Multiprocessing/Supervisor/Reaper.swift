@@ -1,0 +1,49 @@
+import Synchronization
+
+/// Sees every child's death the moment it happens: one thread blocked in `poll` on the
+/// children's pidfds (readable once the process exited) and on a wake pipe for changes to
+/// that set. It reaps through the pidfd (`waitid(P_PIDFD)`), so no zombie stays behind and a
+/// recycled pid is never confused with ours.
+final class Reaper: Sendable {
+    private struct Watch: Sendable {
+        let pidfd: PidFD
+        let onExit: @Sendable (TerminationStatus) -> Void
+    }
+
+    private let watched = Mutex<[Int32: Watch]>([:])
+    private let wake: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+
+    init() throws(SystemError) {
+        wake = try FileDescriptor.pipe(nonBlocking: true)
+        try OSThread.start(name: "mp-reaper") { [self] in run() }
+    }
+
+    /// Calls `onExit` (on the reaper's thread) once the process behind `pidfd` has exited and
+    /// been reaped. The pidfd stays the caller's; it must stay open until `onExit` ran.
+    func watch(_ pidfd: PidFD, onExit: @escaping @Sendable (TerminationStatus) -> Void) {
+        watched.withLock { $0[pidfd.descriptor.rawValue] = Watch(pidfd: pidfd, onExit: onExit) }
+        poke()
+    }
+
+    private func poke() {
+        var byte: UInt8 = 1
+        _ = withUnsafeBytes(of: &byte) { wake.writeEnd._write($0) }
+    }
+
+    private func run() {
+        var drain = [UInt8](repeating: 0, count: 64)
+        while true {
+            let current = watched.withLock { Array($0.values) }
+            let descriptors = [wake.readEnd] + current.map(\.pidfd.descriptor)
+            guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
+            if !events[0].isEmpty {
+                _ = drain.withUnsafeMutableBytes { wake.readEnd._read(into: $0) }
+            }
+            for (index, watch) in current.enumerated() where !events[index + 1].isEmpty {
+                guard let status = try? watch.pidfd.exitStatusIfExited() else { continue }
+                watched.withLock { _ = $0.removeValue(forKey: watch.pidfd.descriptor.rawValue) }
+                watch.onExit(status)
+            }
+        }
+    }
+}
