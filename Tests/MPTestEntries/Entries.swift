@@ -1,3 +1,4 @@
+import Foundation
 import Multiprocessing
 
 /// The entries the tests start in `MPTestWorker` children.
@@ -23,7 +24,30 @@ public enum TestEntries {
 
     public static let echoBytes = ProcessFunction("echoBytes") { (bytes: [UInt8]) in bytes }
 
-    public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes]
+    /// Asks the worker `target` (a Tally) to add `value`, through the supervisor.
+    public struct Ask: Codable, Sendable {
+        public var target: UInt64
+        public var value: Int
+        public init(target: UInt64, value: Int) { self.target = target; self.value = value }
+    }
+    public static let ask = ProcessFunction("ask") { (ask: Ask, context: WorkerContext) in
+        try await context.request(ask.value, to: ask.target, as: Int.self)
+    }
+
+    /// Writes raw bytes on the channel (fd 4) as if they were frames, then waits to be killed.
+    public static let writeRaw = ProcessFunction("writeRaw") { (bytes: [UInt8]) -> Int in
+        FileHandle(fileDescriptor: 4, closeOnDealloc: false).write(Data(bytes))
+        try await Task.sleep(for: .seconds(30))
+        return 0
+    }
+
+    /// Writes the first half of a frame, then exits.
+    public static let halfFrame = ProcessFunction("halfFrame") { (_: Int) -> Int in
+        FileHandle(fileDescriptor: 4, closeOnDealloc: false).write(Data([0, 0, 0, 10, 0x95, 0x03]))
+        Multiprocessing.exitImmediately(0)
+    }
+
+    public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes, ask, writeRaw, halfFrame]
     public static let workers: [any Worker.Type] = [Tally.self, Echo.self]
 }
 

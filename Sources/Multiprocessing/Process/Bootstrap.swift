@@ -88,7 +88,7 @@ extension Multiprocessing {
     static func tieLifeToParent() -> Bool {
         try? ProcessControl.setParentDeathSignal(.kill)
         if let expected = ProcessEnvironment.value(ChildEnvironment.parent).flatMap(Int32.init),
-           ProcessEnvironment.parentPID != expected {
+           ProcessControl.parentID != expected {
             return false
         }
         return true

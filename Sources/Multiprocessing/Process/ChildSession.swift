@@ -38,7 +38,7 @@ public final class ChildSession: @unchecked Sendable {
     /// Says hello and waits for the welcome.
     func handshake() throws {
         try send(FrameBody(Envelope(.hello, from: 0, to: Envelope.supervisor),
-                           encoding: Hello(pid: ProcessEnvironment.pid, entry: entry, capabilities: [])))
+                           encoding: Hello(pid: ProcessControl.id, entry: entry, capabilities: [])))
         guard let answer = try receive() else { throw Closed() }
         switch answer.envelope.kind {
         case .welcome:
@@ -97,25 +97,80 @@ public final class ChildSession: @unchecked Sendable {
     private var mailboxStream: AsyncThrowingStream<FrameBody, any Error>?
     private var mailboxContinuation: AsyncThrowingStream<FrameBody, any Error>.Continuation?
 
-    /// Starts the reader thread that fills the mailbox; the stream ends when the channel does.
+    /// Starts the reader thread: answers to this child's own requests go to their waiters,
+    /// everything else to the mailbox; the mailbox ends when the channel does.
     func startReader() {
         let (stream, continuation) = AsyncThrowingStream<FrameBody, any Error>.makeStream(bufferingPolicy: .unbounded)
         mailboxStream = stream
         mailboxContinuation = continuation
         do {
             try OSThread.start(name: "mp-mailbox") { [self] in
+                var failure: (any Error)?
                 do {
                     while let body = try receive() {
-                        mailboxSlots.wait()
-                        continuation.yield(body)
+                        switch body.envelope.kind {
+                        case .reply, .error:
+                            let waiter = replyWaiters.withLock { $0.removeValue(forKey: body.envelope.correlation) }
+                            waiter?.resume(returning: body)
+                        default:
+                            mailboxSlots.wait()
+                            continuation.yield(body)
+                        }
                     }
-                    continuation.finish()
                 } catch {
-                    continuation.finish(throwing: error)
+                    failure = error
                 }
+                let closed = ProcessError(.disconnected, "the channel to the supervisor closed")
+                for waiter in replyWaiters.withLock({ table in defer { table.removeAll() }; return Array(table.values) }) {
+                    waiter.resume(throwing: closed)
+                }
+                readerEnded.withLock { $0 = true }
+                if let failure { continuation.finish(throwing: failure) } else { continuation.finish() }
             }
         } catch {
             continuation.finish(throwing: error)
+        }
+    }
+
+    // MARK: this child's own requests
+
+    private let replyWaiters = Mutex<[UInt64: CheckedContinuation<FrameBody, any Error>]>([:])
+    private let readerEnded = Mutex(false)
+    private let correlations = Atomic<UInt64>(2)
+
+    /// Sends a request to the worker `destination` (0: the supervisor) and waits for its answer.
+    func request<P: Encodable>(_ payload: P, to destination: UInt64, timeout: Duration?) async throws -> FrameBody {
+        let correlation = correlations.wrappingAdd(1, ordering: .relaxed).oldValue
+        var writer = FrameWriter(maxFrameSize: maxFrameSize)
+        try writer.append(Envelope(.request, from: id, to: destination, correlation: correlation), payload: payload)
+        let frame = writer.take()
+        let timeoutTask = timeout.map { timeout in
+            Task { [self] in
+                try await Task.sleep(for: timeout)
+                replyWaiters.withLock { $0.removeValue(forKey: correlation) }?
+                    .resume(throwing: ProcessError(.timedOut, "worker \(destination) did not answer within \(timeout)"))
+            }
+        }
+        defer { timeoutTask?.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
+                let registered = replyWaiters.withLock { table -> Bool in
+                    if readerEnded.withLock({ $0 }) { return false }
+                    table[correlation] = continuation
+                    return true
+                }
+                guard registered else {
+                    continuation.resume(throwing: ProcessError(.disconnected, "the channel to the supervisor closed"))
+                    return
+                }
+                do {
+                    try writeLock.withLock { _ in try frame.withUnsafeBytes { try output.writeAll($0) } }
+                } catch {
+                    replyWaiters.withLock { $0.removeValue(forKey: correlation) }?.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            replyWaiters.withLock { $0.removeValue(forKey: correlation) }?.resume(throwing: CancellationError())
         }
     }
 

@@ -34,10 +34,17 @@ public struct EntryDefinition: Sendable {
 /// ```
 public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Sendable>: ProcessEntry {
     public let name: String
-    let body: @Sendable (Input) async throws -> Output
+    let body: @Sendable (Input, WorkerContext) async throws -> Output
 
     /// A function registered under `name`, which must be unique among the program's entries.
     public init(_ name: String, _ body: @escaping @Sendable (Input) async throws -> Output) {
+        self.name = name
+        self.body = { input, _ in try await body(input) }
+    }
+
+    /// A function that also talks to other workers through its ``WorkerContext`` (its id,
+    /// requests to other workers by id).
+    public init(_ name: String, _ body: @escaping @Sendable (Input, WorkerContext) async throws -> Output) {
         self.name = name
         self.body = body
     }
@@ -52,7 +59,8 @@ public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Senda
                     return ChildExitCode.protocolError
                 }
                 let input = try argument.decodePayload(Input.self)
-                let output = try await body(input)
+                session.startReader()   // answers to the function's own requests arrive there
+                let output = try await body(input, WorkerContext(session: session))
                 reply = try FrameBody(argument.envelope.answer(.reply), encoding: output)
                 try session.send(reply)
                 return 0

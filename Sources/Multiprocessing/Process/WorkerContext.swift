@@ -17,6 +17,15 @@ public struct WorkerContext: Sendable {
     /// The name the parent gave this worker.
     public var name: String { session.name }
 
+    /// Sends `value` as a request to the worker with id `destination`, through the supervisor,
+    /// and returns its reply decoded as `R`; its error envelope is thrown as a ``RemoteError``.
+    public func request<Q: Encodable & Sendable, R: Decodable>(_ value: Q, to destination: UInt64, as type: R.Type = R.self,
+                                                                timeout: Duration? = nil) async throws -> R {
+        let body = try await session.request(value, to: destination, timeout: timeout)
+        if body.envelope.kind == .error { throw try body.decodePayload(RemoteError.self) }
+        return try body.decodePayload(R.self)
+    }
+
     /// The requests in this worker's mailbox, decoded as `T`, in arrival order. The sequence
     /// ends when the parent closes the channel; a request whose payload is not a `T` is
     /// answered with an error envelope and skipped.

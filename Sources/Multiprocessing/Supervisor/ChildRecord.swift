@@ -155,6 +155,12 @@ final class ChildRecord: @unchecked Sendable {
         writeFrames(&writer)
     }
 
+    /// Writes whole frames forwarded from another worker (on the loop).
+    func forward(_ frames: ByteBuffer) {
+        guard let channel, channelOpen else { return }
+        channel.writeAndFlush(frames, promise: nil)
+    }
+
     func writeFrames(_ writer: inout FrameWriter) {
         guard let channel, channelOpen else { return }
         let buffer = writer.drain { channel.allocator.buffer(bytes: $0) }

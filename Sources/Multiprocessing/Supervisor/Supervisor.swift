@@ -56,7 +56,8 @@ final class Supervisor: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         // Before the first read: the hello is answered through this channel.
                         record.channel = channel
-                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(record: record, maxFrameSize: maxFrameSize))
+                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(record: record, maxFrameSize: maxFrameSize,
+                                                                                            route: { [weak self] id in self?.record(id) }))
                     }
                 }
                 .takingOwnershipOfDescriptors(input: input.rawValue, output: output.rawValue)
@@ -81,7 +82,7 @@ final class Supervisor: Sendable {
         }
         var environment = launch.environment ?? ProcessEnvironment.all()
         environment[ChildEnvironment.channel] = "3,4"
-        environment[ChildEnvironment.parent] = String(ProcessEnvironment.pid)
+        environment[ChildEnvironment.parent] = String(ProcessControl.id)
         environment[ChildEnvironment.name] = launch.name
         if let entry = launch.entry { environment[ChildEnvironment.entry] = entry } else { environment[ChildEnvironment.entry] = nil }
         var executable = launch.executable
@@ -118,6 +119,9 @@ final class Supervisor: Sendable {
         reaper.watch(pidfd) { [loop] status in loop.execute { record.exited(status) } }
         return (record, fromChild.readEnd, toChild.writeEnd)
     }
+
+    /// The live child with `id`, if any.
+    func record(_ id: UInt64) -> ChildRecord? { live.withLock { $0[id] } }
 
     private func forget(_ record: ChildRecord) {
         _ = live.withLock { $0.removeValue(forKey: record.id) }

@@ -29,13 +29,6 @@ enum ProcessEnvironment {
     /// Removes `name` from this process's environment. The corresponding C function is `unsetenv`.
     static func remove(_ name: String) { unsetenv(name) }
 
-    /// This process's id. The corresponding C function is `getpid`.
-    static var pid: Int32 { getpid() }
-
-    /// The parent's process id; 1 (or a subreaper's) once the parent is gone. The
-    /// corresponding C function is `getppid`.
-    static var parentPID: Int32 { getppid() }
-
     /// Ends the process at once with `code`, flushing nothing Swift buffered: what a child
     /// does when its entry is done. The corresponding C function is `_exit`.
     static func exitImmediately(_ code: Int32) -> Never { _exit(code) }
@@ -54,16 +47,8 @@ enum ProcessEnvironment {
     /// Replaces this process's image with `path`, keeping its descriptors and the
     /// parent-death signal. Returns only on failure. The corresponding C function is `execve`.
     static func execute(_ path: String, arguments: [String], environment: [String: String]) -> Errno {
-        let argv = [path] + arguments
-        let envp = environment.map { "\($0.key)=\($0.value)" }
-        func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-            var pointers = strings.map { strdup($0) }
-            pointers.append(nil)
-            defer { for p in pointers { free(p) } }
-            return body(pointers)
-        }
-        return withCStrings(argv) { argv in
-            withCStrings(envp) { envp in
+        withCStringArray([path] + arguments) { argv in
+            withCStringArray(environment.map { "\($0.key)=\($0.value)" }) { envp in
                 _ = execve(path, argv, envp)
                 return Errno(rawValue: errno)
             }
