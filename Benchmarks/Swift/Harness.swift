@@ -54,7 +54,7 @@ struct BenchmarkCase: Sendable {
     let unit: BenchmarkUnit
     /// One line: what exactly is measured.
     let summary: String
-    let run: @Sendable (BenchmarkSettings) throws -> BenchmarkReport
+    let run: @Sendable (BenchmarkSettings) async throws -> BenchmarkReport
 }
 
 /// What a case hands back: its samples plus optional extra facts (sizes, checksums) that are

@@ -4,6 +4,11 @@ import Glibc
 import Darwin
 #endif
 
+import Multiprocessing
+
+// Children of the process cases are this executable started again: it runs their entry here.
+try await Multiprocessing.bootstrap(functions: processEntries, workers: processWorkers)
+
 // MPBenchmarks [--quick] [--samples N] [--sample-seconds S] CASE... | --list | all
 // Prints one JSON line per case on stdout (see Harness.swift); exits 1 if any case failed.
 
@@ -44,7 +49,7 @@ for name in names {
         continue
     }
     do {
-        let report = try benchmark.run(settings)
+        let report = try await benchmark.run(settings)
         print(resultLine(benchmark, report))
     } catch {
         print(errorLine(name, error))

@@ -11,6 +11,20 @@ enum ChildEnvironment {
     static let parent = "MP_PARENT_PID"
     /// The child's name, for its messages.
     static let name = "MP_NAME"
+    /// Further descriptors the child was given, "label:number,..." from 5 up (the arena,
+    /// spawn-time connections).
+    static let descriptors = "MP_FDS"
+
+    /// The descriptors `MP_FDS` names, by label.
+    static func inheritedDescriptors() -> [String: Int32] {
+        guard let text = ProcessEnvironment.value(descriptors) else { return [:] }
+        var result: [String: Int32] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            if parts.count == 2, let number = Int32(parts[1]) { result[String(parts[0])] = number }
+        }
+        return result
+    }
     /// Set in a trampoline: the foreign executable to `exec` once the parent-death signal is set.
     static let execute = "MP_EXEC"
 }

@@ -18,6 +18,10 @@ public struct ProcessOptions: Sendable {
     public var daemon = false
     /// How long `start` waits for the child's handshake.
     public var handshakeTimeout: Duration = .seconds(30)
+    /// Descriptors handed to the child at spawn, by label (connections, shared memory): the
+    /// child finds them with `Multiprocessing.inheritedDescriptor(_:)`. They stay the
+    /// caller's; the child gets copies.
+    var inheritedDescriptors: [(label: String, descriptor: FileDescriptor)] = []
 
     public init(executable: String? = nil, arguments: [String] = [], environment: [String: String]? = nil,
                 workingDirectory: String? = nil, name: String? = nil, daemon: Bool = false) {
@@ -145,7 +149,8 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
         let launch = Supervisor.Launch(executable: executable, arguments: options.arguments, environment: options.environment,
                                        workingDirectory: options.workingDirectory,
                                        name: options.name ?? "\(entry ?? (executable.split(separator: "/").last.map(String.init) ?? "child"))-\(number)",
-                                       daemon: options.daemon, entry: entry, trampoline: trampoline)
+                                       daemon: options.daemon, entry: entry, trampoline: trampoline,
+                                       extraDescriptors: options.inheritedDescriptors)
         let record = try await Supervisor.shared.spawn(launch)
         try await record.handshake(timeout: options.handshakeTimeout)
         return ChildProcess(record)

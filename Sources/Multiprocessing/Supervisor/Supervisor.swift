@@ -37,6 +37,9 @@ final class Supervisor: Sendable {
         var daemon = false
         var entry: String?
         var trampoline = false
+        /// More descriptors for the child, placed at 5, 6, ... and named in `MP_FDS` as
+        /// "label:number,...". They stay the caller's (the child gets copies).
+        var extraDescriptors: [(label: String, descriptor: FileDescriptor)] = []
     }
 
     var children: [ChildRecord] { live.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
@@ -84,11 +87,17 @@ final class Supervisor: Sendable {
         environment[ChildEnvironment.channel] = "3,4"
         environment[ChildEnvironment.parent] = String(ProcessControl.id)
         environment[ChildEnvironment.name] = launch.name
+        if launch.extraDescriptors.isEmpty {
+            environment[ChildEnvironment.descriptors] = nil
+        } else {
+            environment[ChildEnvironment.descriptors] = launch.extraDescriptors.enumerated()
+                .map { "\($0.element.label):\(5 + $0.offset)" }.joined(separator: ",")
+        }
         if let entry = launch.entry { environment[ChildEnvironment.entry] = entry } else { environment[ChildEnvironment.entry] = nil }
         var executable = launch.executable
         var options = SpawnOptions(arguments: launch.arguments, environment: environment,
                                    workingDirectory: launch.workingDirectory,
-                                   descriptors: [toChild.readEnd, fromChild.writeEnd])
+                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + launch.extraDescriptors.map(\.descriptor))
         if launch.trampoline {
             environment[ChildEnvironment.execute] = launch.executable
             options.environment = environment

@@ -1,0 +1,74 @@
+import Multiprocessing
+
+// Processes, workers and the supervisor (issue 3). The children are this executable started
+// again (main.swift calls Multiprocessing.bootstrap first). Python peers:
+// Benchmarks/python/cases_process.py.
+
+let nothing = ProcessFunction("bench-nothing") { (_: Int) in 0 }
+
+/// Sends `count` requests to the worker `target` and returns the seconds they took, timed
+/// inside the child (as the Python peer times inside worker A).
+struct PingWorker: Codable, Sendable { var target: UInt64; var count: Int }
+let pingWorker = ProcessFunction("bench-ping-worker") { (job: PingWorker, context: WorkerContext) -> Double in
+    _ = try await context.request(SmallStruct.sample, to: job.target, as: SmallStruct.self)   // warm the route
+    let start = monotonicSeconds()
+    for _ in 0..<job.count { _ = try await context.request(SmallStruct.sample, to: job.target, as: SmallStruct.self) }
+    return monotonicSeconds() - start
+}
+
+/// Answers every request with its payload.
+struct BenchEcho: Worker {
+    func run(_ context: WorkerContext) async throws {
+        for try await request in context.requests(SmallStruct.self) { try request.reply(request.value) }
+    }
+}
+
+let processEntries: [any ProcessEntry] = [nothing, pingWorker]
+let processWorkers: [any Worker.Type] = [BenchEcho.self]
+
+let processCases: [BenchmarkCase] = [
+    BenchmarkCase(name: "process_start_join", unit: .milliseconds,
+                  summary: "ChildProcess.start of a function that returns at once (this executable, posix_spawn), then join; one op = start + handshake + argument + exit + join") { settings in
+        var samples: [Double] = []
+        let perSample = settings.sampleSeconds < 0.2 ? 5 : 15
+        _ = try await ChildProcess.run(nothing, 0)   // warm up
+        for _ in 0..<settings.samples {
+            let start = monotonicSeconds()
+            for _ in 0..<perSample {
+                let child = try await ChildProcess.start(nothing, 0)
+                try await child.join()
+            }
+            samples.append((monotonicSeconds() - start) * 1e3 / Double(perSample))
+        }
+        return BenchmarkReport(samples: samples, info: ["starts_per_sample": String(perSample)])
+    },
+    BenchmarkCase(name: "routed_roundtrip", unit: .microseconds,
+                  summary: "request/reply of SmallStruct from the parent's code to a worker through the in-process supervisor (two pipe hops, two thread hops)") { settings in
+        let echo = try await ChildProcess.start(BenchEcho.self)
+        defer { echo.close() }
+        for _ in 0..<200 { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
+        let count = settings.sampleSeconds < 0.2 ? 1_000 : 4_000
+        var samples: [Double] = []
+        for _ in 0..<settings.samples {
+            let start = monotonicSeconds()
+            for _ in 0..<count { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
+            samples.append((monotonicSeconds() - start) * 1e6 / Double(count))
+        }
+        echo.close()
+        try await echo.join()
+        return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
+    },
+    BenchmarkCase(name: "routed_worker_roundtrip", unit: .microseconds,
+                  summary: "request/reply of SmallStruct from worker A to worker B through the supervisor, timed inside A") { settings in
+        let echo = try await ChildProcess.start(BenchEcho.self)
+        let count = settings.sampleSeconds < 0.2 ? 1_000 : 4_000
+        var samples: [Double] = []
+        for _ in 0..<settings.samples {
+            let seconds = try await ChildProcess.run(pingWorker, PingWorker(target: echo.id, count: count))
+            samples.append(seconds * 1e6 / Double(count))
+        }
+        echo.close()
+        try await echo.join()
+        return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
+    },
+]
