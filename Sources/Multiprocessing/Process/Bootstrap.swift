@@ -92,7 +92,16 @@ extension Multiprocessing {
             session.log("handshake failed: \(error)")
             return ChildExitCode.protocolError
         }
-        let code = await definition.run(session)
+        let code: Int32
+        do {
+            // The entry's code runs on the child's run loop, which also reads the channel.
+            let loop = try ChildRunLoop(session: session)
+            session.runLoop = loop
+            code = try await loop.run { await definition.run(session) }
+        } catch {
+            session.log("the child's run loop could not start: \(error)")
+            return ChildExitCode.protocolError
+        }
         try? session.send(Envelope(.goodbye, from: session.id, to: Envelope.supervisor), Goodbye(status: code))
         return code
     }

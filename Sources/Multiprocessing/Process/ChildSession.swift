@@ -1,4 +1,3 @@
-import Dispatch
 import MessagePack
 import Synchronization
 
@@ -88,54 +87,43 @@ public final class ChildSession: @unchecked Sendable {
         ProcessEnvironment.writeError("[\(name)] \(message)\n")
     }
 
-    // MARK: the mailbox of a worker
+    // MARK: the run loop's side
 
-    /// Frames waiting for the worker's code. Bounded: when it is full the reader thread stops
-    /// reading, the pipe fills, and the sender waits (backpressure, never unbounded memory).
-    static let mailboxCapacity = 256
-    private let mailboxSlots = DispatchSemaphore(value: ChildSession.mailboxCapacity)
-    private var mailboxStream: AsyncThrowingStream<FrameBody, any Error>?
-    private var mailboxContinuation: AsyncThrowingStream<FrameBody, any Error>.Continuation?
+    /// The loop that runs the entry's code once the handshake is done.
+    var runLoop: ChildRunLoop?
 
-    /// Starts the reader thread: answers to this child's own requests go to their waiters,
-    /// everything else to the mailbox; the mailbox ends when the channel does.
-    func startReader() {
-        let (stream, continuation) = AsyncThrowingStream<FrameBody, any Error>.makeStream(bufferingPolicy: .unbounded)
-        mailboxStream = stream
-        mailboxContinuation = continuation
-        do {
-            try OSThread.start(name: "mp-mailbox") { [self] in
-                var failure: (any Error)?
-                do {
-                    while let body = try receive() {
-                        switch body.envelope.kind {
-                        case .reply, .error:
-                            let waiter = replyWaiters.withLock { $0.removeValue(forKey: body.envelope.correlation) }
-                            waiter?.resume(returning: body)
-                        default:
-                            mailboxSlots.wait()
-                            continuation.yield(body)
-                        }
-                    }
-                } catch {
-                    failure = error
-                }
-                let closed = ProcessError(.disconnected, "the channel to the supervisor closed")
-                for waiter in replyWaiters.withLock({ table in defer { table.removeAll() }; return Array(table.values) }) {
-                    waiter.resume(throwing: closed)
-                }
-                readerEnded.withLock { $0 = true }
-                if let failure { continuation.finish(throwing: failure) } else { continuation.finish() }
-            }
-        } catch {
-            continuation.finish(throwing: error)
+    /// Adds bytes the run loop read from the channel.
+    func appendReceived(_ bytes: UnsafeRawBufferPointer) { reader.append(bytes) }
+
+    /// The next whole frame among the bytes read so far.
+    func nextBufferedFrame() throws -> FrameBody? {
+        try reader.withNextFrame { try FrameBody(parsing: $0) }
+    }
+
+    /// Checks that the channel ended at a frame boundary.
+    func finishReading() throws { try reader.finish() }
+
+    /// Hands an answer to the request that waits for it.
+    func resolveReply(_ body: FrameBody) {
+        replyWaiters.withLock { $0.removeValue(forKey: body.envelope.correlation) }?.resume(returning: body)
+    }
+
+    /// The channel ended: whoever waits for an answer learns that none will come.
+    func channelEnded() {
+        let closed = ProcessError(.disconnected, "the channel to the supervisor closed")
+        let waiting = replyWaiters.withLock { table in
+            readerEnded = true
+            defer { table.removeAll() }
+            return Array(table.values)
         }
+        for waiter in waiting { waiter.resume(throwing: closed) }
     }
 
     // MARK: this child's own requests
 
     private let replyWaiters = Mutex<[UInt64: CheckedContinuation<FrameBody, any Error>]>([:])
-    private let readerEnded = Mutex(false)
+    /// Set under `replyWaiters`' lock once the channel ended.
+    nonisolated(unsafe) private var readerEnded = false
     private let correlations = Atomic<UInt64>(2)
 
     /// Sends a request to the worker `destination` (0: the supervisor) and waits for its answer.
@@ -155,7 +143,7 @@ public final class ChildSession: @unchecked Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
                 let registered = replyWaiters.withLock { table -> Bool in
-                    if readerEnded.withLock({ $0 }) { return false }
+                    if readerEnded { return false }
                     table[correlation] = continuation
                     return true
                 }
@@ -174,9 +162,4 @@ public final class ChildSession: @unchecked Sendable {
         }
     }
 
-    /// The mailbox, in arrival order; each element taken frees a slot.
-    var mailbox: AsyncThrowingStream<FrameBody, any Error> { mailboxStream! }
-
-    /// Called when the worker's code took one frame from the mailbox.
-    func tookFromMailbox() { mailboxSlots.signal() }
 }

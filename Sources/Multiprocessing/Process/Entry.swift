@@ -59,7 +59,6 @@ public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Senda
                     return ChildExitCode.protocolError
                 }
                 let input = try argument.decodePayload(Input.self)
-                session.startReader()   // answers to the function's own requests arrive there
                 let output = try await body(input, WorkerContext(session: session))
                 reply = try FrameBody(argument.envelope.answer(.reply), encoding: output)
                 try session.send(reply)
@@ -107,7 +106,6 @@ extension Worker {
     static var definition: EntryDefinition {
         EntryDefinition(name: entryName) { session in
             let context = WorkerContext(session: session)
-            session.startReader()
             do {
                 try await Self().run(context)
                 return 0

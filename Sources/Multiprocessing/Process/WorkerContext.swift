@@ -58,12 +58,11 @@ public struct WorkerContext: Sendable {
         let session: ChildSession
 
         public struct AsyncIterator: AsyncIteratorProtocol {
-            var base: AsyncThrowingStream<FrameBody, any Error>.AsyncIterator
             let session: ChildSession
 
             public mutating func next() async throws -> Request<T>? {
-                while let body = try await base.next() {
-                    session.tookFromMailbox()
+                guard let loop = session.runLoop else { return nil }
+                while let body = try await loop.nextMailboxFrame() {
                     guard body.envelope.kind == .request else { continue }
                     do {
                         return Request(value: try body.decodePayload(T.self), envelope: body.envelope, session: session)
@@ -76,7 +75,7 @@ public struct WorkerContext: Sendable {
         }
 
         public func makeAsyncIterator() -> AsyncIterator {
-            AsyncIterator(base: session.mailbox.makeAsyncIterator(), session: session)
+            AsyncIterator(session: session)
         }
     }
 }

@@ -30,3 +30,11 @@ enum OSThread {
         pthread_detach(thread)
     }
 }
+
+extension OSThread {
+    /// An identifier of the calling thread. The corresponding C function is `pthread_self`.
+    static var current: pthread_t { pthread_self() }
+
+    /// Whether `thread` is the calling thread. The corresponding C function is `pthread_equal`.
+    static func isCurrent(_ thread: pthread_t) -> Bool { pthread_equal(thread, pthread_self()) != 0 }
+}

@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import MessagePack
+import Synchronization
+
+/// A child's event loop: one thread that runs the entry's async code (it is the entry task's
+/// executor) and, whenever that code waits, reads the channel and hands each frame to its
+/// waiter on the same thread. A request to a worker therefore costs no thread hop inside the
+/// child: the frame is read, the mailbox's waiting iterator resumed, the reply written, all on
+/// this thread (NOTES-linux.md: each wake-up of another thread roughly doubles a round trip).
+///
+/// Jobs enqueued from other threads (an unstructured `Task` the worker started, a timeout)
+/// wake the loop through a pipe.
+final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
+    private enum Work: Sendable {
+        case job(UnownedJob)
+        case closure(@Sendable () -> Void)
+    }
+
+    /// Frames waiting for the entry's code. When it is full the loop stops reading the channel,
+    /// so the pipe fills and the sender waits (backpressure, never unbounded memory).
+    static let mailboxCapacity = 256
+
+    private let session: ChildSession
+    private let queue = Mutex<[Work]>([])
+    private let wake: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+    private let thread = Mutex<pthread_t?>(nil)
+
+    // Loop-thread state.
+    private var mailbox: [FrameBody] = []
+    private var mailboxHead = 0
+    private var mailboxWaiter: CheckedContinuation<FrameBody?, any Error>?
+    private var inputEnded = false
+    private var inputError: (any Error)?
+    private var finished = false
+
+    init(session: ChildSession) throws {
+        self.session = session
+        wake = try FileDescriptor.pipe(nonBlocking: true)
+    }
+
+    deinit {
+        try? wake.readEnd.close()
+        try? wake.writeEnd.close()
+    }
+
+    // MARK: TaskExecutor
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        submit(.job(UnownedJob(job)))
+    }
+
+    private func submit(_ work: Work) {
+        queue.withLock { $0.append(work) }
+        if !isOnLoop {
+            var byte: UInt8 = 1
+            _ = withUnsafeBytes(of: &byte) { wake.writeEnd._write($0) }
+        }
+    }
+
+    private var isOnLoop: Bool { thread.withLock { $0.map(OSThread.isCurrent) ?? false } }
+
+    /// Runs `body` on the loop now if called there, else as soon as the loop gets to it.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if isOnLoop { body() } else { submit(.closure(body)) }
+    }
+
+    // MARK: running
+
+    /// Runs `body` as a task on this loop's thread until it returns; the loop then stops.
+    func run(_ body: @escaping @Sendable () async -> Int32) async throws -> Int32 {
+        try OSThread.start(name: "mp-child-loop") { [self] in loop() }
+        let task = Task(executorPreference: self) { () async -> Int32 in
+            let code = await body()
+            self.finished = true   // on the loop thread: the task ran here
+            return code
+        }
+        return await task.value
+    }
+
+    private func loop() {
+        thread.withLock { $0 = OSThread.current }
+        let executor = asUnownedTaskExecutor()
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let work = queue.withLock { queue -> [Work] in defer { queue.removeAll(keepingCapacity: true) }; return queue }
+            for item in work {
+                switch item {
+                case .job(let job): job.runSynchronously(on: executor)
+                case .closure(let body): body()
+                }
+            }
+            if !work.isEmpty { continue }
+            if finished { return }
+            let readInput = !inputEnded && mailbox.count - mailboxHead < Self.mailboxCapacity
+            let descriptors = readInput ? [wake.readEnd, session.input] : [wake.readEnd]
+            guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
+            if !events[0].isEmpty {
+                _ = chunk.withUnsafeMutableBytes { wake.readEnd._read(into: $0) }
+            }
+            if readInput, !events[1].isEmpty {
+                readChannel(into: &chunk)
+            }
+        }
+    }
+
+    private func readChannel(into chunk: inout [UInt8]) {
+        do {
+            let count = try chunk.withUnsafeMutableBytes { try session.input.read(into: $0) }
+            if count == 0 {
+                try session.finishReading()
+                endInput(nil)
+                return
+            }
+            chunk.withUnsafeBytes { session.appendReceived(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            while let body = try session.nextBufferedFrame() { dispatch(body) }
+        } catch {
+            endInput(error)
+        }
+    }
+
+    private func dispatch(_ body: FrameBody) {
+        switch body.envelope.kind {
+        case .reply, .error:
+            session.resolveReply(body)
+        default:
+            if let waiter = mailboxWaiter {
+                mailboxWaiter = nil
+                waiter.resume(returning: body)
+            } else {
+                mailbox.append(body)
+            }
+        }
+    }
+
+    private func endInput(_ error: (any Error)?) {
+        inputEnded = true
+        inputError = error
+        session.channelEnded()
+        if let waiter = mailboxWaiter {
+            mailboxWaiter = nil
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    // MARK: the mailbox
+
+    /// The next frame for the entry's code, in arrival order; nil once the channel ended.
+    func nextMailboxFrame() async throws -> FrameBody? {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody?, any Error>) in
+            onLoop { [self] in
+                if mailboxHead < mailbox.count {
+                    let body = mailbox[mailboxHead]
+                    mailboxHead += 1
+                    if mailboxHead == mailbox.count { mailbox.removeAll(keepingCapacity: true); mailboxHead = 0 }
+                    continuation.resume(returning: body)
+                } else if inputEnded {
+                    if let inputError { continuation.resume(throwing: inputError) } else { continuation.resume(returning: nil) }
+                } else {
+                    mailboxWaiter = continuation
+                }
+            }
+        }
+    }
+}
