@@ -110,3 +110,22 @@ int mp_sigrtmin(void) { return SIGRTMIN; }
 int mp_sigrtmax(void) { return SIGRTMAX; }
 
 size_t mp_heap_bytes_in_use(void) { return mallinfo2().uordblks; }
+
+static volatile int mp_signal_pipe_fd = -1;
+
+static void mp_signal_pipe_handler(int signo) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)signo;
+    if (mp_signal_pipe_fd >= 0) { ssize_t ignored = write(mp_signal_pipe_fd, &byte, 1); (void)ignored; }
+    errno = saved;
+}
+
+int mp_signal_to_pipe(int signo, int fd) {
+    mp_signal_pipe_fd = fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = mp_signal_pipe_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(signo, &action, NULL);
+}

@@ -171,12 +171,17 @@ final class _MessagePackEncoder: Encoder {
         var seconds = t.rounded(.down)
         var nanos = ((t - seconds) * 1e9).rounded()
         if nanos >= 1e9 { seconds += 1; nanos -= 1e9 }
-        // Int64(_:) traps outside its range; 2^63 is the first Double that does not fit.
-        guard seconds.isFinite, seconds >= -9.223372036854775808e18, seconds < 9.223372036854775808e18 else {
-            throw EncodingError.invalidValue(date, .init(codingPath: codingPath, debugDescription:
+        // Int64(_:) traps outside its range; 2^63 is the first Double that does not fit. It is
+        // also what a decoded timestamp near Int64.max rounds to, so it maps back to Int64.max:
+        // a Date the decoder made always encodes again.
+        guard seconds.isFinite, seconds >= -9.223372036854775808e18, seconds <= 9.223372036854775808e18 else {
+            // The value carried is the Double, not the Date: FoundationEssentials' Date.description
+            // traps for dates this far out, and error reporters describe the value.
+            throw EncodingError.invalidValue(t, .init(codingPath: codingPath, debugDescription:
                 "\(t) seconds since 1970 do not fit the timestamp extension's signed 64-bit seconds"))
         }
-        buffer.packTimestamp(seconds: Int64(seconds), nanoseconds: UInt32(nanos))
+        let whole = seconds == 9.223372036854775808e18 ? Int64.max : Int64(seconds)
+        buffer.packTimestamp(seconds: whole, nanoseconds: UInt32(nanos))
     }
 
     // MARK: frames

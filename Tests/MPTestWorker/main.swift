@@ -1,7 +1,23 @@
+import Foundation
 import MPTestEntries
 import Multiprocessing
 
 // The worker executable the tests spawn: it registers the test entries and, started as a
 // child, runs the one it was asked for and exits.
 try await Multiprocessing.bootstrap(functions: TestEntries.functions, workers: TestEntries.workers)
-print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
+
+// Started without an entry, it can play a parent: `--demo-supervisor` starts a supervision
+// tree of three workers, prints "ready PID PID PID" and waits for Ctrl-C (InterruptTests).
+if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
+    let supervisor = Supervisor(children: [
+        .worker("first", Tally.self), .worker("second", Tally.self), .worker("third", Tally.self),
+    ])
+    try await supervisor.start()
+    var pids: [Int32] = []
+    for id in ["first", "second", "third"] { pids.append(await supervisor.child(id)!.pid) }
+    // Unbuffered: stdout is a pipe, and the test waits for this line.
+    FileHandle.standardOutput.write(Data("ready \(pids.map(String.init).joined(separator: " "))\n".utf8))
+    try await supervisor.wait()
+} else {
+    print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
+}

@@ -89,4 +89,9 @@ int mp_sigrtmax(void);
 /// `<malloc.h>` is not part of Glibc's Swift module.
 size_t mp_heap_bytes_in_use(void);
 
+/// Installs a handler for `signo` that writes the signal number as one byte to `fd` (a
+/// non-blocking pipe): the async-signal-safe half of turning signals into events a thread can
+/// read. Returns 0, or -1 with errno set.
+int mp_signal_to_pipe(int signo, int fd);
+
 #endif

@@ -63,7 +63,10 @@ extension Multiprocessing {
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)
         }
-        guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else { return }
+        guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
+            Interrupts.install()   // the parent: Ctrl-C stops the children in order
+            return
+        }
         ProcessEnvironment.exit(await runChild(entry: entry))
     }
 

@@ -83,7 +83,7 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
         switch record.status {
         case .exited(let code): code
         case .signaled(let signal): -signal.rawValue
-        case nil: nil
+        case .unknown, nil: nil
         }
     }
 
@@ -145,13 +145,13 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
         } else {
             executable = try ProcessControl.currentExecutablePath()
         }
-        let number = Supervisor.shared.children.count + 1
-        let launch = Supervisor.Launch(executable: executable, arguments: options.arguments, environment: options.environment,
+        let number = SupervisorRuntime.shared.children.count + 1
+        let launch = SupervisorRuntime.Launch(executable: executable, arguments: options.arguments, environment: options.environment,
                                        workingDirectory: options.workingDirectory,
                                        name: options.name ?? "\(entry ?? (executable.split(separator: "/").last.map(String.init) ?? "child"))-\(number)",
                                        daemon: options.daemon, entry: entry, trampoline: trampoline,
                                        extraDescriptors: options.inheritedDescriptors)
-        let record = try await Supervisor.shared.spawn(launch)
+        let record = try await SupervisorRuntime.shared.spawn(launch)
         try await record.handshake(timeout: options.handshakeTimeout)
         return ChildProcess(record)
     }
@@ -204,7 +204,7 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
     /// to the supervisor (alive, or exited with answers still being read). Python's
     /// `active_children()`.
     public static func activeChildren() -> [ChildProcess] {
-        Supervisor.shared.children.filter { $0.status == nil }.map(ChildProcess.init)
+        SupervisorRuntime.shared.children.filter { $0.status == nil }.map(ChildProcess.init)
     }
 
     /// Waits until at least one of `children` has exited (or `timeout` passes) and returns those

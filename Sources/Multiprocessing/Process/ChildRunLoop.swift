@@ -96,6 +96,9 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             if !work.isEmpty { continue }
             if finished { return }
             let readInput = !inputEnded && mailbox.count - mailboxHead < Self.mailboxCapacity
+            // Frames already read but not dispatched: the first request often arrives in the
+            // same read as the welcome, and frames wait here while the mailbox was full.
+            if readInput, dispatchBuffered() { continue }
             let descriptors = readInput ? [wake.readEnd, session.input] : [wake.readEnd]
             guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
             if !events[0].isEmpty {
@@ -107,6 +110,22 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
+    /// Dispatches every whole frame already buffered (as far as the mailbox has room);
+    /// returns whether it dispatched any.
+    private func dispatchBuffered() -> Bool {
+        var dispatched = false
+        do {
+            while mailbox.count - mailboxHead < Self.mailboxCapacity, let body = try session.nextBufferedFrame() {
+                dispatch(body)
+                dispatched = true
+            }
+        } catch {
+            endInput(error)
+            return true
+        }
+        return dispatched
+    }
+
     private func readChannel(into chunk: inout [UInt8]) {
         do {
             let count = try chunk.withUnsafeMutableBytes { try session.input.read(into: $0) }
@@ -116,7 +135,7 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
                 return
             }
             chunk.withUnsafeBytes { session.appendReceived(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            while let body = try session.nextBufferedFrame() { dispatch(body) }
+            _ = dispatchBuffered()
         } catch {
             endInput(error)
         }

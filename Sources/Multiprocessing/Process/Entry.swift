@@ -53,7 +53,11 @@ public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Senda
         EntryDefinition(name: name) { session in
             let reply: FrameBody
             do {
-                guard let argument = try session.receive() else { return ChildExitCode.channelClosed }
+                // Every read after the handshake goes through the run loop, which may already
+                // have read the argument into the mailbox.
+                guard let loop = session.runLoop, let argument = try await loop.nextMailboxFrame() else {
+                    return ChildExitCode.channelClosed
+                }
                 guard argument.envelope.kind == .request else {
                     session.log("expected the argument as a request, got \(argument.envelope.kind)")
                     return ChildExitCode.protocolError

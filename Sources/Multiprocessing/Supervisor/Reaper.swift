@@ -40,7 +40,16 @@ final class Reaper: Sendable {
                 _ = drain.withUnsafeMutableBytes { wake.readEnd._read(into: $0) }
             }
             for (index, watch) in current.enumerated() where !events[index + 1].isEmpty {
-                guard let status = try? watch.pidfd.exitStatusIfExited() else { continue }
+                let status: TerminationStatus
+                do {
+                    // A readable pidfd means the process exited; nil here is a spurious wake.
+                    guard let collected = try watch.pidfd.exitStatusIfExited() else { continue }
+                    status = collected
+                } catch {
+                    // ECHILD: someone else reaped it (waitpid(-1), SIGCHLD ignored). It is gone
+                    // all the same; never spin on its readable pidfd.
+                    status = .unknown
+                }
                 watched.withLock { _ = $0.removeValue(forKey: watch.pidfd.descriptor.rawValue) }
                 watch.onExit(status)
             }

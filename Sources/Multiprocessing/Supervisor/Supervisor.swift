@@ -1,155 +1,167 @@
-import MessagePack
-import NIOCore
-import NIOPosix
-import Synchronization
+/// An Erlang/OTP-style supervisor: starts its children in order, restarts them by their
+/// ``RestartPolicy`` and the ``RestartStrategy``, gives up cleanly when they restart more than
+/// `intensity` times within `period` (OTP's default: 1 in 5 seconds), and shuts them down in
+/// reverse start order, each by its ``ShutdownPolicy``, restarting nothing meanwhile.
+///
+/// ```swift
+/// let supervisor = Supervisor(strategy: .oneForOne, intensity: 3, period: .seconds(10), children: [
+///     .worker("tally", Tally.self),
+///     .worker("echo", Echo.self, restart: .transient),
+/// ])
+/// try await supervisor.start()
+/// let sum: Int = try await supervisor.child("tally")!.request(5)
+/// await supervisor.shutdown()
+/// ```
+public actor Supervisor {
+    public let strategy: RestartStrategy
+    public let intensity: Int
+    public let period: Duration
+    public let specs: [ChildSpec]
+    /// Every event, in order. One consumer.
+    public nonisolated let events: AsyncStream<SupervisorEvent>
+    private let eventSink: AsyncStream<SupervisorEvent>.Continuation
 
-/// The supervisor: lives in the program that calls ``Multiprocessing/bootstrap(functions:workers:)``,
-/// on one SwiftNIO event loop thread that multiplexes every child's pipes, spawns every child
-/// (the parent-death signal is tied to the spawning thread, so that thread lives as long as
-/// the process), and owns every child's lifecycle.
-final class Supervisor: Sendable {
-    static let shared: Supervisor = {
-        do { return try Supervisor() } catch { fatalError("the supervisor could not start: \(error)") }
-    }()
+    private var current: [String: ChildProcess] = [:]
+    private var restarts: [ContinuousClock.Instant] = []
+    private var stopping = false
+    private var outcome: Result<Void, SupervisorError>?
+    private var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
 
-    let group: MultiThreadedEventLoopGroup
-    let loop: any EventLoop
-    let reaper: Reaper
-    let maxFrameSize = MessagePackLimits.defaultMaxFrameSize
-    /// Live children by id (any thread reads; the loop writes).
-    private let live = Mutex<[UInt64: ChildRecord]>([:])
-    private let ids = Atomic<UInt64>(1)
-
-    private init() throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        loop = group.next()
-        reaper = try Reaper()
-        ProcessEnvironment.atExit { Supervisor.shared.shutDownAtExit() }
+    public init(strategy: RestartStrategy = .oneForOne, intensity: Int = 1, period: Duration = .seconds(5), children: [ChildSpec]) {
+        self.strategy = strategy
+        self.intensity = intensity
+        self.period = period
+        self.specs = children
+        (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
-    /// What a spawn needs besides the entry.
-    struct Launch: Sendable {
-        var executable: String
-        var arguments: [String] = []
-        var environment: [String: String]? = nil
-        var workingDirectory: String? = nil
-        var name: String
-        var daemon = false
-        var entry: String?
-        var trampoline = false
-        /// More descriptors for the child, placed at 5, 6, ... and named in `MP_FDS` as
-        /// "label:number,...". They stay the caller's (the child gets copies).
-        var extraDescriptors: [(label: String, descriptor: FileDescriptor)] = []
+    /// Starts every child in order; if one fails to start, stops those already started (in
+    /// reverse order) and throws.
+    public func start() async throws {
+        var seen = Set<String>()
+        for spec in specs where !seen.insert(spec.id).inserted {
+            throw SupervisorError(code: .duplicateID, childID: spec.id, message: "two children are named \(spec.id)")
+        }
+        SupervisorRuntime.shared.register(self)
+        for spec in specs {
+            do {
+                try await launch(spec)
+            } catch {
+                await stopAll()
+                throw SupervisorError(code: .startFailed, childID: spec.id, message: "\(error)")
+            }
+        }
     }
 
-    var children: [ChildRecord] { live.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
+    /// The running incarnation of the child `id`, if it is running.
+    public func child(_ id: String) -> ChildProcess? { current[id] }
 
-    /// Spawns a child on the loop thread and connects its channel; returns its record before
-    /// the handshake (``ChildRecord/handshake(timeout:)`` waits for that).
-    func spawn(_ launch: Launch) async throws -> ChildRecord {
-        let id = ids.wrappingAdd(1, ordering: .relaxed).oldValue
-        let submitted = loop.submit { [self] () throws -> (ChildRecord, FileDescriptor, FileDescriptor) in
-            try spawnOnLoop(launch, id: id)
-        }
-        let (record, input, output) = try await submitted.get()
-        do {
-            let channel = try await NIOPipeBootstrap(group: loop)
-                .channelOption(.allowRemoteHalfClosure, value: true)
-                .channelInitializer { [maxFrameSize] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        // Before the first read: the hello is answered through this channel.
-                        record.channel = channel
-                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(record: record, maxFrameSize: maxFrameSize,
-                                                                                            route: { [weak self] id in self?.record(id) }))
-                    }
-                }
-                .takingOwnershipOfDescriptors(input: input.rawValue, output: output.rawValue)
-                .get()
-            _ = channel
-        } catch {
-            // NIO closed the descriptors already (NOTES-linux.md); the child sees EOF and ends.
-            record.send(.kill)
-            try await loop.submit { record.channelEnded() }.get()
-            throw ProcessError(.spawnFailed, "\(launch.name): its channel could not be set up: \(error)")
-        }
-        return record
+    /// Stops every child in reverse start order, each by its shutdown policy; nothing is
+    /// restarted while this runs. ``wait()`` then returns.
+    public func shutdown() async {
+        guard outcome == nil else { return }
+        await stopAll()
+        eventSink.yield(.stopped)
+        finish(.success(()))
     }
 
-    private func spawnOnLoop(_ launch: Launch, id: UInt64) throws -> (ChildRecord, FileDescriptor, FileDescriptor) {
-        loop.preconditionInEventLoop()
-        let toChild = try FileDescriptor.pipe()
-        let fromChild: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
-        do { fromChild = try FileDescriptor.pipe() } catch {
-            try? toChild.readEnd.close(); try? toChild.writeEnd.close()
-            throw error
-        }
-        var environment = launch.environment ?? ProcessEnvironment.all()
-        environment[ChildEnvironment.channel] = "3,4"
-        environment[ChildEnvironment.parent] = String(ProcessControl.id)
-        environment[ChildEnvironment.name] = launch.name
-        if launch.extraDescriptors.isEmpty {
-            environment[ChildEnvironment.descriptors] = nil
-        } else {
-            environment[ChildEnvironment.descriptors] = launch.extraDescriptors.enumerated()
-                .map { "\($0.element.label):\(5 + $0.offset)" }.joined(separator: ",")
-        }
-        if let entry = launch.entry { environment[ChildEnvironment.entry] = entry } else { environment[ChildEnvironment.entry] = nil }
-        var executable = launch.executable
-        var options = SpawnOptions(arguments: launch.arguments, environment: environment,
-                                   workingDirectory: launch.workingDirectory,
-                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + launch.extraDescriptors.map(\.descriptor))
-        if launch.trampoline {
-            environment[ChildEnvironment.execute] = launch.executable
-            options.environment = environment
-            options.argument0 = launch.executable
-            executable = try ProcessControl.currentExecutablePath()
-        }
-        let spawned = Spawner._spawn(executable, options)
-        try? toChild.readEnd.close()
-        try? fromChild.writeEnd.close()
-        let pid: Int32
-        switch spawned {
-        case .success(let value): pid = value
-        case .failure(let error):
-            try? toChild.writeEnd.close()
-            try? fromChild.readEnd.close()
-            throw ProcessError(.spawnFailed, "\(launch.name): cannot start \(launch.executable): \(error)", underlyingError: error)
-        }
-        let pidfd: PidFD
-        do { pidfd = try PidFD.open(pid: pid) } catch {
-            try? toChild.writeEnd.close()
-            try? fromChild.readEnd.close()
-            throw ProcessError(.spawnFailed, "\(launch.name): pidfd_open(\(pid)) failed: \(error)", underlyingError: error)
-        }
-        let record = ChildRecord(id: id, pid: pid, pidfd: pidfd, name: launch.name, entry: launch.entry,
-                                 daemon: launch.daemon, loop: loop, maxFrameSize: maxFrameSize)
-        record.onFinished = { [weak self] record in self?.forget(record) }
-        live.withLock { $0[id] = record }
-        reaper.watch(pidfd) { [loop] status in loop.execute { record.exited(status) } }
-        return (record, fromChild.readEnd, toChild.writeEnd)
+    /// Returns when the supervisor was shut down; throws ``SupervisorError`` if it gave up.
+    public func wait() async throws {
+        if let outcome { return try outcome.get() }
+        try await withCheckedThrowingContinuation { outcomeWaiters.append($0) }
     }
 
-    /// The live child with `id`, if any.
-    func record(_ id: UInt64) -> ChildRecord? { live.withLock { $0[id] } }
+    // MARK: internals
 
-    private func forget(_ record: ChildRecord) {
-        _ = live.withLock { $0.removeValue(forKey: record.id) }
+    private func launch(_ spec: ChildSpec) async throws {
+        var options = spec.options
+        options.name = options.name ?? spec.id
+        let child = try await spec.start(options)
+        current[spec.id] = child
+        eventSink.yield(.started(id: spec.id, pid: child.pid))
+        Task { [weak self] in
+            let status = (try? await child.join()) ?? nil
+            await self?.exited(spec.id, child, status ?? .unknown)
+        }
     }
 
-    /// Python's behaviour at the parent's exit: daemon children are terminated, the others
-    /// joined. Workers' channels are closed first, so their mailboxes end and they return.
-    /// Runs from `atexit`, on the exiting thread.
-    private func shutDownAtExit() {
-        let children = self.children
-        guard !children.isEmpty else { return }
-        for child in children {
-            if child.daemon { child.send(.terminate) } else { child.closeChannel() }
+    private func exited(_ id: String, _ child: ChildProcess, _ status: TerminationStatus) async {
+        // An incarnation already replaced or stopped on purpose is not news.
+        guard current[id] === child, !stopping, outcome == nil else { return }
+        current[id] = nil
+        eventSink.yield(.exited(id: id, status: status))
+        guard let spec = specs.first(where: { $0.id == id }) else { return }
+        switch spec.restart {
+        case .temporary: return
+        case .transient where status == .exited(0): return
+        default: break
         }
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: .seconds(10))
-        while !self.children.isEmpty, clock.now < deadline {
-            _ = try? FileDescriptor.poll([], for: .readable, timeout: .milliseconds(5))
+        await restart(after: spec)
+    }
+
+    private func restart(after spec: ChildSpec) async {
+        let now = ContinuousClock.now
+        restarts.append(now)
+        restarts.removeAll { now - $0 > period }
+        guard restarts.count <= intensity else {
+            await stopAll()
+            eventSink.yield(.gaveUp(id: spec.id))
+            finish(.failure(SupervisorError(code: .intensityExceeded, childID: spec.id,
+                                            message: "\(spec.id) needed more than \(intensity) restart(s) within \(period)")))
+            return
         }
-        for child in self.children { child.send(.kill) }
+        let index = specs.firstIndex { $0.id == spec.id }!
+        let group: [ChildSpec]
+        switch strategy {
+        case .oneForOne: group = [spec]
+        case .oneForAll: group = specs
+        case .restForOne: group = Array(specs[index...])
+        }
+        // Stop the rest of the group, newest first, then start the group in order.
+        stopping = true
+        for other in group.reversed() where other.id != spec.id {
+            if let child = current.removeValue(forKey: other.id) { await stop(child, other) }
+        }
+        stopping = false
+        for member in group where member.id == spec.id || member.restart != .temporary {
+            eventSink.yield(.restarting(id: member.id))
+            do {
+                try await launch(member)
+            } catch {
+                // A child that cannot start counts as one more restart.
+                await restart(after: member)
+                return
+            }
+        }
+    }
+
+    private func stopAll() async {
+        stopping = true
+        for spec in specs.reversed() {
+            if let child = current.removeValue(forKey: spec.id) { await stop(child, spec) }
+        }
+    }
+
+    /// SIGTERM and a grace period, or SIGKILL at once; always ends in SIGKILL. The exit is
+    /// reported as an event, so the events show the order children were stopped in.
+    private func stop(_ child: ChildProcess, _ spec: ChildSpec) async {
+        switch spec.shutdown {
+        case .brutalKill:
+            child.kill()
+        case .timeout(let grace):
+            child.terminate()
+            if (try? await child.join(timeout: grace)) ?? nil == nil { child.kill() }
+        }
+        let status = (try? await child.join()) ?? nil
+        SupervisorRuntime.shared.reportStop(spec.id, pid: child.pid, status ?? .unknown)
+        eventSink.yield(.exited(id: spec.id, status: status ?? .unknown))
+    }
+
+    private func finish(_ result: Result<Void, SupervisorError>) {
+        guard outcome == nil else { return }
+        outcome = result
+        for waiter in outcomeWaiters { waiter.resume(with: result.mapError { $0 as any Error }) }
+        outcomeWaiters.removeAll()
+        eventSink.finish()
     }
 }

@@ -13,6 +13,9 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
     case exited(Int32)
     /// A signal ended it (whether or not it dumped core).
     case signaled(Signal)
+    /// It ended, but something else in this process collected its status first (a
+    /// `waitpid(-1)` elsewhere, or `SIGCHLD` set to `SIG_IGN`), so how is not known.
+    case unknown
 
     /// Whether it exited with code 0.
     public var isSuccess: Bool { self == .exited(0) }
@@ -22,6 +25,7 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .exited(let code): "exited with code \(code)"
         case .signaled(let signal): "killed by \(signal)"
+        case .unknown: "ended (its status was collected elsewhere in this process)"
         }
     }
 

@@ -196,3 +196,19 @@ extension Signal {
         return previous == 1
     }
 }
+
+/// Signals turned into bytes on a pipe, so that a thread can handle them with ordinary code
+/// (a signal handler may only call async-signal-safe functions).
+enum SignalPipe {
+    /// Routes `signals` to a new non-blocking pipe and returns its read end, from which each
+    /// delivered signal reads as one byte holding its number. The corresponding C function is
+    /// `sigaction`.
+    static func route(_ signals: [Signal]) throws(SystemError) -> FileDescriptor {
+        let pipe = try FileDescriptor.pipe(nonBlocking: true)
+        for signal in signals {
+            try nothingOrErrno { mp_signal_to_pipe(signal.rawValue, pipe.writeEnd.rawValue) }
+                .get("sigaction", .name(signal.description))
+        }
+        return pipe.readEnd
+    }
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""A minimal worker in Python for swift-multiprocessing's supervisor (Protocols/PROTOCOL.md, v1).
+
+It echoes every request back as its reply, with two exceptions that let a supervisor's tests
+reach every path:
+
+- ``{"raise": "module.TypeName", "message": "..."}`` is answered with an error envelope of that
+  type (``"ValueError"`` when ``raise`` is not a string) and message;
+- ``{"exit": N}`` makes it exit with status N at once, without answering.
+
+It ends with status 0 when the supervisor closes the channel at a frame boundary, or says
+goodbye. Needs PyPI's ``msgpack`` and ``mpwire.py`` (beside this file). From Swift::
+
+    let worker = try await ChildProcess.start(executable: "/path/to/Protocols/python/worker.py")
+    let echoed = try await worker.request(["a": 1], as: [String: Int].self)
+    worker.close()                    // EOF on its fd 3: it exits 0
+    try await worker.join()
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpwire  # noqa: E402
+from mpwire import Envelope, Kind  # noqa: E402
+
+ENTRY = "python-echo"
+KNOWN_KINDS = set(Kind)
+# Frames arrive on the first descriptor and leave on the second: fds 3 and 4.
+READ_FD, WRITE_FD = (int(fd) for fd in os.environ.get("MP_CHANNEL_FDS", "3,4").split(","))
+
+
+class Channel:
+    """Blocking, unbuffered frames over the two pipe ends."""
+
+    def __init__(self):
+        self.reader = mpwire.FrameReader()
+        self.id = 0                                    # ours once welcomed; 0 before
+        self.max_frame_size = mpwire.DEFAULT_MAX_FRAME_SIZE
+
+    def receive(self):
+        """The next frame's body, or None when the supervisor closed the channel."""
+        while (body := self.reader.next()) is None:
+            chunk = os.read(READ_FD, 65536)
+            if not chunk:
+                self.reader.finish()                   # raises ProtocolError if inside a frame
+                return None
+            self.reader.feed(chunk)
+        return body
+
+    def send(self, envelope, payload):
+        """One frame, written whole; an answer above the supervisor's limit becomes an error."""
+        body = mpwire.pack_body(envelope, payload)
+        if len(body) > self.max_frame_size:
+            envelope = envelope._replace(kind=Kind.ERROR)
+            body = mpwire.pack_body(envelope, mpwire.remote_error(
+                "ProtocolError.frameTooLarge",
+                f"the answer is {len(body)} bytes, above the supervisor's maximum of {self.max_frame_size}"))
+        data = memoryview(mpwire.frame(body))
+        while data:
+            data = data[os.write(WRITE_FD, data):]
+
+
+def handshake(channel):
+    """Says hello (source and destination 0), then waits for the welcome and keeps its id."""
+    channel.send(Envelope(Kind.HELLO, 0, 0, 0, 0), mpwire.hello(entry=ENTRY))
+    body = channel.receive()
+    if body is None:
+        sys.exit("worker: the supervisor closed the channel before its welcome")
+    envelope, payload = mpwire.split_body(body)
+    value = mpwire.unpack_payload(payload)
+    if envelope.kind == Kind.ERROR:
+        sys.exit(f"worker: refused by the supervisor: {value.get('type')}: {value.get('message')}")
+    if envelope.kind != Kind.WELCOME:
+        sys.exit(f"worker: expected a welcome, got kind {envelope.kind}")
+    channel.id = value["id"]
+    channel.max_frame_size = value.get("maxFrameSize", channel.max_frame_size)
+
+
+def answer_request(channel, envelope, payload):
+    """Echo, raise or exit; every request gets exactly one reply or error (or none: exit)."""
+    try:
+        # timestamp=0: exact msgpack.Timestamp objects, which pack back to the same bytes.
+        value = mpwire.unpack_payload(payload, timestamp=0)
+    except Exception as error:                         # not exactly one valid value
+        channel.send(envelope.answer(Kind.ERROR), mpwire.error_from_exception(error))
+        return
+    if isinstance(value, dict) and set(value) == {"exit"} and type(value["exit"]) is int:
+        os._exit(value["exit"])                        # no answer: the supervisor sees the status
+    if isinstance(value, dict) and "raise" in value:
+        type_name = value["raise"] if isinstance(value["raise"], str) and value["raise"] else "ValueError"
+        message = str(value.get("message", "raised on request"))
+        channel.send(envelope.answer(Kind.ERROR), mpwire.remote_error(type_name, message))
+        return
+    channel.send(envelope.answer(Kind.REPLY), value)
+
+
+def main():
+    channel = Channel()
+    handshake(channel)
+    while (body := channel.receive()) is not None:
+        try:
+            envelope, payload = mpwire.split_body(body)
+        except mpwire.ProtocolError as error:          # framing is intact: drop it, carry on
+            channel.send(Envelope(Kind.ERROR, 0, channel.id, mpwire.SUPERVISOR_ID, 0),
+                         mpwire.remote_error("ProtocolError.malformedBody", error.message))
+            continue
+        if envelope.kind == Kind.REQUEST:
+            answer_request(channel, envelope, payload)
+        elif envelope.kind == Kind.GOODBYE:            # asked to finish: say goodbye, exit 0
+            channel.send(Envelope(Kind.GOODBYE, 0, channel.id, mpwire.SUPERVISOR_ID, 0), {"status": 0})
+            return
+        elif envelope.kind not in KNOWN_KINDS:         # a kind from a later version
+            channel.send(envelope.answer(Kind.ERROR), mpwire.remote_error(
+                "ProtocolError.unknownKind",
+                f"kind {envelope.kind} is not known to this peer (protocol version {mpwire.PROTOCOL_VERSION})"))
+        # message: nothing to do; reply, error: never answered; hello, welcome: not expected now.
+    # End of input at a frame boundary: the supervisor closed the channel. Exit 0, say nothing.
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except mpwire.ProtocolError as error:              # a truncated or oversized frame
+        sys.exit(f"worker: {error}")

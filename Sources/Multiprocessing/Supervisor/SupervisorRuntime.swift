@@ -1,0 +1,198 @@
+import MessagePack
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The supervisor's runtime: lives in the program that calls ``Multiprocessing/bootstrap(functions:workers:)``,
+/// on one SwiftNIO event loop thread that multiplexes every child's pipes, spawns every child
+/// (the parent-death signal is tied to the spawning thread, so that thread lives as long as
+/// the process), and owns every child's lifecycle.
+final class SupervisorRuntime: Sendable {
+    static let shared: SupervisorRuntime = {
+        do { return try SupervisorRuntime() } catch { fatalError("the supervisor could not start: \(error)") }
+    }()
+
+    let group: MultiThreadedEventLoopGroup
+    let loop: any EventLoop
+    let reaper: Reaper
+    let maxFrameSize = MessagePackLimits.defaultMaxFrameSize
+    /// Live children by id (any thread reads; the loop writes).
+    private let live = Mutex<[UInt64: ChildRecord]>([:])
+    private let ids = Atomic<UInt64>(1)
+
+    private init() throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = group.next()
+        reaper = try Reaper()
+        ProcessEnvironment.atExit { SupervisorRuntime.shared.shutDownAtExit() }
+    }
+
+    /// What a spawn needs besides the entry.
+    struct Launch: Sendable {
+        var executable: String
+        var arguments: [String] = []
+        var environment: [String: String]? = nil
+        var workingDirectory: String? = nil
+        var name: String
+        var daemon = false
+        var entry: String?
+        var trampoline = false
+        /// More descriptors for the child, placed at 5, 6, ... and named in `MP_FDS` as
+        /// "label:number,...". They stay the caller's (the child gets copies).
+        var extraDescriptors: [(label: String, descriptor: FileDescriptor)] = []
+    }
+
+    var children: [ChildRecord] { live.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
+
+    /// Spawns a child on the loop thread and connects its channel; returns its record before
+    /// the handshake (``ChildRecord/handshake(timeout:)`` waits for that).
+    func spawn(_ launch: Launch) async throws -> ChildRecord {
+        let id = ids.wrappingAdd(1, ordering: .relaxed).oldValue
+        let submitted = loop.submit { [self] () throws -> (ChildRecord, FileDescriptor, FileDescriptor) in
+            try spawnOnLoop(launch, id: id)
+        }
+        let (record, input, output) = try await submitted.get()
+        do {
+            let channel = try await NIOPipeBootstrap(group: loop)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelInitializer { [maxFrameSize] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // Before the first read: the hello is answered through this channel.
+                        record.channel = channel
+                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(record: record, maxFrameSize: maxFrameSize,
+                                                                                            route: { [weak self] id in self?.record(id) }))
+                    }
+                }
+                .takingOwnershipOfDescriptors(input: input.rawValue, output: output.rawValue)
+                .get()
+            _ = channel
+        } catch {
+            // NIO closed the descriptors already (NOTES-linux.md); the child sees EOF and ends.
+            record.send(.kill)
+            try await loop.submit { record.channelEnded() }.get()
+            throw ProcessError(.spawnFailed, "\(launch.name): its channel could not be set up: \(error)")
+        }
+        return record
+    }
+
+    private func spawnOnLoop(_ launch: Launch, id: UInt64) throws -> (ChildRecord, FileDescriptor, FileDescriptor) {
+        loop.preconditionInEventLoop()
+        let toChild = try FileDescriptor.pipe()
+        let fromChild: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+        do { fromChild = try FileDescriptor.pipe() } catch {
+            try? toChild.readEnd.close(); try? toChild.writeEnd.close()
+            throw error
+        }
+        var environment = launch.environment ?? ProcessEnvironment.all()
+        environment[ChildEnvironment.channel] = "3,4"
+        environment[ChildEnvironment.parent] = String(ProcessControl.id)
+        environment[ChildEnvironment.name] = launch.name
+        if launch.extraDescriptors.isEmpty {
+            environment[ChildEnvironment.descriptors] = nil
+        } else {
+            environment[ChildEnvironment.descriptors] = launch.extraDescriptors.enumerated()
+                .map { "\($0.element.label):\(5 + $0.offset)" }.joined(separator: ",")
+        }
+        if let entry = launch.entry { environment[ChildEnvironment.entry] = entry } else { environment[ChildEnvironment.entry] = nil }
+        var executable = launch.executable
+        var options = SpawnOptions(arguments: launch.arguments, environment: environment,
+                                   workingDirectory: launch.workingDirectory,
+                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + launch.extraDescriptors.map(\.descriptor))
+        if launch.trampoline {
+            environment[ChildEnvironment.execute] = launch.executable
+            options.environment = environment
+            options.argument0 = launch.executable
+            executable = try ProcessControl.currentExecutablePath()
+        }
+        let spawned = Spawner._spawn(executable, options)
+        try? toChild.readEnd.close()
+        try? fromChild.writeEnd.close()
+        let pid: Int32
+        switch spawned {
+        case .success(let value): pid = value
+        case .failure(let error):
+            try? toChild.writeEnd.close()
+            try? fromChild.readEnd.close()
+            throw ProcessError(.spawnFailed, "\(launch.name): cannot start \(launch.executable): \(error)", underlyingError: error)
+        }
+        let pidfd: PidFD
+        do { pidfd = try PidFD.open(pid: pid) } catch {
+            try? toChild.writeEnd.close()
+            try? fromChild.readEnd.close()
+            throw ProcessError(.spawnFailed, "\(launch.name): pidfd_open(\(pid)) failed: \(error)", underlyingError: error)
+        }
+        let record = ChildRecord(id: id, pid: pid, pidfd: pidfd, name: launch.name, entry: launch.entry,
+                                 daemon: launch.daemon, loop: loop, maxFrameSize: maxFrameSize)
+        record.onFinished = { [weak self] record in self?.forget(record) }
+        live.withLock { $0[id] = record }
+        reaper.watch(pidfd) { [loop] status in loop.execute { record.exited(status) } }
+        return (record, fromChild.readEnd, toChild.writeEnd)
+    }
+
+    /// The live child with `id`, if any.
+    func record(_ id: UInt64) -> ChildRecord? { live.withLock { $0[id] } }
+
+    private func forget(_ record: ChildRecord) {
+        _ = live.withLock { $0.removeValue(forKey: record.id) }
+    }
+
+    // MARK: supervisors and ordered shutdown
+
+    private final class WeakSupervisor: Sendable {
+        weak let supervisor: Supervisor?
+        init(_ supervisor: Supervisor) { self.supervisor = supervisor }
+    }
+    private let supervisors = Mutex<[WeakSupervisor]>([])
+
+    /// Remembers a started supervisor, for ``shutDownEverything(grace:)``.
+    func register(_ supervisor: Supervisor) {
+        supervisors.withLock { list in
+            list.removeAll { $0.supervisor == nil }
+            list.append(WeakSupervisor(supervisor))
+        }
+    }
+
+    /// Stops everything this process started, newest first: every supervisor (each stops its
+    /// children in reverse start order), then every other child (SIGTERM, `grace`, SIGKILL).
+    /// What a terminal's Ctrl-C triggers (`Interrupts`).
+    /// Set while an interrupt shuts everything down: every stop is then reported on stderr.
+    let reportingStops = Atomic<Bool>(false)
+
+    func shutDownEverything(grace: Duration = .seconds(5)) async {
+        reportingStops.store(true, ordering: .relaxed)
+        let trees = supervisors.withLock { $0.compactMap(\.supervisor) }
+        for tree in trees.reversed() { await tree.shutdown() }
+        for child in children.reversed() where child.status == nil {
+            let process = ChildProcess(child)
+            process.terminate()
+            if (try? await process.join(timeout: grace)) ?? nil == nil { process.kill() }
+            let status = (try? await process.join()) ?? nil
+            reportStop(child.name, pid: child.pid, status ?? .unknown)
+        }
+    }
+
+    /// One line on stderr per child stopped during an interrupt, in the order they stopped.
+    func reportStop(_ name: String, pid: Int32, _ status: TerminationStatus) {
+        guard reportingStops.load(ordering: .relaxed) else { return }
+        ProcessEnvironment.writeError("[supervisor] stopped \(name) (pid \(pid)): \(status)\n")
+    }
+
+    /// Python's behaviour at the parent's exit: daemon children are terminated, the others
+    /// joined. Workers' channels are closed first, so their mailboxes end and they return.
+    /// Runs from `atexit`, on the exiting thread.
+    private func shutDownAtExit() {
+        let signal = Interrupts.received.load(ordering: .sequentiallyConsistent)
+        if signal != 0 { ProcessEnvironment.exitImmediately(128 + signal) }
+        let children = self.children
+        guard !children.isEmpty else { return }
+        for child in children {
+            if child.daemon { child.send(.terminate) } else { child.closeChannel() }
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(10))
+        while !self.children.isEmpty, clock.now < deadline {
+            _ = try? FileDescriptor.poll([], for: .readable, timeout: .milliseconds(5))
+        }
+        for child in self.children { child.send(.kill) }
+    }
+}
