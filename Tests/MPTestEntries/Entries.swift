@@ -190,7 +190,7 @@ public enum TestEntries {
 
     public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes, ask, writeRaw, halfFrame,
                                                        superviseAndWait, spawnUntilKilled, stubborn, connectionEcho]
-    public static let workers: [any Worker.Type] = [Tally.self, Echo.self]
+    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self]
 }
 
 /// Adds every request to a running total and answers the total.
@@ -211,6 +211,34 @@ public struct Echo: Worker {
     public func run(_ context: WorkerContext) async throws {
         for try await request in context.requests(MessagePackValue.self) {
             try request.reply(request.value)
+        }
+    }
+}
+
+/// Records what reaches its mailbox. Requests: `{"watch": id}` monitors that worker,
+/// `{"send": id, "value": v}` sends `v` to that worker, anything else answers the record so far
+/// (`{"from": id, "value": v}` per message, `{"down": id, "status": s}` per down report).
+public struct Recorder: Worker {
+    public init() {}
+    public func run(_ context: WorkerContext) async throws {
+        var seen: [MessagePackValue] = []
+        for try await event in context.events {
+            switch event {
+            case .request(let request):
+                if let target = request.value["watch"]?.int64Value {
+                    try await context.monitor(UInt64(target))
+                    try request.reply(true)
+                } else if let target = request.value["send"]?.int64Value {
+                    try context.send(request.value["value"] ?? .nil, to: UInt64(target))
+                    try request.reply(true)
+                } else {
+                    try request.reply(MessagePackValue.array(seen))
+                }
+            case .message(let from, let value):
+                seen.append(["from": .uint(from), "value": value])
+            case .down(let down):
+                seen.append(["down": .uint(down.id), "status": try MessagePackValue(encoding: down.status)])
+            }
         }
     }
 }

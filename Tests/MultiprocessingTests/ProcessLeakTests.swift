@@ -26,17 +26,14 @@
 //
 // The test prints one "ProcessLeakTests:" line with the count, time and descriptor counts.
 //
-// Known failures (bugs in Sources, reported to the lead; the tests stay strict):
-// - BUG 1: a worker's first request, sent right after `start`, can stay unread in the child
-//   (it arrived with the welcome and sits in the session's buffer, which the child's run loop
-//   never looks at before polling fd 3): "the worker did not answer", and the dedicated test
-//   `aWorkersFirstRequestIsAnswered`. Rate here: 0 to 7 of 10 worker cycles, load-dependent.
-// - BUG 2: a function child can hang reading its argument: the child's run loop thread polls
-//   and reads fd 3 before the entry task's first job is queued, so the argument goes into the
-//   run loop's mailbox, and `ProcessFunction`'s `session.receive()` then blocks in `read` on
-//   an empty pipe forever: "nothing-N did not exit within 10 s: ... anon_pipe_read" (or a
-//   `run` cycle that hangs). Rate here: about 3 to 6 in 1,000 cycles.
-// Neither leaks: the stuck children are killed and the descriptor and zombie checks pass.
+// Regressions these tests found (fixed in 139aee5, "the run loop reads all input after the
+// handshake"): a worker's first request, sent right after `start`, stayed unread in the child
+// (it came with the welcome and sat in the session's buffer, which the child's run loop did
+// not look at before polling fd 3): see `aWorkersFirstRequestIsAnswered`; and a function
+// child hung reading its argument (the run loop had already read it into its mailbox, and
+// `ProcessFunction` then blocked in `session.receive()`): a cycle reports it as
+// "nothing-N did not exit within 10 s: ... anon_pipe_read". A cycle that hangs is recorded
+// with the states of the live children's threads, they are killed, and the cycles go on.
 
 #if canImport(Glibc)
 import Glibc
@@ -212,20 +209,13 @@ import Testing
         print("ProcessLeakTests: supervisors killed while spawning: \(lines.joined(separator: "; "))")
     }
 
-    // MARK: BUG (in Sources, reported to the lead): a worker's first request can stay unread
+    // MARK: regression: a worker's first request
 
-    /// A request sent right after `start` returns reaches the child in the same `read` as the
-    /// welcome more often than not (the supervisor writes the welcome, `start` returns, the
-    /// request follows before the child wakes up). `ChildSession.handshake()` reads through
-    /// the session's `FrameReader`, so the request's bytes stay buffered there; then
-    /// `ChildRunLoop.loop()` only polls fd 3 and calls `nextBufferedFrame()` after a new
-    /// `read`, so the buffered request is never dispatched: the worker waits in its mailbox,
-    /// the caller until its timeout (forever without one). At the channel's end the child
-    /// logs "Tally failed: ... truncated: stream ended inside a frame header", which is the
-    /// unread request still in the buffer. Functions are not affected (they take their
-    /// argument with `session.receive()`, which looks at the buffer first).
-    /// Expected: every round answered. Fix: drain `nextBufferedFrame()` once before the loop's
-    /// first poll (and wherever the loop resumes reading after the mailbox was full).
+    /// A request sent right after `start` returns often reaches the child in the same `read`
+    /// as the welcome (the supervisor writes the welcome, `start` returns, the request follows
+    /// before the child wakes up); the child's run loop must dispatch what the handshake left
+    /// in the session's buffer before it polls the channel. Before 139aee5 it did not, and the
+    /// worker never saw the request (0 to 7 of 10 rounds here, depending on load).
     @Test func aWorkersFirstRequestIsAnswered() async throws {
         for round in 0..<20 {
             let tally = try await ChildProcess.start(Tally.self)

@@ -83,9 +83,13 @@ extension Envelope {
         public static let error = Kind(rawValue: 6)
         /// The sender will send nothing more on this channel, with a ``Goodbye`` payload.
         public static let goodbye = Kind(rawValue: 7)
+        /// Asks the supervisor to report when another worker ends (payload ``Monitor``).
+        public static let monitor = Kind(rawValue: 8)
+        /// The supervisor reports that a monitored worker ended (payload ``Down``).
+        public static let down = Kind(rawValue: 9)
 
         /// The kinds protocol version 1 defines.
-        public static let version1: [Kind] = [.hello, .welcome, .message, .request, .reply, .error, .goodbye]
+        public static let version1: [Kind] = [.hello, .welcome, .message, .request, .reply, .error, .goodbye, .monitor, .down]
 
         /// The kind's name in PROTOCOL.md, or nil for a kind this version does not define.
         public var name: String? {
@@ -97,6 +101,8 @@ extension Envelope {
             case 5: "reply"
             case 6: "error"
             case 7: "goodbye"
+            case 8: "monitor"
+            case 9: "down"
             default: nil
             }
         }

@@ -174,6 +174,12 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
         return try Self.unpack(try await record.request(value, timeout: timeout), as: R.self)
     }
 
+    /// Sends `value` to this worker as a one-way message: its mailbox gets it as a
+    /// ``WorkerEvent/message(from:_:)`` from 0 (the parent).
+    public func send<M: Encodable & Sendable>(_ value: M) throws {
+        try record.sendMessage(value)
+    }
+
     private static func unpack<R: Decodable>(_ body: FrameBody, as type: R.Type) throws -> R {
         if body.envelope.kind == .error { throw try body.decodePayload(RemoteError.self) }
         return try body.decodePayload(R.self)

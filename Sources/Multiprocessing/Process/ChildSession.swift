@@ -127,10 +127,11 @@ public final class ChildSession: @unchecked Sendable {
     private let correlations = Atomic<UInt64>(2)
 
     /// Sends a request to the worker `destination` (0: the supervisor) and waits for its answer.
-    func request<P: Encodable>(_ payload: P, to destination: UInt64, timeout: Duration?) async throws -> FrameBody {
+    func request<P: Encodable>(_ payload: P, to destination: UInt64, kind: Envelope.Kind = .request,
+                               timeout: Duration?) async throws -> FrameBody {
         let correlation = correlations.wrappingAdd(1, ordering: .relaxed).oldValue
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        try writer.append(Envelope(.request, from: id, to: destination, correlation: correlation), payload: payload)
+        try writer.append(Envelope(kind, from: id, to: destination, correlation: correlation), payload: payload)
         let frame = writer.take()
         let timeoutTask = timeout.map { timeout in
             Task { [self] in

@@ -26,6 +26,23 @@ public struct WorkerContext: Sendable {
         return try body.decodePayload(R.self)
     }
 
+    /// Sends `value` to the worker `destination` as a one-way message (its mailbox gets it as
+    /// a ``WorkerEvent/message(from:_:)``), through the supervisor.
+    public func send<M: Encodable>(_ value: M, to destination: UInt64) throws {
+        try session.send(Envelope(.message, from: id, to: destination), value)
+    }
+
+    /// Asks the supervisor to report when the worker `target` ends: a ``WorkerEvent/down(_:)``
+    /// then arrives in this mailbox (at once if `target` is already gone). Erlang's `monitor`.
+    public func monitor(_ target: UInt64) async throws {
+        let body = try await session.request(Monitor(id: target), to: Envelope.supervisor, kind: .monitor, timeout: nil)
+        if body.envelope.kind == .error { throw try body.decodePayload(RemoteError.self) }
+    }
+
+    /// Everything that arrives in the mailbox, in order: requests, one-way messages and
+    /// `down` reports, each decoded on demand. Ends when the parent closes the channel.
+    public var events: Events { Events(session: session) }
+
     /// The requests in this worker's mailbox, decoded as `T`, in arrival order. The sequence
     /// ends when the parent closes the channel; a request whose payload is not a `T` is
     /// answered with an error envelope and skipped.
@@ -77,5 +94,50 @@ public struct WorkerContext: Sendable {
         public func makeAsyncIterator() -> AsyncIterator {
             AsyncIterator(session: session)
         }
+    }
+}
+
+/// What arrives in a worker's mailbox.
+public enum WorkerEvent: Sendable {
+    /// A request; answer it with ``WorkerContext/Request/reply(_:)``.
+    case request(WorkerContext.Request<MessagePackValue>)
+    /// A one-way message from the worker `from` (0: the parent).
+    case message(from: UInt64, MessagePackValue)
+    /// A monitored worker ended.
+    case down(Down)
+}
+
+extension WorkerContext {
+    /// The mailbox as ``WorkerEvent``s (see ``events``).
+    public struct Events: AsyncSequence, Sendable {
+        public typealias Element = WorkerEvent
+        let session: ChildSession
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let session: ChildSession
+
+            public mutating func next() async throws -> WorkerEvent? {
+                guard let loop = session.runLoop else { return nil }
+                while let body = try await loop.nextMailboxFrame() {
+                    do {
+                        switch body.envelope.kind {
+                        case .request:
+                            return .request(Request(value: try body.decodePayload(MessagePackValue.self), envelope: body.envelope, session: session))
+                        case .message:
+                            return .message(from: body.envelope.source, try body.decodePayload(MessagePackValue.self))
+                        case .down:
+                            return .down(try body.decodePayload(Down.self))
+                        default:
+                            continue
+                        }
+                    } catch {
+                        session.log("dropped a \(body.envelope.kind) it could not read: \(error)")
+                    }
+                }
+                return nil
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(session: session) }
     }
 }

@@ -16,6 +16,10 @@ final class ChildRecord: @unchecked Sendable {
     let maxFrameSize: Int
     /// Called on the loop once the child exited and its channel ended (the supervisor forgets it).
     var onFinished: (@Sendable (ChildRecord) -> Void)?
+    /// Called on the loop when this child asks to monitor the worker with the given id.
+    var onMonitor: (@Sendable (ChildRecord, UInt64) -> Void)?
+    /// Called on the loop when this child exited, with its status (monitors are told).
+    var onExit: (@Sendable (ChildRecord, TerminationStatus) -> Void)?
 
     // Loop-confined state.
     var channel: (any Channel)?
@@ -79,6 +83,16 @@ final class ChildRecord: @unchecked Sendable {
             }
         case .goodbye:
             break
+        case .monitor:
+            do {
+                let target = try body.decodePayload(Monitor.self).id
+                write(envelope.answer(.reply), MessagePackValue.nil)
+                onMonitor?(self, target)
+            } catch {
+                write(envelope.answer(.error), RemoteError(error))
+            }
+        case .message where envelope.destination == Envelope.supervisor:
+            break   // nothing in the parent reads one-way messages addressed to it yet
         default:
             if envelope.kind == .request {
                 write(envelope.answer(.error), RemoteError.unknownKind(envelope.kind))
@@ -109,6 +123,8 @@ final class ChildRecord: @unchecked Sendable {
         loop.preconditionInEventLoop()
         exitedStatus = status
         sharedStatus.withLock { $0 = status }
+        onExit?(self, status)
+        onExit = nil
         for waiter in exitWaiters.values { waiter.resume(returning: status) }
         exitWaiters.removeAll()
         finishIfDone()
@@ -132,6 +148,7 @@ final class ChildRecord: @unchecked Sendable {
         try? pidfd.close()
         onFinished?(self)
         onFinished = nil
+        onMonitor = nil
     }
 
     private func endError(_ status: TerminationStatus) -> ProcessError {
@@ -280,6 +297,17 @@ final class ChildRecord: @unchecked Sendable {
     func send(_ signal: Signal) -> Bool {
         guard status == nil else { return false }
         return (try? pidfd.sendSignal(signal)) ?? false
+    }
+
+    /// Sends a one-way `message` to the child (any thread); encoding errors are thrown here.
+    func sendMessage<P: Encodable & Sendable>(_ payload: P) throws {
+        var writer = FrameWriter(maxFrameSize: maxFrameSize)
+        try writer.append(Envelope(.message, from: Envelope.supervisor, to: id), payload: payload)
+        let frame = writer.take()
+        loop.execute { [self] in
+            guard let channel, channelOpen else { return }
+            channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+        }
     }
 
     /// Closes the channel from the supervisor's side: a worker's mailbox ends.

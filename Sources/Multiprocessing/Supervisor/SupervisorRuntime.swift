@@ -124,9 +124,32 @@ final class SupervisorRuntime: Sendable {
         let record = ChildRecord(id: id, pid: pid, pidfd: pidfd, name: launch.name, entry: launch.entry,
                                  daemon: launch.daemon, loop: loop, maxFrameSize: maxFrameSize)
         record.onFinished = { [weak self] record in self?.forget(record) }
+        record.onMonitor = { [weak self] watcher, target in self?.monitor(target, by: watcher) }
+        record.onExit = { [weak self] record, status in self?.reportDown(record, status) }
         live.withLock { $0[id] = record }
         reaper.watch(pidfd) { [loop] status in loop.execute { record.exited(status) } }
         return (record, fromChild.readEnd, toChild.writeEnd)
+    }
+
+    // MARK: monitors (loop-confined table behind a mutex for simplicity)
+
+    private let watchers = Mutex<[UInt64: Set<UInt64>]>([:])
+
+    /// Registers `watcher` to get a `down` message when `target` ends; at once if it is gone.
+    private func monitor(_ target: UInt64, by watcher: ChildRecord) {
+        guard let record = record(target), record.status == nil else {
+            watcher.write(Envelope(.down, from: Envelope.supervisor, to: watcher.id), Down(id: target, status: .unknown))
+            return
+        }
+        _ = watchers.withLock { $0[target, default: []].insert(watcher.id) }
+    }
+
+    /// Tells every watcher of `record` that it ended (on the loop).
+    private func reportDown(_ record: ChildRecord, _ status: TerminationStatus) {
+        let ids = watchers.withLock { $0.removeValue(forKey: record.id) } ?? []
+        for id in ids {
+            self.record(id)?.write(Envelope(.down, from: Envelope.supervisor, to: id), Down(id: record.id, status: status))
+        }
     }
 
     /// The live child with `id`, if any.
