@@ -12,7 +12,9 @@
   ``packb`` (``use_bin_type=True``, the default).
 - invalid.json: vectors marked ``pythonRejects`` must be rejected with the named exception;
   the others must be accepted (the flag documents a real difference, so it is checked both ways).
-- frames.json, envelopes.json, invalid-bodies.json: through ``python/mpwire.py``.
+- frames.json, envelopes.json, invalid-bodies.json: through ``python/mpwire.py``. Envelope kind
+  names and codes must match the Kinds table in PROTOCOL.md (and ``mpwire.Kind`` wherever it
+  names the kind; a documented kind mpwire lacks is noted on standard error).
 
 Prints one line per failure and ends with ``vectors: N passed, M failed``; exits 1 on any failure.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import datetime
 import json
 import pathlib
+import re
 import struct
 import sys
 
@@ -39,6 +42,16 @@ PYTHON_ERRORS = {
     "UnicodeDecodeError": UnicodeDecodeError,
 }
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def documented_kinds() -> dict[str, int]:
+    """The kinds PROTOCOL.md's Kinds table defines, name to code (rows like ``| 8 | `monitor` |``)."""
+    text = (HERE / "PROTOCOL.md").read_text(encoding="utf-8")
+    section = text.split("### Kinds", 1)[1].split("\n#", 1)[0]
+    return {name: int(code) for code, name in re.findall(r"^\|\s*(\d+)\s*\|\s*`(\w+)`", section, re.MULTILINE)}
+
+
+KINDS = documented_kinds()
 
 
 class Mismatch(Exception):
@@ -209,9 +222,11 @@ def check_envelope(vector: dict) -> None:
     expected = mpwire.Envelope(e["kindCode"], e["flags"], e["source"], e["destination"], e["correlation"])
     expect(envelope == expected, f"envelope {envelope}, expected {expected}")
     if e["kind"] is not None:
-        expect(mpwire.Kind[e["kind"].upper()] == e["kindCode"], f"kind {e['kind']} is not code {e['kindCode']}")
+        expect(KINDS.get(e["kind"]) == e["kindCode"], f"PROTOCOL.md's Kinds table does not give {e['kind']} code {e['kindCode']}")
+        if e["kind"].upper() in mpwire.Kind.__members__:
+            expect(mpwire.Kind[e["kind"].upper()] == e["kindCode"], f"mpwire.Kind.{e['kind'].upper()} is not code {e['kindCode']}")
     else:
-        expect(e["kindCode"] not in set(mpwire.Kind), "a known kind must be named")
+        expect(e["kindCode"] not in set(KINDS.values()) | set(mpwire.Kind), "a known kind must be named")
     match(vector["payload"], unpack(bytes(payload)))
     # One streaming unpacker reads both values, as PROTOCOL.md tells Python peers to.
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, timestamp=0, ext_hook=mpwire.ext_hook)
@@ -253,6 +268,16 @@ CHECKS = [
 def main() -> int:
     verbose = "-v" in sys.argv[1:]
     passed = failed = 0
+    if not KINDS:
+        print("FAIL PROTOCOL.md: no Kinds table found")
+        failed += 1
+    for name, code in KINDS.items():
+        known = mpwire.Kind.__members__.get(name.upper())
+        if known is None:
+            print(f"note: mpwire.Kind has no {name.upper()} ({code}), which PROTOCOL.md defines", file=sys.stderr)
+        elif known != code:
+            print(f"FAIL PROTOCOL.md: {name} is code {code}, mpwire.Kind.{name.upper()} is {int(known)}")
+            failed += 1
     for file_name, check in CHECKS:
         document = json.loads((VECTORS / file_name).read_text(encoding="utf-8"))
         names = [v["name"] for v in document["vectors"]]
@@ -269,6 +294,10 @@ def main() -> int:
                 passed += 1
                 if verbose:
                     print(f"ok   {file_name} {vector['name']}")
+    envelope_kinds = {v["envelope"]["kind"] for v in json.loads((VECTORS / "envelopes.json").read_text(encoding="utf-8"))["vectors"]}
+    for name in sorted(set(KINDS) - envelope_kinds, key=KINDS.get):
+        print(f"FAIL envelopes.json: no vector of kind {name}, which PROTOCOL.md defines")
+        failed += 1
     print(f"vectors: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

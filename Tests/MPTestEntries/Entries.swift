@@ -189,7 +189,15 @@ public enum TestEntries {
     }
 
     public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes, ask, writeRaw, halfFrame,
-                                                       superviseAndWait, spawnUntilKilled, stubborn, connectionEcho]
+                                                       superviseAndWait, spawnUntilKilled, stubborn, connectionEcho, printLines]
+    /// Writes each line to standard output (the last one without a newline) and "oops" to
+    /// standard error.
+    public static let printLines = ProcessFunction("printLines") { (lines: [String]) -> Int in
+        FileHandle.standardOutput.write(Data(lines.joined(separator: "\n").utf8))
+        FileHandle.standardError.write(Data("oops\n".utf8))
+        return lines.count
+    }
+
     public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self]
 }
 

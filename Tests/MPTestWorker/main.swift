@@ -18,6 +18,14 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     // Unbuffered: stdout is a pipe, and the test waits for this line.
     FileHandle.standardOutput.write(Data("ready \(pids.map(String.init).joined(separator: " "))\n".utf8))
     try await supervisor.wait()
+} else if CommandLine.arguments.dropFirst().first == "--demo-output" {
+    // Runs `printLines` with prefixed output: the test reads this process's stdout and stderr.
+    var options = ProcessOptions(name: "printer")
+    options.output = .prefixed
+    let child = try await ChildProcess.start(TestEntries.printLines, ["hello", "world"], options: options)
+    _ = try await child.result(of: TestEntries.printLines)
+    try await child.join()
+    try await Task.sleep(for: .milliseconds(100))   // the prefixers drain the pipes on the loop
 } else {
     print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
 }

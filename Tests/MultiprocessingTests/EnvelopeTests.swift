@@ -13,6 +13,10 @@ import Multiprocessing
         #expect(try V.load("invalid-bodies", as: V.InvalidBodyVector.self).count == V.invalidBodies.count)
         #expect(!V.envelopes.isEmpty && !V.invalidBodies.isEmpty)
         #expect(Set(V.envelopes.map(\.name)) == Set(V.payloads.keys), "every envelope vector needs a payload fixture, and no more")
+        let covered = Set(V.envelopes.compactMap(\.envelope.kind))
+        for kind in Envelope.Kind.version1 {
+            #expect(covered.contains(kind.description), "no envelope vector of kind \(kind)")
+        }
     }
 
     @Test(arguments: V.envelopes)
@@ -112,8 +116,18 @@ import Multiprocessing
     @Test func answerSwapsAddressesAndKeepsTheCorrelation() {
         let request = Envelope(.request, flags: Envelope.Flags(rawValue: 2), from: 3, to: 5, correlation: 11)
         #expect(request.answer(.reply) == Envelope(.reply, from: 5, to: 3, correlation: 11))
-        #expect(Envelope.Kind.version1.map(\.description) == ["hello", "welcome", "message", "request", "reply", "error", "goodbye"])
+        #expect(Envelope.Kind.version1.map(\.description) == ["hello", "welcome", "message", "request", "reply", "error", "goodbye", "monitor", "down"])
+        #expect(Envelope.Kind.version1.map(\.rawValue) == Array(1...9))
         #expect(Envelope.Kind(rawValue: 99).description == "kind(99)")
+    }
+
+    @Test func aStatusNeedsOneKnownKey() throws {
+        let empty: MessagePackValue = ["id": 5, "status": [:]]
+        #expect(throws: DecodingError.self) { try empty.decode(Down.self) }
+        let other: MessagePackValue = ["id": 5, "status": ["stopped": 19]]
+        #expect(throws: DecodingError.self) { try other.decode(Down.self) }
+        let signaled: MessagePackValue = ["id": 5, "status": ["signaled": 15]]
+        #expect(try signaled.decode(Down.self) == Down(id: 5, status: .signaled(.terminate)))
     }
 
     @Test func bodyErrorsNameWhatAndWhere() {
@@ -272,6 +286,11 @@ enum EnvelopeVectors {
         "error-thrown": PayloadFixture("RemoteError", RemoteError(typeName: "Square.InputError", message: "input 7 is out of range")),
         "error-unknown-kind": PayloadFixture("RemoteError", RemoteError.unknownKind(Envelope.Kind(rawValue: 99))),
         "goodbye": PayloadFixture("Goodbye", Goodbye(status: 0)),
+        "monitor-request": PayloadFixture("Monitor", Monitor(id: 5)),
+        "monitor-reply": PayloadFixture("MessagePackValue", MessagePackValue.nil),
+        "down-exited": PayloadFixture("Down", Down(id: 5, status: .exited(3))),
+        "down-signaled": PayloadFixture("Down", Down(id: 5, status: .signaled(.kill))),
+        "down-unknown": PayloadFixture("Down", Down(id: 12, status: .unknown)),
         "large-ids": PayloadFixture("String", "x"),
         "unknown-kind": PayloadFixture("Int", 1),
         "trailing-envelope-elements": PayloadFixture("Int", 1),

@@ -37,4 +37,20 @@ import Testing
             #expect(kill(pid, 0) != 0 || ProcessControl.status(of: pid)?.state == Character("Z"), "worker \(pid) outlived its supervisor")
         }
     }
+
+    @Test func prefixedOutputNamesTheChildOnEveryLine() throws {
+        let demo = Foundation.Process()
+        demo.executableURL = URL(fileURLWithPath: TestWorker.path)
+        demo.arguments = ["--demo-output"]
+        let output = Pipe(), errors = Pipe()
+        demo.standardOutput = output
+        demo.standardError = errors
+        try demo.run()
+        let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        demo.waitUntilExit()
+        #expect(demo.terminationStatus == 0)
+        #expect(out == "[printer] hello\n[printer] world\n", "a last line without a newline is completed")
+        #expect(err == "[printer] oops\n")
+    }
 }

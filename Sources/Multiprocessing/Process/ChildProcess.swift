@@ -18,6 +18,8 @@ public struct ProcessOptions: Sendable {
     public var daemon = false
     /// How long `start` waits for the child's handshake.
     public var handshakeTimeout: Duration = .seconds(30)
+    /// What happens to the child's standard output and error.
+    public var output: OutputHandling = .inherit
     /// Descriptors handed to the child at spawn, by label (connections, shared memory): the
     /// child finds them with `Multiprocessing.inheritedDescriptor(_:)`. They stay the
     /// caller's; the child gets copies.
@@ -32,6 +34,16 @@ public struct ProcessOptions: Sendable {
         self.name = name
         self.daemon = daemon
     }
+}
+
+/// What happens to a child's standard output and error.
+public enum OutputHandling: Sendable, Hashable {
+    /// They are this process's (the default, as in Python).
+    case inherit
+    /// Copied to this process's line by line, each line prefixed with the child's name.
+    case prefixed
+    /// Sent to `/dev/null`.
+    case discard
 }
 
 extension Multiprocessing {
@@ -150,7 +162,7 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
                                        workingDirectory: options.workingDirectory,
                                        name: options.name ?? "\(entry ?? (executable.split(separator: "/").last.map(String.init) ?? "child"))-\(number)",
                                        daemon: options.daemon, entry: entry, trampoline: trampoline,
-                                       extraDescriptors: options.inheritedDescriptors)
+                                       extraDescriptors: options.inheritedDescriptors, output: options.output)
         let record = try await SupervisorRuntime.shared.spawn(launch)
         try await record.handshake(timeout: options.handshakeTimeout)
         return ChildProcess(record)

@@ -40,6 +40,7 @@ final class SupervisorRuntime: Sendable {
         /// More descriptors for the child, placed at 5, 6, ... and named in `MP_FDS` as
         /// "label:number,...". They stay the caller's (the child gets copies).
         var extraDescriptors: [(label: String, descriptor: FileDescriptor)] = []
+        var output: OutputHandling = .inherit
     }
 
     var children: [ChildRecord] { live.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
@@ -48,10 +49,22 @@ final class SupervisorRuntime: Sendable {
     /// the handshake (``ChildRecord/handshake(timeout:)`` waits for that).
     func spawn(_ launch: Launch) async throws -> ChildRecord {
         let id = ids.wrappingAdd(1, ordering: .relaxed).oldValue
-        let submitted = loop.submit { [self] () throws -> (ChildRecord, FileDescriptor, FileDescriptor) in
+        let submitted = loop.submit { [self] () throws -> (ChildRecord, FileDescriptor, FileDescriptor, [(FileDescriptor, FileDescriptor)]) in
             try spawnOnLoop(launch, id: id)
         }
-        let (record, input, output) = try await submitted.get()
+        let (record, input, output, captured) = try await submitted.get()
+        for (descriptor, target) in captured {
+            // NIO owns the descriptor from here on, also when this fails (NOTES-linux.md).
+            _ = try? await NIOPipeBootstrap(group: loop)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(OutputPrefixer(name: launch.name, target: target))
+                    }
+                }
+                .takingOwnershipOfDescriptor(input: descriptor.rawValue)
+                .get()
+        }
         do {
             let channel = try await NIOPipeBootstrap(group: loop)
                 .channelOption(.allowRemoteHalfClosure, value: true)
@@ -75,7 +88,7 @@ final class SupervisorRuntime: Sendable {
         return record
     }
 
-    private func spawnOnLoop(_ launch: Launch, id: UInt64) throws -> (ChildRecord, FileDescriptor, FileDescriptor) {
+    private func spawnOnLoop(_ launch: Launch, id: UInt64) throws -> (ChildRecord, FileDescriptor, FileDescriptor, [(FileDescriptor, FileDescriptor)]) {
         loop.preconditionInEventLoop()
         let toChild = try FileDescriptor.pipe()
         let fromChild: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
@@ -104,9 +117,27 @@ final class SupervisorRuntime: Sendable {
             options.argument0 = launch.executable
             executable = try ProcessControl.currentExecutablePath()
         }
+        // Output: inherited, discarded, or through pipes read by `OutputPrefixer`s.
+        var outputPipes: [(readEnd: FileDescriptor, writeEnd: FileDescriptor)] = []
+        switch launch.output {
+        case .inherit: break
+        case .discard:
+            options.standardOutput = .nullDevice
+            options.standardError = .nullDevice
+        case .prefixed:
+            for _ in 0..<2 { if let pipe = try? FileDescriptor.pipe() { outputPipes.append(pipe) } }
+            if outputPipes.count == 2 {
+                options.standardOutput = .descriptor(outputPipes[0].writeEnd)
+                options.standardError = .descriptor(outputPipes[1].writeEnd)
+            }
+        }
         let spawned = Spawner._spawn(executable, options)
         try? toChild.readEnd.close()
         try? fromChild.writeEnd.close()
+        for pipe in outputPipes { try? pipe.writeEnd.close() }
+        if case .failure = spawned { for pipe in outputPipes { try? pipe.readEnd.close() } }
+        let captured: [(FileDescriptor, FileDescriptor)] = outputPipes.count == 2
+            ? [(outputPipes[0].readEnd, FileDescriptor(rawValue: 1)), (outputPipes[1].readEnd, FileDescriptor(rawValue: 2))] : []
         let pid: Int32
         switch spawned {
         case .success(let value): pid = value
@@ -128,7 +159,7 @@ final class SupervisorRuntime: Sendable {
         record.onExit = { [weak self] record, status in self?.reportDown(record, status) }
         live.withLock { $0[id] = record }
         reaper.watch(pidfd) { [loop] status in loop.execute { record.exited(status) } }
-        return (record, fromChild.readEnd, toChild.writeEnd)
+        return (record, fromChild.readEnd, toChild.writeEnd, captured)
     }
 
     // MARK: monitors (loop-confined table behind a mutex for simplicity)

@@ -1,0 +1,54 @@
+import NIOCore
+
+/// Copies a child's standard output or error to this process's, line by line, each line
+/// prefixed with the child's name (`[tally-1] listening`), so several children's output stays
+/// readable. A last line without a newline is written when the child closes its end.
+final class OutputPrefixer: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let prefix: [UInt8]
+    private let target: FileDescriptor
+    private var partial: [UInt8] = []
+
+    init(name: String, target: FileDescriptor) {
+        self.prefix = Array("[\(name)] ".utf8)
+        self.target = target
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        var out: [UInt8] = []
+        buffer.withUnsafeReadableBytes { bytes in
+            var start = 0
+            for (index, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
+                out += prefix
+                out += partial
+                out += bytes[start...index]
+                partial.removeAll(keepingCapacity: true)
+                start = index + 1
+            }
+            partial += bytes[start...]
+        }
+        write(out)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            flush()
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { flush() }
+
+    private func flush() {
+        guard !partial.isEmpty else { return }
+        write(prefix + partial + [UInt8(ascii: "\n")])
+        partial.removeAll()
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        bytes.withUnsafeBytes { _ = try? target.writeAll($0) }
+    }
+}
