@@ -43,6 +43,8 @@ class Kind(enum.IntEnum):
     REPLY = 5
     ERROR = 6
     GOODBYE = 7
+    MONITOR = 8
+    DOWN = 9
 
 
 class ProtocolError(Exception):

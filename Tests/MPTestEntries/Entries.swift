@@ -189,7 +189,7 @@ public enum TestEntries {
     }
 
     public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes, ask, writeRaw, halfFrame,
-                                                       superviseAndWait, spawnUntilKilled, stubborn, connectionEcho, printLines]
+                                                       superviseAndWait, spawnUntilKilled, stubborn, connectionEcho, printLines, flood]
     /// Writes each line to standard output (the last one without a newline) and "oops" to
     /// standard error.
     public static let printLines = ProcessFunction("printLines") { (lines: [String]) -> Int in
@@ -198,7 +198,18 @@ public enum TestEntries {
         return lines.count
     }
 
-    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self]
+    /// Sends `count` one-way messages of `size` bytes to the worker `target`.
+    public struct Flood: Codable, Sendable {
+        public var target: UInt64, count: Int, size: Int
+        public init(target: UInt64, count: Int, size: Int) { self.target = target; self.count = count; self.size = size }
+    }
+    public static let flood = ProcessFunction("flood") { (job: Flood, context: WorkerContext) -> Int in
+        let payload = Data(repeating: 7, count: job.size)   // bin, not an array of numbers
+        for _ in 0..<job.count { try context.send(payload, to: job.target) }
+        return job.count
+    }
+
+    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self]
 }
 
 /// Adds every request to a running total and answers the total.
@@ -246,6 +257,25 @@ public struct Recorder: Worker {
                 seen.append(["from": .uint(from), "value": value])
             case .down(let down):
                 seen.append(["down": .uint(down.id), "status": try MessagePackValue(encoding: down.status)])
+            }
+        }
+    }
+}
+
+/// Counts one-way messages, sleeping 1 s before reading the first (so a fast sender outruns it);
+/// a request answers the count.
+public struct SlowCounter: Worker {
+    public init() {}
+    public func run(_ context: WorkerContext) async throws {
+        var count = 0
+        var slept = false
+        for try await event in context.events {
+            switch event {
+            case .message:
+                if !slept { try await Task.sleep(for: .seconds(1)); slept = true }
+                count += 1
+            case .request(let request): try request.reply(count)
+            case .down: break
             }
         }
     }

@@ -28,6 +28,16 @@ import Testing
 
     static func receiveBytes(_ connection: Connection) throws -> [UInt8] { try connection.receiveBytes() }
 
+    /// Runs blocking work on a thread of its own, never on the cooperative pool (2 threads
+    /// here: two blocked receives or sends would starve every other task).
+    static func onThread<R: Sendable>(_ body: @escaping @Sendable () throws -> R) -> Task<R, any Error> {
+        Task {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+            }
+        }
+    }
+
     /// Writes raw bytes on `connection`'s pipe, bypassing the framing.
     static func writeRaw(_ connection: Connection, _ bytes: [UInt8]) throws {
         try connection.writeEnd.writeAll(bytes)
@@ -87,8 +97,8 @@ import Testing
     @Test func aFrameLargerThanThePipeGoesThroughWhileThePeerReads() async throws {
         let (a, b) = try Connection.pair()
         let payload = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        let reader = Task.detached { try Self.receiveBytes(b) }
-        try Self.send(a, bytes: payload)
+        let reader = Self.onThread { try Self.receiveBytes(b) }
+        try await Self.onThread { try Self.send(a, bytes: payload) }.value
         #expect(try await reader.value == payload)
         // The async send waits for room on the poller, the async receive reads as it comes.
         async let echoed = b.receiveBytes()
@@ -113,13 +123,13 @@ import Testing
     @Test func bothDirectionsAtOnceFromSeveralThreads() async throws {
         let (a, b) = try Connection.pair()
         let count = 20_000   // far more than a pipe holds in either direction
-        let echo = Task.detached {
+        let echo = Self.onThread {
             for _ in 0..<count { try Self.send(b, try Self.receive(b, Int.self)) }
         }
-        let sender = Task.detached {
+        let sender = Self.onThread {
             for index in 0..<count { try Self.send(a, index) }
         }
-        let receiver = Task.detached {
+        let receiver = Self.onThread {
             var received: [Int] = []
             for _ in 0..<count { received.append(try Self.receive(a, Int.self)) }
             return received
@@ -194,7 +204,7 @@ import Testing
     @Test func closeDuringABlockingReceive() async throws {
         let (a, b) = try Connection.pair()
         let pipes = try Self.pipes(a)
-        let blocked = Task.detached { () -> ConnectionError? in
+        let blocked = Self.onThread { () -> ConnectionError? in
             do { _ = try Self.receive(a, Int.self) } catch { return error as? ConnectionError }
             return nil
         }

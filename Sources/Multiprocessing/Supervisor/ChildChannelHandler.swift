@@ -94,8 +94,26 @@ final class ChildChannelHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         guard !outbound.isEmpty else { return }
-        for (_, entry) in outbound { entry.record.forward(entry.buffer) }
+        var full = false
+        for (_, entry) in outbound {
+            entry.record.forward(entry.buffer)
+            // Backpressure: a destination past its high watermark stops this source's reads
+            // until it drains, so a fast sender waits instead of growing the supervisor's memory.
+            if let channel = entry.record.channel, !channel.isWritable, !entry.record.blockedSources.contains(where: { $0 === record }) {
+                entry.record.blockedSources.append(record)
+                full = true
+            }
+        }
         outbound.removeAll(keepingCapacity: true)
+        if full {
+            SupervisorRuntime.shared.backpressurePauses.wrappingAdd(1, ordering: .relaxed)
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { record.releaseBlockedSources() }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -172,6 +172,19 @@ final class ChildRecord: @unchecked Sendable {
         writeFrames(&writer)
     }
 
+    /// Children whose reading is paused because this child's channel is full (on the loop).
+    var blockedSources: [ChildRecord] = []
+
+    /// Resumes reading from every child that waited for this one to drain (on the loop).
+    func releaseBlockedSources() {
+        let sources = blockedSources
+        blockedSources.removeAll()
+        for source in sources {
+            guard let channel = source.channel else { continue }
+            channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() }
+        }
+    }
+
     /// Writes whole frames forwarded from another worker (on the loop).
     func forward(_ frames: ByteBuffer) {
         guard let channel, channelOpen else { return }

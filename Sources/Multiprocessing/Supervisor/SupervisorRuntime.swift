@@ -19,6 +19,11 @@ final class SupervisorRuntime: Sendable {
     /// Live children by id (any thread reads; the loop writes).
     private let live = Mutex<[UInt64: ChildRecord]>([:])
     private let ids = Atomic<UInt64>(1)
+    /// How many times a source's reads were paused for a full destination (for tests and stats).
+    let backpressurePauses = Atomic<Int>(0)
+    /// A child's channel stops being writable past this many pending bytes, and is again below
+    /// the low mark: the bound on what the supervisor holds for one slow reader.
+    static let writeWaterMarks = (low: 256 << 10, high: 1 << 20)
 
     private init() throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -68,6 +73,7 @@ final class SupervisorRuntime: Sendable {
         do {
             let channel = try await NIOPipeBootstrap(group: loop)
                 .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelOption(.writeBufferWaterMark, value: .init(low: Self.writeWaterMarks.low, high: Self.writeWaterMarks.high))
                 .channelInitializer { [maxFrameSize] channel in
                     channel.eventLoop.makeCompletedFuture {
                         // Before the first read: the hello is answered through this channel.
