@@ -33,30 +33,23 @@ public struct MessagePackDecoder: Sendable {
 
     /// Decodes exactly one value of type `T` from `bytes`; trailing bytes are an error.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
-        let decoder = _MessagePackDecoder.make(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
-        // Escaped decoders or containers then read nothing: the bytes are only lent for this call.
-        defer { decoder.recycle() }
-        let end: Int
-        do {
-            end = try decoder.reader.skip(at: 0)
-        } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
-        }
+        let (value, end) = try decodePrefix(type, from: bytes)
         guard end == bytes.count else {
             let error = MessagePackError(.trailingBytes, at: end, "\(bytes.count - end) bytes follow the value")
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
         }
-        return try decoder.decodeValue(type, at: 0)
+        return value
     }
 
     /// Decodes the first value in `bytes` as a `T` and says how many bytes it took; the bytes
     /// after it are left alone (a frame body's envelope, then its payload).
     public func decodePrefix<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> (value: T, byteCount: Int) {
         let decoder = _MessagePackDecoder.make(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
+        // Escaped decoders or containers then read nothing: the bytes are only lent for this call.
         defer { decoder.recycle() }
         let end: Int
         do {
-            end = try decoder.reader.skip(at: 0)
+            end = try decoder.reader.skip(at: 0)   // the whole structure, checked once
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
         }

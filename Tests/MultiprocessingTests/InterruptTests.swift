@@ -5,14 +5,20 @@ import Testing
 /// A terminal's Ctrl-C reaches only the supervisor (children lead their own process groups);
 /// it stops the children in reverse start order and exits with 130.
 @Suite(.serialized) struct InterruptTests {
-    @Test func ctrlCStopsTheTreeInReverseOrderAndExits130() async throws {
+    /// Starts MPTestWorker as a parent (no entry) in one of its demo modes.
+    func launchDemo(_ mode: String) throws -> (process: Foundation.Process, output: Pipe, errors: Pipe) {
         let demo = Foundation.Process()
         demo.executableURL = URL(fileURLWithPath: TestWorker.path)
-        demo.arguments = ["--demo-supervisor"]
+        demo.arguments = [mode]
         let output = Pipe(), errors = Pipe()
         demo.standardOutput = output
         demo.standardError = errors
         try demo.run()
+        return (demo, output, errors)
+    }
+
+    @Test func ctrlCStopsTheTreeInReverseOrderAndExits130() async throws {
+        let (demo, output, errors) = try launchDemo("--demo-supervisor")
         defer { if demo.isRunning { kill(demo.processIdentifier, SIGKILL) } }
 
         // "ready PID PID PID" once the three workers run.
@@ -39,13 +45,7 @@ import Testing
     }
 
     @Test func prefixedOutputNamesTheChildOnEveryLine() throws {
-        let demo = Foundation.Process()
-        demo.executableURL = URL(fileURLWithPath: TestWorker.path)
-        demo.arguments = ["--demo-output"]
-        let output = Pipe(), errors = Pipe()
-        demo.standardOutput = output
-        demo.standardError = errors
-        try demo.run()
+        let (demo, output, errors) = try launchDemo("--demo-output")
         let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         demo.waitUntilExit()

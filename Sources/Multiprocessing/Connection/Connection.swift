@@ -11,12 +11,14 @@ import Synchronization
 /// try options.pass(theirs, as: "jobs")            // the child gets a copy at spawn
 /// let child = try await ChildProcess.start(worker, 0, options: options)
 /// theirs.close()                                  // ours: so that the child's death is EOF here
-/// try mine.send(Job(id: 1))
-/// let result = try mine.receive(JobResult.self, timeout: .seconds(5))
+/// try await mine.send(Job(id: 1))                 // async code: waits off the thread pool
+/// let result = try await mine.receive(JobResult.self, timeout: .seconds(5))
 ///
-/// // In the child (the entry `worker`):
-/// let jobs = try Connection.inherited("jobs")
-/// while let job = try? jobs.receive(Job.self) { try jobs.send(run(job)) }
+/// // In the child (the entry `worker`), synchronous code: the calls block the thread.
+/// func serve(_ jobs: Connection) throws {
+///     while let job = try? jobs.receive(Job.self) { try jobs.send(run(job)) }
+/// }
+/// try serve(try Connection.inherited("jobs"))
 /// ```
 ///
 /// **Transport.** Two pipes, one per direction; the frames of the runtime (a 4-byte
