@@ -31,19 +31,19 @@ public struct MessagePackDecoder: Sendable {
 
     public init(options: Options = Options()) { self.options = options }
 
-    /// Decodes exactly one value of type `T` from `bytes`; trailing bytes are an error.
+    /// Decodes exactly one value of type `T` from `bytes`; trailing bytes are an error (found
+    /// before any decoding starts, as the structure is checked first).
     public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
-        let (value, end) = try decodePrefix(type, from: bytes)
-        guard end == bytes.count else {
-            let error = MessagePackError(.trailingBytes, at: end, "\(bytes.count - end) bytes follow the value")
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
-        }
-        return value
+        try decode(type, from: bytes, wholeInput: true).value
     }
 
     /// Decodes the first value in `bytes` as a `T` and says how many bytes it took; the bytes
     /// after it are left alone (a frame body's envelope, then its payload).
     public func decodePrefix<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> (value: T, byteCount: Int) {
+        try decode(type, from: bytes, wholeInput: false)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer, wholeInput: Bool) throws -> (value: T, byteCount: Int) {
         let decoder = _MessagePackDecoder.make(ByteReader(bytes, maxDepth: options.maxDepth), options: options, userInfo: userInfo)
         // Escaped decoders or containers then read nothing: the bytes are only lent for this call.
         defer { decoder.recycle() }
@@ -51,6 +51,10 @@ public struct MessagePackDecoder: Sendable {
         do {
             end = try decoder.reader.skip(at: 0)   // the whole structure, checked once
         } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
+        }
+        if wholeInput, end != bytes.count {
+            let error = MessagePackError(.trailingBytes, at: end, "\(bytes.count - end) bytes follow the value")
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
         }
         return (try decoder.decodeValue(type, at: 0), end)
