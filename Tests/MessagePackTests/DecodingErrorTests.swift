@@ -52,6 +52,12 @@ import Testing
         #expect(throws: Never.self) { try MessagePackDecoder(options: .init(maxDepth: 40)).decode([MessagePackValue].self, from: deep33) }
     }
 
+    /// Found by the fuzzer (80c0): trailing bytes are reported before the value is decoded, so
+    /// an empty map followed by nil is `trailingBytes`, not a missing key.
+    @Test func trailingBytesAreFoundBeforeDecoding() {
+        #expect(messagePackError { _ = try decode(Reading.self, [0x80, 0xc0]) }?.code == .trailingBytes)
+    }
+
     @Test func trailingBytesAreAnError() {
         let error = messagePackError { _ = try decode(Int.self, [0x01, 0x02]) }
         #expect(error?.code == .trailingBytes)
