@@ -38,6 +38,16 @@ import Testing
         }
     }
 
+    /// Waits until another task or thread holds `connection`'s receiving side (without
+    /// claiming it: a poll here could make that receive fail with `busy`).
+    static func waitUntilReceiving(_ connection: Connection) async throws {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while !connection.isReceiving {
+            guard ContinuousClock.now < deadline else { throw ConnectionError(.timedOut, "nobody started receiving") }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     /// Writes raw bytes on `connection`'s pipe, bypassing the framing.
     static func writeRaw(_ connection: Connection, _ bytes: [UInt8]) throws {
         try connection.writeEnd.writeAll(bytes)
@@ -208,10 +218,7 @@ import Testing
             do { _ = try Self.receive(a, Int.self) } catch { return error as? ConnectionError }
             return nil
         }
-        while true {   // until the task holds the receiving side
-            do { _ = try await a.poll() } catch let error as ConnectionError where error.code == .busy { break }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await Self.waitUntilReceiving(a)
         let writeTarget = try a.writeEnd.target()
         let readTarget = try a.readEnd.target()
         a.close()
@@ -276,10 +283,12 @@ import Testing
     @Test func oneReceiverAtATime() async throws {
         let (a, b) = try Connection.pair()
         let waiting = Task { try await b.receive(Int.self) }
-        // Wait until the task holds the receiving side.
-        while true {
-            do { _ = try await b.poll() } catch let error as ConnectionError where error.code == .busy { break }
-            try await Task.sleep(for: .milliseconds(5))
+        try await Self.waitUntilReceiving(b)
+        do {
+            _ = try await b.poll()
+            Issue.record("a second receiver was let in")
+        } catch let error as ConnectionError {
+            #expect(error.code == .busy)
         }
         // Sending at the same time is fine.
         try await a.send(42)
@@ -294,7 +303,7 @@ import Testing
         // More waiters than the pool has threads: none of them blocks one.
         let pairs = try (0..<8).map { _ in try Connection.pair() }
         let waiters = pairs.map { pair in Task { try await pair.1.receive(Int.self) } }
-        try await Task.sleep(for: .milliseconds(20))
+        for pair in pairs { try await Self.waitUntilReceiving(pair.1) }
         try await a.send(Self.reading)
         #expect(try await b.receive(Reading.self, timeout: .seconds(5)) == Self.reading)
         for (index, pair) in pairs.enumerated() { try await pair.0.send(index) }
@@ -307,6 +316,19 @@ import Testing
         #expect(try await b.receive(Int.self) == 3)
     }
 
+    /// Many short waits on the poller in a row, from both ends: no wake-up is lost.
+    @Test func asyncPingPong() async throws {
+        let (a, b) = try Connection.pair()
+        let echo = Task {
+            for _ in 0..<2_000 { try await b.send(try await b.receive(Int.self, timeout: .seconds(30))) }
+        }
+        for index in 0..<2_000 {
+            try await a.send(index)
+            #expect(try await a.receive(Int.self, timeout: .seconds(30)) == index)
+        }
+        try await echo.value
+    }
+
     @Test func asyncReceiveTimesOutIsCancelledAndIsWokenByClose() async throws {
         let (a, b) = try Connection.pair()
         do {
@@ -316,7 +338,7 @@ import Testing
             #expect(error.code == .timedOut)
         }
         let cancelled = Task { try await b.receive(Int.self) }
-        try await Task.sleep(for: .milliseconds(20))
+        try await Self.waitUntilReceiving(b)
         cancelled.cancel()
         do {
             _ = try await cancelled.value
@@ -329,7 +351,7 @@ import Testing
         #expect(try await b.receive(Int.self) == 1)
         // Close from elsewhere wakes a waiting receive.
         let waiting = Task { try await b.receive(Int.self) }
-        try await Task.sleep(for: .milliseconds(20))
+        try await Self.waitUntilReceiving(b)
         b.close()
         do {
             _ = try await waiting.value

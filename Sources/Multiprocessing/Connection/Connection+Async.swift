@@ -19,7 +19,7 @@ extension Connection {
     }
 
     /// Sends `bytes` as one frame's body, as the blocking ``send(bytes:)`` does, waiting as
-    /// ``send(_:)-(Encodable)`` does.
+    /// the async `send(_:)` does.
     public func send<Bytes: Collection<UInt8>>(bytes: Bytes) async throws {
         try Task.checkCancellation()
         try enter(.send)
@@ -37,7 +37,7 @@ extension Connection {
         return value!
     }
 
-    /// The next frame's body, as sent, waiting as ``receive(_:timeout:)-(_,_)`` does.
+    /// The next frame's body, as sent, waiting as the async `receive(_:timeout:)` does.
     public func receiveBytes(timeout: Duration? = nil) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         try await receiveFrame(timeout: timeout) { body in bytes = Array(body) }

@@ -152,6 +152,9 @@ public final class Connection: Sendable, CustomStringConvertible {
     /// Whether ``close()`` was called.
     public var isClosed: Bool { state.load(ordering: .acquiring) & State.closed != 0 }
 
+    /// Whether a receive (or poll) is in progress on this end (for tests and diagnostics).
+    var isReceiving: Bool { state.load(ordering: .acquiring) & State.receiving != 0 }
+
     public var description: String {
         isClosed ? "Connection(closed)" : "Connection(read fd \(readEnd.rawValue), write fd \(writeEnd.rawValue))"
     }

@@ -143,22 +143,25 @@ final class Sender: @unchecked Sendable {
     /// Writes every buffered frame, waiting in `poll` while the pipe is full; empties the
     /// buffer whatever happens.
     func flush(to descriptor: FileDescriptor) throws(ConnectionError) {
-        let result: Result<Void, ConnectionError> = writer.drain { bytes in
+        // The closure returns Void (a trivial type for the unspecialized `drain`); the error,
+        // if any, comes out through `failure`.
+        var failure: ConnectionError?
+        writer.drain { bytes in
             var offset = 0
             while offset < bytes.count {
                 switch Self.writeSome(UnsafeRawBufferPointer(rebasing: bytes[offset...]), to: descriptor) {
-                case .failure(let error): return .failure(error)
+                case .failure(let error):
+                    failure = error
+                    return
                 case .success(let written): offset += written
                 }
-                if offset < bytes.count {
-                    if case .failure(let error) = FileDescriptor._poll([descriptor], for: .writable, timeout: nil) {
-                        return .failure(ConnectionError.system(SystemError(error, operation: "poll", subject: descriptor.subject), "waiting to send"))
-                    }
+                if offset < bytes.count, case .failure(let error) = FileDescriptor._poll([descriptor], for: .writable, timeout: nil) {
+                    failure = ConnectionError.system(SystemError(error, operation: "poll", subject: descriptor.subject), "waiting to send")
+                    return
                 }
             }
-            return .success(())
         }
-        try result.get()
+        if let failure { throw failure }
     }
 
     /// Bytes of a frame that the pipe did not take at once.
