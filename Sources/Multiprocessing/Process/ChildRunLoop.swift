@@ -99,6 +99,8 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             // Frames already read but not dispatched: the first request often arrives in the
             // same read as the welcome, and frames wait here while the mailbox was full.
             if readInput, dispatchBuffered() { continue }
+            // About to wait: frames the code queued (queue puts, reports) go out now.
+            try? session.flushPendingOutput()
             let descriptors = readInput ? [wake.readEnd, session.input] : [wake.readEnd]
             guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
             if !events[0].isEmpty {
@@ -145,6 +147,8 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
         switch body.envelope.kind {
         case .reply, .error:
             session.resolveReply(body)
+        case QueueWire.Kind.closed:
+            QueueClients.received(body)
         default:
             if let waiter = mailboxWaiter {
                 mailboxWaiter = nil

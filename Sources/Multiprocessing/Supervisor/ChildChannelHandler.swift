@@ -51,6 +51,11 @@ final class ChildChannelHandler: ChannelInboundHandler {
                 return
             }
             guard buffer.readableBytes >= 4 + length else { return }
+            if QueueServer.isQueueFrame(buffer, bodyAt: buffer.readerIndex + 4, length: length) {
+                buffer.withUnsafeReadableBytes { raw in QueueServer.shared.receive(from: record, body: UnsafeRawBufferPointer(rebasing: raw[4..<4 + length])) }
+                buffer.moveReaderIndex(forwardBy: 4 + length)
+                continue
+            }
             // An envelope addressed to another worker is forwarded as it is; its payload is
             // never decoded here.
             let header: Result<Envelope, FrameBodyError> = buffer.withUnsafeReadableBytes { raw in

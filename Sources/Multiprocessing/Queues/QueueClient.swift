@@ -1,0 +1,409 @@
+import MessagePack
+import Synchronization
+
+/// What identifies a queue in every process: the id the supervisor serves it under and how it
+/// was made. This is what a ``Queue`` handle encodes to.
+struct QueueHandle: Codable, Hashable, Sendable {
+    var id: UInt64
+    var maxsize: Int
+    var joinable: Bool
+
+    /// A new queue's handle: ids from the parent count from 1; a worker's carry its id in the
+    /// high 32 bits, so no two processes make the same one without asking anyone.
+    static func make(maxsize: Int, joinable: Bool) throws -> QueueHandle {
+        guard maxsize >= 0 else { throw QueueError(.invalidArgument, "maxsize \(maxsize) is negative (0 means unbounded)") }
+        let serial = serials.wrappingAdd(1, ordering: .relaxed).oldValue
+        let owner = ChildSession.current?.id ?? 0
+        return QueueHandle(id: owner << 32 | serial, maxsize: maxsize, joinable: joinable)
+    }
+
+    private static let serials = Atomic<UInt64>(1)
+}
+
+/// This process's side of one queue: items fetched ahead of the code (prefetch), the code's
+/// waiting gets, put credit for a bounded queue, and the counts of items got and tasks done
+/// that the supervisor has not heard of yet.
+///
+/// Gets are pulled in batches: a get that finds nothing here sends one `get` for up to
+/// `window` items and waits; the window doubles each time the code had to wait (up to 256),
+/// so a loop of gets soon costs one round trip per batch, while a single get takes one item.
+/// When the code has used half of a batch, the next one is asked for without waiting
+/// (credit-based prefetch, as AMQP's basic.qos). At most one `get` is outstanding; its answer
+/// goes to the code's waiters in order and the rest stays here, so a cancelled or timed-out
+/// get loses nothing.
+final class QueueClient: Sendable {
+    let handle: QueueHandle
+    let transport: any QueueTransport
+    private let state = Mutex(State())
+
+    /// The largest prefetch window.
+    static let maxWindow = 256
+
+    private struct State {
+        var buffer = FIFO<ArraySlice<UInt8>>()
+        var waiters: [Waiter] = []
+        var fetch: Fetch?
+        var window = 1
+        /// The supervisor said the queue is closed and nothing more can come.
+        var drained = false
+        /// Closed here, or the supervisor said another process closed it.
+        var closed = false
+        var credit = 0
+        var unreportedGot = 0
+        var unreportedDone = 0
+        /// Items this process's code got and has not marked done (JoinableQueue).
+        var unfinishedHere = 0
+        var tokens: UInt64 = 0
+    }
+
+    private struct Waiter {
+        var token: UInt64
+        var deadline: ContinuousClock.Instant?
+        var continuation: CheckedContinuation<ArraySlice<UInt8>, any Error>
+    }
+
+    private struct Fetch {
+        var correlation: UInt64
+        var deadline: ContinuousClock.Instant?
+        var cancelling = false
+    }
+
+    private enum Action {
+        case fetch(UInt64, max: Int, timeout: Duration?)
+        case cancel(UInt64)
+    }
+
+    init(handle: QueueHandle, transport: any QueueTransport) {
+        self.handle = handle
+        self.transport = transport
+    }
+
+    private var closedError: QueueError { QueueError(.closed, "queue \(handle.id) is closed") }
+
+    // MARK: get
+
+    func get(timeout: Duration?) async throws -> ArraySlice<UInt8> {
+        try Self.check(timeout)
+        let immediate = state.withLock { s -> (Result<ArraySlice<UInt8>, any Error>, [Action])? in
+            if let item = s.buffer.popFirst() {
+                took(&s)
+                return (.success(item), planPrefetch(&s))
+            }
+            if s.drained { return (.failure(closedError), []) }
+            return nil
+        }
+        if let (result, actions) = immediate {
+            perform(actions)
+            if case .success = result { transport.reportsChanged(self) }
+            return try result.get()
+        }
+        let token = state.withLock { s -> UInt64 in s.tokens += 1; return s.tokens }
+        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+        let item = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ArraySlice<UInt8>, any Error>) in
+                let actions = state.withLock { s -> [Action] in
+                    if let item = s.buffer.popFirst() {
+                        took(&s)
+                        continuation.resume(returning: item)
+                        return []
+                    }
+                    if s.drained { continuation.resume(throwing: closedError); return [] }
+                    if Task.isCancelled { continuation.resume(throwing: CancellationError()); return [] }
+                    s.waiters.append(Waiter(token: token, deadline: deadline, continuation: continuation))
+                    let actions = plan(&s)
+                    // The code waited: fetch more next time (a single get still takes one item).
+                    s.window = min(s.window * 2, Self.maxWindow)
+                    return actions
+                }
+                perform(actions)
+            }
+        } onCancel: {
+            cancelWaiter(token)
+        }
+        transport.reportsChanged(self)
+        return item
+    }
+
+    private func took(_ s: inout State) {
+        s.unreportedGot += 1
+        if handle.joinable { s.unfinishedHere += 1 }
+    }
+
+    /// With half a window used, asks for the next batch without waiting.
+    private func planPrefetch(_ s: inout State) -> [Action] {
+        guard s.fetch == nil, !s.drained, s.window > 1, s.buffer.count <= s.window / 2, s.waiters.isEmpty else { return [] }
+        let correlation = transport.nextCorrelation()
+        s.fetch = Fetch(correlation: correlation, deadline: .now)
+        return [.fetch(correlation, max: s.window - s.buffer.count, timeout: .zero)]
+    }
+
+    /// The `get` the waiters need: none if one is outstanding (unless a waiter's deadline comes
+    /// before it ends: then it is cancelled and asked again), else one that waits until the
+    /// earliest deadline.
+    private func plan(_ s: inout State) -> [Action] {
+        guard !s.waiters.isEmpty else { return [] }
+        let earliest = s.waiters.compactMap(\.deadline).min()
+        if let fetch = s.fetch {
+            if !fetch.cancelling, let earliest, fetch.deadline.map({ earliest < $0 }) ?? true {
+                s.fetch?.cancelling = true
+                return [.cancel(fetch.correlation)]
+            }
+            return []
+        }
+        let correlation = transport.nextCorrelation()
+        s.fetch = Fetch(correlation: correlation, deadline: earliest)
+        let timeout = earliest.map { max(.zero, ContinuousClock.now.duration(to: $0)) }
+        return [.fetch(correlation, max: max(s.window, s.waiters.count), timeout: timeout)]
+    }
+
+    private func perform(_ actions: [Action]) {
+        for action in actions {
+            switch action {
+            case .fetch(let correlation, let max, let timeout):
+                transport.request(handle, .get(max: max, timeout: timeout), correlation: correlation) { [self] answer in
+                    fetched(correlation, answer)
+                }
+            case .cancel(let correlation):
+                transport.cancel(handle, correlation: correlation)
+            }
+        }
+    }
+
+    /// A `get` answer: items to the waiters in order, the rest kept; what is decided answered.
+    private func fetched(_ correlation: UInt64, _ answer: QueueAnswer) {
+        var resumes: [(CheckedContinuation<ArraySlice<UInt8>, any Error>, Result<ArraySlice<UInt8>, any Error>)] = []
+        let actions = state.withLock { s -> [Action] in
+            if s.fetch?.correlation == correlation { s.fetch = nil }
+            var failure: (any Error)?
+            switch answer {
+            case .get(let status, let items):
+                s.buffer.append(contentsOf: items)
+                if status == .closed { s.drained = true; s.closed = true }
+            case .failure(let error):
+                failure = error
+            default:
+                failure = QueueError(.disconnected, "queue \(handle.id): the supervisor answered a get with \(answer)")
+            }
+            while !s.waiters.isEmpty, let item = s.buffer.popFirst() {
+                took(&s)
+                resumes.append((s.waiters.removeFirst().continuation, .success(item)))
+            }
+            if let failure {
+                for waiter in s.waiters { resumes.append((waiter.continuation, .failure(failure))) }
+                s.waiters.removeAll()
+                return []
+            }
+            if s.drained {
+                for waiter in s.waiters { resumes.append((waiter.continuation, .failure(closedError))) }
+                s.waiters.removeAll()
+            }
+            let now = ContinuousClock.now
+            s.waiters.removeAll { waiter in
+                guard let deadline = waiter.deadline, deadline <= now else { return false }
+                resumes.append((waiter.continuation, .failure(QueueError(.empty, "queue \(handle.id): no item came in time"))))
+                return true
+            }
+            return plan(&s)
+        }
+        for (continuation, result) in resumes { continuation.resume(with: result) }
+        perform(actions)
+    }
+
+    private func cancelWaiter(_ token: UInt64) {
+        let (continuation, actions) = state.withLock { s -> (CheckedContinuation<ArraySlice<UInt8>, any Error>?, [Action]) in
+            guard let index = s.waiters.firstIndex(where: { $0.token == token }) else { return (nil, []) }
+            let waiter = s.waiters.remove(at: index)
+            var actions: [Action] = []
+            // Nobody waits any more: end the outstanding get, so what it would bring is not
+            // held here while the code does not ask for it.
+            if s.waiters.isEmpty, let fetch = s.fetch, !fetch.cancelling, fetch.deadline.map({ $0 > .now }) ?? true {
+                s.fetch?.cancelling = true
+                actions.append(.cancel(fetch.correlation))
+            }
+            return (waiter.continuation, actions)
+        }
+        continuation?.resume(throwing: CancellationError())
+        perform(actions)
+    }
+
+    // MARK: put
+
+    func put(_ item: [UInt8], timeout: Duration?) async throws {
+        try Self.check(timeout)
+        try checkSize(item)
+        enum Mode { case closed, oneWay, wait }
+        let mode = state.withLock { s -> Mode in
+            if s.closed { return .closed }
+            if handle.maxsize == 0 { return .oneWay }
+            if s.credit > 0 { s.credit -= 1; return .oneWay }
+            return .wait
+        }
+        switch mode {
+        case .closed: throw closedError
+        case .oneWay: try transport.put(handle, item)
+        case .wait:
+            switch try await cancellableRequest(.putWait(item: item, timeout: timeout)) {
+            case .put(.ok, let credit):
+                if credit > 0 { state.withLock { $0.credit += credit } }
+            case .put(.timedOut, _):
+                throw QueueError(.full, "queue \(handle.id) stayed full (maxsize \(handle.maxsize))\(timeout == .zero ? "" : " until the timeout")")
+            case .put(.closed, _):
+                markClosed()
+                throw closedError
+            case .put(.cancelled, _):
+                throw CancellationError()
+            case .failure(let error):
+                throw error
+            default:
+                throw QueueError(.disconnected, "queue \(handle.id): unexpected answer to a put")
+            }
+        }
+    }
+
+    /// A put that never waits: on an unbounded queue (SimpleQueue).
+    func putUnbounded(_ item: [UInt8]) throws {
+        try checkSize(item)
+        if state.withLock({ $0.closed }) { throw closedError }
+        try transport.put(handle, item)
+    }
+
+    private func checkSize(_ item: [UInt8]) throws {
+        guard item.count <= transport.maxItemSize else {
+            throw QueueError(.itemTooLarge, "queue \(handle.id): the item encodes to \(item.count) bytes, above the largest item of \(transport.maxItemSize) bytes (the maximum frame less \(QueueWire.itemOverhead))")
+        }
+    }
+
+    static func check(_ timeout: Duration?) throws {
+        if let timeout, timeout < .zero { throw QueueError(.invalidArgument, "the timeout \(timeout) is negative") }
+    }
+
+    // MARK: everything else
+
+    /// A request whose answer is awaited; task cancellation sends `cancel` and the answer then
+    /// says whether it still took effect.
+    private func cancellableRequest(_ request: QueueRequest) async throws -> QueueAnswer {
+        if Task.isCancelled { throw CancellationError() }
+        let correlation = transport.nextCorrelation()
+        let phase = Mutex<(sent: Bool, cancelled: Bool)>((false, false))
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<QueueAnswer, Never>) in
+                let cancelled = phase.withLock { phase -> Bool in phase.sent = true; return phase.cancelled }
+                if cancelled, case .putWait = request { continuation.resume(returning: .put(.cancelled, credit: 0)); return }
+                if cancelled, case .join = request { continuation.resume(returning: .join(.cancelled)); return }
+                transport.request(handle, request, correlation: correlation) { continuation.resume(returning: $0) }
+            }
+        } onCancel: {
+            let sent = phase.withLock { phase -> Bool in phase.cancelled = true; return phase.sent }
+            if sent { transport.cancel(handle, correlation: correlation) }
+        }
+    }
+
+    func status() async throws -> QueueWire.QueueStatus {
+        switch try await cancellableRequest(.status) {
+        case .status(let status): return status
+        case .failure(let error): throw error
+        default: throw QueueError(.disconnected, "queue \(handle.id): unexpected answer to a status request")
+        }
+    }
+
+    func join() async throws {
+        switch try await cancellableRequest(.join) {
+        case .join(.ok): return
+        case .join(.cancelled): throw CancellationError()
+        case .failure(let error): throw error
+        default: throw QueueError(.disconnected, "queue \(handle.id): unexpected answer to a join")
+        }
+    }
+
+    func close() {
+        let first = state.withLock { s -> Bool in
+            defer { s.closed = true }
+            return !s.closed
+        }
+        if first { transport.close(handle) }
+    }
+
+    func markClosed() { state.withLock { $0.closed = true } }
+
+    func taskDone() throws {
+        try state.withLock { s in
+            guard s.unfinishedHere > 0 else {
+                throw QueueError(.taskDoneTooManyTimes, "queue \(handle.id): taskDone() called more times than this process got items")
+            }
+            s.unfinishedHere -= 1
+            s.unreportedDone += 1
+        }
+        transport.reportsChanged(self)
+    }
+
+    /// The counts the supervisor has not heard of yet, reset.
+    func takeReports() -> (got: Int, done: Int) {
+        state.withLock { s in
+            defer { s.unreportedGot = 0; s.unreportedDone = 0 }
+            return (s.unreportedGot, s.unreportedDone)
+        }
+    }
+}
+
+/// A request of a client to the queue server.
+enum QueueRequest: Sendable {
+    case putWait(item: [UInt8], timeout: Duration?)
+    case get(max: Int, timeout: Duration?)
+    case status
+    case join
+}
+
+/// Every queue client of this process, by queue id.
+enum QueueClients {
+    private static let table = Mutex<[UInt64: QueueClient]>([:])
+    private static let workerTransport = Mutex<WorkerQueueTransport?>(nil)
+
+    /// The client of `handle` in this process; the first use opens the queue in the supervisor
+    /// (before any other frame of this process about it).
+    static func client(for handle: QueueHandle) -> QueueClient {
+        table.withLock { table in
+            if let client = table[handle.id] { return client }
+            let transport = transport()
+            let client = QueueClient(handle: handle, transport: transport)
+            table[handle.id] = client
+            transport.open(handle)
+            return client
+        }
+    }
+
+    private static func transport() -> any QueueTransport {
+        guard let session = ChildSession.current else { return ParentQueueTransport.shared }
+        return workerTransport.withLock { transport in
+            if let transport { return transport }
+            let made = WorkerQueueTransport(session: session)
+            transport = made
+            return made
+        }
+    }
+
+    static func markClosed(_ id: UInt64) {
+        table.withLock { $0[id] }?.markClosed()
+    }
+
+    /// A `queueClosed` notice from the supervisor (payload: the queue id).
+    static func received(_ body: FrameBody) {
+        guard let id = try? body.decodePayload(UInt64.self) else { return }
+        markClosed(id)
+    }
+
+    /// The `report` frames of every client with counts to report (a worker writes them before
+    /// any other pending frame goes out).
+    static func reportFrames(source: UInt64) -> [UInt8] {
+        let clients = table.withLock { Array($0.values) }
+        var bytes: [UInt8] = []
+        for client in clients {
+            let (got, done) = client.takeReports()
+            guard got > 0 || done > 0 else { continue }
+            var payload: [UInt8] = [0x92]
+            QueueWire.appendUInt(UInt64(got), to: &payload)
+            QueueWire.appendUInt(UInt64(done), to: &payload)
+            payload.withUnsafeBytes { QueueWire.appendFrame(QueueWire.Kind.report, source: source, queue: client.handle.id, payload: $0, to: &bytes) }
+        }
+        return bytes
+    }
+}
