@@ -84,21 +84,24 @@ public final class ChildSession: @unchecked Sendable {
 
     // MARK: coalesced output (queue frames: Sources/Multiprocessing/Queues)
 
-    /// Frames queued by ``sendLater(_:)``: written before anything else this session writes,
-    /// when the run loop is about to wait, or once they pass ``pendingLimit``.
-    private let pending = Mutex<[UInt8]>([])
+    /// Frames queued by ``sendLater(flushIfFull:_:)``: written before anything else this
+    /// session writes, when the run loop is about to wait, or once they pass ``pendingLimit``.
+    /// Its frames may be at most ``pendingMaxFrameSize``.
+    private let pending = Mutex(FrameWriter(maxFrameSize: ChildSession.pendingMaxFrameSize))
     static let pendingLimit = 64 << 10
+    static let pendingMaxFrameSize = MessagePackLimits.defaultMaxFrameSize - 64
     /// Called before pending output is written; returns more frames to write first (the queue
     /// clients' got/done reports). Never called with a client's lock held.
     nonisolated(unsafe) var beforeFlush: (@Sendable () -> [UInt8])?
 
-    /// Queues whole frames (`build` appends them) to go out with the next write: many small
-    /// frames, one syscall. Past ``pendingLimit`` they are written at once, unless
-    /// `flushIfFull` is false (the caller holds a lock the flush may need).
-    func sendLater(flushIfFull: Bool = true, _ build: (inout [UInt8]) throws -> Void) throws {
-        let full = try pending.withLock { bytes in
-            try build(&bytes)
-            return bytes.count >= Self.pendingLimit
+    /// Queues frames (`build` appends them to the writer, encoding straight into it) to go out
+    /// with the next write: many small frames, one syscall. Past ``pendingLimit`` they are
+    /// written at once, unless `flushIfFull` is false (the caller holds a lock the flush may
+    /// need). A frame `build` fails to append is not queued.
+    func sendLater(flushIfFull: Bool = true, _ build: (inout FrameWriter) throws -> Void) throws {
+        let full = try pending.withLock { writer in
+            try build(&writer)
+            return writer.count >= Self.pendingLimit
         }
         if full, flushIfFull { try flushPendingOutput() }
     }
@@ -108,14 +111,11 @@ public final class ChildSession: @unchecked Sendable {
         try writeLock.withLock { _ in try writeAfterPending(UnsafeRawBufferPointer(start: nil, count: 0)) }
     }
 
-    /// Writes the pending frames, then `bytes`, in one write (called with `writeLock` held).
+    /// Writes the pending frames, the reports, then `bytes`, in one write (called with
+    /// `writeLock` held).
     private func writeAfterPending(_ bytes: UnsafeRawBufferPointer) throws {
         let reports = beforeFlush?() ?? []
-        var queued = pending.withLock { pending -> [UInt8] in
-            guard !pending.isEmpty else { return [] }
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
-        }
+        var queued = pending.withLock { writer in writer.count == 0 ? [] : writer.take() }
         if queued.isEmpty && reports.isEmpty {
             if bytes.count > 0 { try output.writeAll(bytes) }
             return

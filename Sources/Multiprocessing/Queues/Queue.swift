@@ -104,24 +104,28 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
 }
 
-/// What the three queue types share: the handle, and encoding items at the edge.
+/// What the three queue types share: the handle, this process's client of it (found once,
+/// when the handle is made or decoded), and encoding items at the edge.
 struct QueueCore<Element: Codable>: Sendable {
     let handle: QueueHandle
+    let client: QueueClient
 
-    var client: QueueClient { QueueClients.client(for: handle) }
-
-    func encode(_ item: Element) throws -> [UInt8] {
-        try MessagePackEncoder().encode(item)
+    func decode(_ bytes: ArraySlice<UInt8>) throws -> Element {
+        try bytes.withUnsafeBytes { try QueueCodec.decoder.decode(Element.self, from: $0) }
     }
 
+    @inline(__always)
     func put(_ item: Element, timeout: Duration?) async throws {
         try QueueClient.check(timeout)
-        try await client.put(try encode(item), timeout: timeout)
+        if try client.tryPut(item) { return }
+        try await client.putWaiting(item, timeout: timeout)
     }
 
+    @inline(__always)
     func get(timeout: Duration?) async throws -> Element {
-        let bytes = try await client.get(timeout: timeout)
-        return try bytes.withUnsafeBytes { try MessagePackDecoder().decode(Element.self, from: $0) }
+        try QueueClient.check(timeout)
+        if let bytes = try client.tryGet() { return try decode(bytes) }
+        return try decode(try await client.waitForItem(timeout: timeout))
     }
 
     func next() async throws -> Element? {
@@ -130,7 +134,10 @@ struct QueueCore<Element: Codable>: Sendable {
 
     private enum CodingKeys: String, CodingKey { case queue, maxsize, joinable }
 
-    init(handle: QueueHandle) { self.handle = handle }
+    init(handle: QueueHandle) {
+        self.handle = handle
+        self.client = QueueClients.client(for: handle)
+    }
 
     init(from decoder: any Decoder, joinable: Bool, as typeName: String) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -141,7 +148,7 @@ struct QueueCore<Element: Codable>: Sendable {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
                 "queue \(handle.id) is \(handle.joinable ? "a JoinableQueue" : "not a JoinableQueue"); it cannot be read as a \(typeName)"))
         }
-        self.handle = handle
+        self.init(handle: handle)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -150,4 +157,11 @@ struct QueueCore<Element: Codable>: Sendable {
         try container.encode(handle.maxsize, forKey: .maxsize)
         try container.encode(handle.joinable, forKey: .joinable)
     }
+}
+
+/// One encoder and decoder for every queue of the process (both reuse their working objects
+/// across calls and may be used from any thread).
+enum QueueCodec {
+    static let encoder = MessagePackEncoder()
+    static let decoder = MessagePackDecoder()
 }

@@ -37,7 +37,7 @@ final class QueueClient: Sendable {
     private let state = Mutex(State())
 
     /// The largest prefetch window.
-    static let maxWindow = 256
+    static let maxWindow = 1024
 
     private struct State {
         var buffer = FIFO<ArraySlice<UInt8>>()
@@ -68,6 +68,8 @@ final class QueueClient: Sendable {
         var cancelling = false
     }
 
+    private enum PutMode { case closed, oneWay, wait }
+
     private enum Action {
         case fetch(UInt64, max: Int, timeout: Duration?)
         case cancel(UInt64)
@@ -82,9 +84,10 @@ final class QueueClient: Sendable {
 
     // MARK: get
 
-    func get(timeout: Duration?) async throws -> ArraySlice<UInt8> {
-        try Self.check(timeout)
-        let immediate = state.withLock { s -> (Result<ArraySlice<UInt8>, any Error>, [Action])? in
+    /// The next item if one is here (the fast path: no await, no frame unless it is time to
+    /// prefetch); nil if the caller must wait (``waitForItem(timeout:)``).
+    func tryGet() throws -> ArraySlice<UInt8>? {
+        let immediate = state.withLock { s -> (Result<ArraySlice<UInt8>, QueueError>, [Action])? in
             if let item = s.buffer.popFirst() {
                 took(&s)
                 return (.success(item), planPrefetch(&s))
@@ -92,11 +95,20 @@ final class QueueClient: Sendable {
             if s.drained { return (.failure(closedError), []) }
             return nil
         }
-        if let (result, actions) = immediate {
-            perform(actions)
-            if case .success = result { transport.reportsChanged(self) }
-            return try result.get()
-        }
+        guard let (result, actions) = immediate else { return nil }
+        if !actions.isEmpty { perform(actions) }
+        if case .success = result { transport.reportsChanged(self) }
+        return try result.get()
+    }
+
+    func get(timeout: Duration?) async throws -> ArraySlice<UInt8> {
+        try Self.check(timeout)
+        if let item = try tryGet() { return item }
+        return try await waitForItem(timeout: timeout)
+    }
+
+    /// Waits for the next item: asks the supervisor (or joins the outstanding ask).
+    func waitForItem(timeout: Duration?) async throws -> ArraySlice<UInt8> {
         let token = state.withLock { s -> UInt64 in s.tokens += 1; return s.tokens }
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         let item = try await withTaskCancellationHandler {
@@ -228,11 +240,9 @@ final class QueueClient: Sendable {
 
     // MARK: put
 
-    func put(_ item: [UInt8], timeout: Duration?) async throws {
-        try Self.check(timeout)
-        try checkSize(item)
-        enum Mode { case closed, oneWay, wait }
-        let mode = state.withLock { s -> Mode in
+    /// Puts without waiting when it can (unbounded queue, or put credit left): true if done.
+    func tryPut<Item: Encodable>(_ item: Item) throws -> Bool {
+        let mode = state.withLock { s -> PutMode in
             if s.closed { return .closed }
             if handle.maxsize == 0 { return .oneWay }
             if s.credit > 0 { s.credit -= 1; return .oneWay }
@@ -240,36 +250,48 @@ final class QueueClient: Sendable {
         }
         switch mode {
         case .closed: throw closedError
-        case .oneWay: try transport.put(handle, item)
-        case .wait:
-            switch try await cancellableRequest(.putWait(item: item, timeout: timeout)) {
-            case .put(.ok, let credit):
-                if credit > 0 { state.withLock { $0.credit += credit } }
-            case .put(.timedOut, _):
-                throw QueueError(.full, "queue \(handle.id) stayed full (maxsize \(handle.maxsize))\(timeout == .zero ? "" : " until the timeout")")
-            case .put(.closed, _):
-                markClosed()
-                throw closedError
-            case .put(.cancelled, _):
-                throw CancellationError()
-            case .failure(let error):
+        case .oneWay:
+            do {
+                try transport.put(handle, item)
+            } catch {
+                if handle.maxsize > 0 { state.withLock { $0.credit += 1 } }   // the credit was not used
                 throw error
-            default:
-                throw QueueError(.disconnected, "queue \(handle.id): unexpected answer to a put")
             }
+            return true
+        case .wait: return false
+        }
+    }
+
+    /// A put that waits for room in the supervisor (a bounded queue without credit here).
+    func putWaiting<Item: Encodable>(_ value: Item, timeout: Duration?) async throws {
+        let item = try QueueCodec.encoder.encode(value)
+        try Self.checkSize(item, of: handle, limit: transport.maxItemSize)
+        switch try await cancellableRequest(.putWait(item: item, timeout: timeout)) {
+        case .put(.ok, let credit):
+            if credit > 0 { state.withLock { $0.credit += credit } }
+        case .put(.timedOut, _):
+            throw QueueError(.full, "queue \(handle.id) stayed full (maxsize \(handle.maxsize))\(timeout == .zero ? "" : " until the timeout")")
+        case .put(.closed, _):
+            markClosed()
+            throw closedError
+        case .put(.cancelled, _):
+            throw CancellationError()
+        case .failure(let error):
+            throw error
+        default:
+            throw QueueError(.disconnected, "queue \(handle.id): unexpected answer to a put")
         }
     }
 
     /// A put that never waits: on an unbounded queue (SimpleQueue).
-    func putUnbounded(_ item: [UInt8]) throws {
-        try checkSize(item)
+    func putUnbounded<Item: Encodable>(_ item: Item) throws {
         if state.withLock({ $0.closed }) { throw closedError }
         try transport.put(handle, item)
     }
 
-    private func checkSize(_ item: [UInt8]) throws {
-        guard item.count <= transport.maxItemSize else {
-            throw QueueError(.itemTooLarge, "queue \(handle.id): the item encodes to \(item.count) bytes, above the largest item of \(transport.maxItemSize) bytes (the maximum frame less \(QueueWire.itemOverhead))")
+    static func checkSize(_ item: [UInt8], of handle: QueueHandle, limit: Int) throws {
+        guard item.count <= limit else {
+            throw QueueError(.itemTooLarge, "queue \(handle.id): the item encodes to \(item.count) bytes, above the largest item of \(limit) bytes (the maximum frame less \(QueueWire.itemOverhead))")
         }
     }
 

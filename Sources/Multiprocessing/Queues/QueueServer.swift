@@ -368,7 +368,10 @@ final class QueueServer: @unchecked Sendable {
             appendFrame(to: peer, kind: .reply, correlation: answerer.correlation) { bytes in
                 QueueWire.appendArrayHeader(items.count + 1, to: &bytes)
                 bytes.append(status.rawValue)
-                for item in items { bytes.append(contentsOf: item) }
+                for item in items {
+                    QueueWire.appendBinHeader(item.count, to: &bytes)
+                    bytes.append(contentsOf: item)
+                }
             }
         case .put(let status, let credit):
             appendFrame(to: peer, kind: .reply, correlation: answerer.correlation) { bytes in

@@ -9,8 +9,9 @@ protocol QueueTransport: Sendable {
     func nextCorrelation() -> UInt64
     /// Makes the queue known to the supervisor; ordered before this process's other frames about it.
     func open(_ handle: QueueHandle)
-    /// A one-way put (unbounded queue, or within granted credit).
-    func put(_ handle: QueueHandle, _ item: [UInt8]) throws
+    /// A one-way put (unbounded queue, or within granted credit); throws
+    /// ``QueueError/Code/itemTooLarge`` for an item above ``maxItemSize``.
+    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item) throws
     /// Sends `request`; `answer` is called once with the supervisor's answer.
     func request(_ handle: QueueHandle, _ request: QueueRequest, correlation: UInt64, answer: @escaping @Sendable (QueueAnswer) -> Void)
     /// Asks the supervisor to answer the waiting request `correlation` now.
@@ -60,8 +61,10 @@ final class ParentQueueTransport: QueueTransport {
         submit { $0.open(peer: Envelope.supervisor, id: handle.id, maxsize: handle.maxsize, joinable: handle.joinable) }
     }
 
-    func put(_ handle: QueueHandle, _ item: [UInt8]) throws {
-        submit { $0.put(peer: Envelope.supervisor, id: handle.id, item: item) }
+    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item) throws {
+        let bytes = try QueueCodec.encoder.encode(item)
+        try QueueClient.checkSize(bytes, of: handle, limit: maxItemSize)
+        submit { $0.put(peer: Envelope.supervisor, id: handle.id, item: bytes) }
     }
 
     func request(_ handle: QueueHandle, _ request: QueueRequest, correlation: UInt64, answer: @escaping @Sendable (QueueAnswer) -> Void) {
@@ -105,9 +108,17 @@ final class WorkerQueueTransport: QueueTransport {
         self.session = session
         let source = session.id
         session.beforeFlush = { QueueClients.reportFrames(source: source) }
+        // A worker that uses queues moves many frames: a 1 MiB channel lets a producer write
+        // ahead of the supervisor and a batch of items arrive in one read (a 64 KiB pipe made
+        // the processes wait on each other half the time). Refused past the user's pipe
+        // limit, which is harmless.
+        _ = try? session.input.setPipeCapacity(Self.channelCapacity)
+        _ = try? session.output.setPipeCapacity(Self.channelCapacity)
     }
 
-    var maxItemSize: Int { MessagePackLimits.defaultMaxFrameSize - QueueWire.itemOverhead }
+    static let channelCapacity = 1 << 20
+
+    var maxItemSize: Int { ChildSession.pendingMaxFrameSize }
 
     func nextCorrelation() -> UInt64 { session.nextCorrelation() }
 
@@ -121,16 +132,18 @@ final class WorkerQueueTransport: QueueTransport {
     }
 
     func open(_ handle: QueueHandle) {
-        let payload = (try? encoder.encode(QueueWire.Open(maxsize: handle.maxsize, joinable: handle.joinable))) ?? [0xc0]
-        let bytes = frame(QueueWire.Kind.open, handle, payload: payload)
+        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.open, source: session.id, queue: handle.id)
         // Never flushes here: the caller may hold the clients' table lock.
-        try? session.sendLater(flushIfFull: false) { $0.append(contentsOf: bytes) }
+        try? session.sendLater(flushIfFull: false) { try $0.append(envelope, QueueWire.Open(maxsize: handle.maxsize, joinable: handle.joinable)) }
     }
 
-    func put(_ handle: QueueHandle, _ item: [UInt8]) throws {
-        let source = session.id
-        try session.sendLater { bytes in
-            item.withUnsafeBytes { QueueWire.appendFrame(QueueWire.Kind.put, source: source, queue: handle.id, payload: $0, to: &bytes) }
+    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item) throws {
+        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.put, source: session.id, queue: handle.id)
+        do {
+            // Encoded straight into the pending output: no copy of the item.
+            try session.sendLater { try $0.append(envelope, item) }
+        } catch let error as MessagePackError where error.code == .frameTooLarge {
+            throw QueueError(.itemTooLarge, "queue \(handle.id): the item is above the largest item of about \(maxItemSize) bytes (\(error))")
         }
     }
 
@@ -195,14 +208,14 @@ final class WorkerQueueTransport: QueueTransport {
     }
 
     func cancel(_ handle: QueueHandle, correlation: UInt64) {
-        let bytes = frame(QueueWire.Kind.cancel, handle, correlation: correlation, payload: [0xc0])
-        try? session.sendLater { $0.append(contentsOf: bytes) }
+        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.cancel, source: session.id, correlation: correlation, queue: handle.id)
+        try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
         try? session.flushPendingOutput()
     }
 
     func close(_ handle: QueueHandle) {
-        let bytes = frame(QueueWire.Kind.close, handle, payload: [0xc0])
-        try? session.sendLater { $0.append(contentsOf: bytes) }
+        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.close, source: session.id, queue: handle.id)
+        try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
         try? session.flushPendingOutput()
     }
 

@@ -5,9 +5,9 @@ import MessagePack
 ///
 /// Every frame a worker sends about a queue has a six-element envelope,
 /// `[kind, flags, source, 0, correlation, queue]` (`putWait` adds a seventh, its timeout in
-/// microseconds); version-1 readers ignore the extra elements. Items travel as the payload,
-/// or as the elements after the status in a `get` reply, byte for byte as their producer
-/// encoded them.
+/// microseconds); version-1 readers ignore the extra elements. Items travel as the payload of
+/// a put, and wrapped in bin after the status in a `get` reply, byte for byte as their
+/// producer encoded them.
 enum QueueWire {
     /// The queue kinds (PROTOCOL.md, "Queue kinds").
     enum Kind {
@@ -17,7 +17,7 @@ enum QueueWire {
         static let put = Envelope.Kind(rawValue: 33)
         /// Producer → supervisor, request: an item that waits for room; answered `[status, credit]`.
         static let putWait = Envelope.Kind(rawValue: 34)
-        /// Consumer → supervisor, request `{"max", "timeout"}`: answered `[status, item...]`.
+        /// Consumer → supervisor, request `{"max", "timeout"}`: answered `[status, bin(item)...]`.
         static let get = Envelope.Kind(rawValue: 35)
         /// Consumer → supervisor, one-way `[got, done]`: items its code got, tasks it finished.
         static let report = Envelope.Kind(rawValue: 36)
@@ -115,21 +115,27 @@ enum QueueWire {
         }
         let elements = Int(body[0] & 0x0f)
         var offset = 1
-        var fields: [UInt64?] = []
-        fields.reserveCapacity(elements)
+        var header = Header(kind: Envelope.Kind(rawValue: 0), source: 0, correlation: 0, queue: 0, timeout: nil, payloadOffset: 0)
         for index in 0..<elements {
             guard let (value, next) = readUIntOrNil(body, at: offset) else {
                 throw Malformed(description: "envelope element \(index) at byte offset \(offset) is not an unsigned integer")
             }
-            fields.append(value)
+            guard value != nil || index >= 6 else {
+                throw Malformed(description: "a queue frame's first six envelope elements must be unsigned integers (element \(index) is nil)")
+            }
+            switch index {
+            case 0: header.kind = Envelope.Kind(rawValue: value!)
+            case 2: header.source = value!
+            case 4: header.correlation = value!
+            case 5: header.queue = value!
+            case 6: header.timeout = value
+            default: break
+            }
             offset = next
         }
-        guard let kind = fields[0], fields[1] != nil, let source = fields[2], fields[3] != nil, let correlation = fields[4], let queue = fields[5] else {
-            throw Malformed(description: "a queue frame's first six envelope elements must be unsigned integers")
-        }
         guard offset < body.count else { throw Malformed(description: "nothing follows the envelope at byte offset \(offset)") }
-        return Header(kind: Envelope.Kind(rawValue: kind), source: source, correlation: correlation, queue: queue,
-                      timeout: elements > 6 ? fields[6] : nil, payloadOffset: offset)
+        header.payloadOffset = offset
+        return header
     }
 
     /// An unsigned integer (any width) or nil at `offset`, and where the next value starts.
@@ -153,6 +159,25 @@ enum QueueWire {
     }
 
     // MARK: building
+
+    /// The envelope of a queue frame from a worker, `[kind, 0, source, 0, correlation, queue]`,
+    /// encoded straight into a `FrameWriter` before the item (each integer in its smallest form).
+    struct QueueEnvelope: Encodable {
+        var kind: Envelope.Kind
+        var source: UInt64
+        var correlation: UInt64 = 0
+        var queue: UInt64
+
+        func encode(to encoder: any Encoder) throws {
+            var fields = encoder.unkeyedContainer()
+            try fields.encode(kind.rawValue)
+            try fields.encode(0 as UInt8)
+            try fields.encode(source)
+            try fields.encode(0 as UInt8)
+            try fields.encode(correlation)
+            try fields.encode(queue)
+        }
+    }
 
     /// Appends a msgpack unsigned integer in its smallest form.
     static func appendUInt(_ value: UInt64, to bytes: inout [UInt8]) {
@@ -208,14 +233,16 @@ enum QueueWire {
         bytes[start + 3] = UInt8(truncatingIfNeeded: length)
     }
 
-    /// The payload of a `get` answer, `[status, item...]`, without decoding the items.
-    static func getAnswerPayload(_ status: Status, _ items: [[UInt8]]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(8 + items.reduce(0) { $0 + $1.count })
-        appendArrayHeader(items.count + 1, to: &bytes)
-        bytes.append(status.rawValue)
-        for item in items { bytes.append(contentsOf: item) }
-        return bytes
+    /// Appends a bin header for `count` bytes: items in a `get` answer are wrapped in bin, so a
+    /// client finds each one's end without parsing it.
+    static func appendBinHeader(_ count: Int, to bytes: inout [UInt8]) {
+        if count < 0x100 {
+            bytes.append(0xc4); bytes.append(UInt8(count))
+        } else if count < 0x10000 {
+            bytes.append(0xc5); appendBigEndian(UInt64(count), width: 2, to: &bytes)
+        } else {
+            bytes.append(0xc6); appendBigEndian(UInt64(count), width: 4, to: &bytes)
+        }
     }
 
     /// Splits a `get` answer's payload into its status and its items (slices of `payload`).
@@ -240,10 +267,22 @@ enum QueueWire {
             offset += 1
             var items: [ArraySlice<UInt8>] = []
             items.reserveCapacity(count - 1)
-            for _ in 1..<count {
-                let length = try MessagePackValue.length(ofFirstValueIn: UnsafeRawBufferPointer(rebasing: raw[offset...]))
-                items.append(payload[offset..<offset + length])
-                offset += length
+            for index in 1..<count {
+                guard offset < raw.count else { throw Malformed(description: "a queue get answer ends before its item \(index)") }
+                let width: Int
+                switch raw[offset] {
+                case 0xc4: width = 1
+                case 0xc5: width = 2
+                case 0xc6: width = 4
+                default: throw Malformed(description: "item \(index) of a queue get answer is not a bin (byte offset \(offset))")
+                }
+                guard offset + 1 + width <= raw.count else { throw Malformed(description: "a queue get answer ends inside item \(index)'s header") }
+                var length = 0
+                for byte in raw[(offset + 1)..<(offset + 1 + width)] { length = length << 8 | Int(byte) }
+                let start = offset + 1 + width
+                guard start + length <= raw.count else { throw Malformed(description: "item \(index) of a queue get answer claims \(length) bytes; \(raw.count - start) remain") }
+                items.append(payload[start..<start + length])
+                offset = start + length
             }
             guard offset == raw.count else { throw Malformed(description: "\(raw.count - offset) bytes follow the items of a queue get answer") }
             return (status, items)

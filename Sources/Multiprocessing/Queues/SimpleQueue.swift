@@ -25,7 +25,7 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Puts `item` at the end; never waits. Throws ``QueueError/Code/itemTooLarge`` for an item
     /// above the largest frame and ``QueueError/Code/closed`` once the queue is closed.
     public func put(_ item: Element) throws {
-        try core.client.putUnbounded(try core.encode(item))
+        try core.client.putUnbounded(item)
     }
 
     /// Removes and returns the first item, waiting until there is one. Throws
