@@ -115,6 +115,13 @@ public final class ChildSession: @unchecked Sendable {
     /// `writeLock` held).
     private func writeAfterPending(_ bytes: UnsafeRawBufferPointer) throws {
         let reports = beforeFlush?() ?? []
+        if reports.isEmpty && bytes.count == 0 {
+            // Only queued frames: written from the writer's own buffer, no copy.
+            try pending.withLock { writer in
+                if writer.count > 0 { try writer.drain { [output] in try output.writeAll($0) } }
+            }
+            return
+        }
         var queued = pending.withLock { writer in writer.count == 0 ? [] : writer.take() }
         if queued.isEmpty && reports.isEmpty {
             if bytes.count > 0 { try output.writeAll(bytes) }

@@ -32,7 +32,7 @@ public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence 
     public var maxsize: Int { core.handle.maxsize }
 
     /// See ``Queue/put(_:timeout:)``.
-    public func put(_ item: Element, timeout: Duration? = nil) async throws {
+    nonisolated(nonsending) public func put(_ item: Element, timeout: Duration? = nil) async throws {
         try await core.put(item, timeout: timeout)
     }
 
@@ -42,7 +42,7 @@ public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence 
     }
 
     /// See ``Queue/get(timeout:)``. Mark the item done with ``taskDone()`` once processed.
-    public func get(timeout: Duration? = nil) async throws -> Element {
+    nonisolated(nonsending) public func get(timeout: Duration? = nil) async throws -> Element {
         try await core.get(timeout: timeout)
     }
 
@@ -88,7 +88,7 @@ public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence 
     /// Gets items until the queue is closed and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: QueueCore<Element>
-        public mutating func next() async throws -> Element? { try await core.next() }
+        nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }

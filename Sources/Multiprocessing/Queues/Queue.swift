@@ -52,7 +52,7 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// (then ``QueueError/Code/full``), not at all with `.zero`. On an unbounded queue it never
     /// waits. Throws ``QueueError/Code/itemTooLarge`` for an item above the largest frame and
     /// ``QueueError/Code/closed`` once the queue is closed.
-    public func put(_ item: Element, timeout: Duration? = nil) async throws {
+    nonisolated(nonsending) public func put(_ item: Element, timeout: Duration? = nil) async throws {
         try await core.put(item, timeout: timeout)
     }
 
@@ -64,7 +64,7 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Removes and returns the first item, waiting while the queue is empty: for at most
     /// `timeout` if given (then ``QueueError/Code/empty``), not at all with `.zero`. Throws
     /// ``QueueError/Code/closed`` once the queue is closed and drained.
-    public func get(timeout: Duration? = nil) async throws -> Element {
+    nonisolated(nonsending) public func get(timeout: Duration? = nil) async throws -> Element {
         try await core.get(timeout: timeout)
     }
 
@@ -98,7 +98,7 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Gets items until the queue is closed and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: QueueCore<Element>
-        public mutating func next() async throws -> Element? { try await core.next() }
+        nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
@@ -115,20 +115,20 @@ struct QueueCore<Element: Codable>: Sendable {
     }
 
     @inline(__always)
-    func put(_ item: Element, timeout: Duration?) async throws {
+    nonisolated(nonsending) func put(_ item: Element, timeout: Duration?) async throws {
         try QueueClient.check(timeout)
         if try client.tryPut(item) { return }
-        try await client.putWaiting(item, timeout: timeout)
+        try await client.putWaiting(try QueueCodec.encoder.encode(item), timeout: timeout)
     }
 
     @inline(__always)
-    func get(timeout: Duration?) async throws -> Element {
+    nonisolated(nonsending) func get(timeout: Duration?) async throws -> Element {
         try QueueClient.check(timeout)
         if let bytes = try client.tryGet() { return try decode(bytes) }
         return try decode(try await client.waitForItem(timeout: timeout))
     }
 
-    func next() async throws -> Element? {
+    nonisolated(nonsending) func next() async throws -> Element? {
         do { return try await get(timeout: nil) } catch let error as QueueError where error.code == .closed { return nil }
     }
 

@@ -263,8 +263,7 @@ final class QueueClient: Sendable {
     }
 
     /// A put that waits for room in the supervisor (a bounded queue without credit here).
-    func putWaiting<Item: Encodable>(_ value: Item, timeout: Duration?) async throws {
-        let item = try QueueCodec.encoder.encode(value)
+    func putWaiting(_ item: [UInt8], timeout: Duration?) async throws {
         try Self.checkSize(item, of: handle, limit: transport.maxItemSize)
         switch try await cancellableRequest(.putWait(item: item, timeout: timeout)) {
         case .put(.ok, let credit):

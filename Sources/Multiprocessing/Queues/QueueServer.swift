@@ -30,8 +30,10 @@ final class QueueServer: @unchecked Sendable {
 
     // Loop-confined state.
     private var queues: [UInt64: ServedQueue] = [:]
-    private var dirty: [UInt64: ServedQueue] = [:]
+    private var dirty: [ServedQueue] = []
     private var outbound: [UInt64: [UInt8]] = [:]
+    /// The queue of the previous frame: a stream of puts looks it up once.
+    private var lastQueue: ServedQueue?
     private var flushScheduled = false
     private let decoder = MessagePackDecoder()
 
@@ -107,7 +109,11 @@ final class QueueServer: @unchecked Sendable {
     // MARK: operations (on the loop; the parent's client calls these directly)
 
     private func queue(_ id: UInt64, for answerer: QueueAnswerer?) -> ServedQueue? {
-        if let queue = queues[id] { return queue }
+        if let lastQueue, lastQueue.id == id { return lastQueue }
+        if let queue = queues[id] {
+            lastQueue = queue
+            return queue
+        }
         if let answerer {
             answer(answerer, .failure(QueueError(.invalidArgument, "queue \(id) is not open in the supervisor (a client must send queueOpen first)")))
         } else {
@@ -135,9 +141,8 @@ final class QueueServer: @unchecked Sendable {
             notifyClosed(queue, peer: peer)
             return
         }
-        if queue.maxsize > 0, var holder = queue.holders[peer], holder.credit > 0 {
+        if queue.maxsize > 0, let holder = queue.holders[peer], holder.credit > 0 {
             holder.credit -= 1
-            queue.holders[peer] = holder
             queue.reservedTotal -= 1
         }
         queue.items.append(item)
@@ -243,7 +248,10 @@ final class QueueServer: @unchecked Sendable {
     // MARK: serving
 
     private func markDirty(_ queue: ServedQueue) {
-        dirty[queue.id] = queue
+        if !queue.isDirty {
+            queue.isDirty = true
+            dirty.append(queue)
+        }
         scheduleFlush()
     }
 
@@ -258,9 +266,12 @@ final class QueueServer: @unchecked Sendable {
     func flush() {
         flushScheduled = false
         while !dirty.isEmpty {
-            let queues = Array(dirty.values)
+            let queues = dirty
             dirty.removeAll(keepingCapacity: true)
-            for queue in queues { serve(queue) }
+            for queue in queues {
+                queue.isDirty = false
+                serve(queue)
+            }
         }
         for (peer, bytes) in outbound where !bytes.isEmpty {
             guard let record = runtime.record(peer), let channel = record.channel else { continue }
@@ -287,7 +298,7 @@ final class QueueServer: @unchecked Sendable {
             var grant = 0
             if queue.maxsize > 0, waiter.answerer.local == nil {
                 grant = min(Self.maxCredit, max(0, queue.room) / 4)
-                queue.holders[waiter.answerer.peer, default: .init()].credit += grant
+                queue.holder(waiter.answerer.peer).credit += grant
                 queue.reservedTotal += grant
             }
             answer(waiter.answerer, .put(.ok, credit: grant))
@@ -339,7 +350,7 @@ final class QueueServer: @unchecked Sendable {
             let batch = batches[index]
             guard !batch.isEmpty else { waiting.append(waiter); continue }
             waiter.timer?.cancel()
-            queue.holders[waiter.answerer.peer, default: .init()].inflight.append(contentsOf: batch)
+            queue.holder(waiter.answerer.peer).inflight.append(contentsOf: batch)
             queue.inflightTotal += batch.count
             answer(waiter.answerer, .get(.ok, batch.map { $0[...] }))
         }

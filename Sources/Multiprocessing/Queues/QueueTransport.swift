@@ -132,13 +132,13 @@ final class WorkerQueueTransport: QueueTransport {
     }
 
     func open(_ handle: QueueHandle) {
-        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.open, source: session.id, queue: handle.id)
+        let envelope = QueueWire.envelope(QueueWire.Kind.open, source: session.id, queue: handle.id)
         // Never flushes here: the caller may hold the clients' table lock.
         try? session.sendLater(flushIfFull: false) { try $0.append(envelope, QueueWire.Open(maxsize: handle.maxsize, joinable: handle.joinable)) }
     }
 
     func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item) throws {
-        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.put, source: session.id, queue: handle.id)
+        let envelope = QueueWire.envelope(QueueWire.Kind.put, source: session.id, queue: handle.id)
         do {
             // Encoded straight into the pending output: no copy of the item.
             try session.sendLater { try $0.append(envelope, item) }
@@ -208,13 +208,13 @@ final class WorkerQueueTransport: QueueTransport {
     }
 
     func cancel(_ handle: QueueHandle, correlation: UInt64) {
-        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.cancel, source: session.id, correlation: correlation, queue: handle.id)
+        let envelope = QueueWire.envelope(QueueWire.Kind.cancel, source: session.id, correlation: correlation, queue: handle.id)
         try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
         try? session.flushPendingOutput()
     }
 
     func close(_ handle: QueueHandle) {
-        let envelope = QueueWire.QueueEnvelope(kind: QueueWire.Kind.close, source: session.id, queue: handle.id)
+        let envelope = QueueWire.envelope(QueueWire.Kind.close, source: session.id, queue: handle.id)
         try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
         try? session.flushPendingOutput()
     }

@@ -161,22 +161,11 @@ enum QueueWire {
     // MARK: building
 
     /// The envelope of a queue frame from a worker, `[kind, 0, source, 0, correlation, queue]`,
-    /// encoded straight into a `FrameWriter` before the item (each integer in its smallest form).
-    struct QueueEnvelope: Encodable {
-        var kind: Envelope.Kind
-        var source: UInt64
-        var correlation: UInt64 = 0
-        var queue: UInt64
-
-        func encode(to encoder: any Encoder) throws {
-            var fields = encoder.unkeyedContainer()
-            try fields.encode(kind.rawValue)
-            try fields.encode(0 as UInt8)
-            try fields.encode(source)
-            try fields.encode(0 as UInt8)
-            try fields.encode(correlation)
-            try fields.encode(queue)
-        }
+    /// encoded straight into a `FrameWriter` before the item. A `MessagePackValue`, which the
+    /// encoder packs directly (a Codable struct of integers cost the producer a third of its time
+    /// in dynamic casts).
+    static func envelope(_ kind: Envelope.Kind, source: UInt64, correlation: UInt64 = 0, queue: UInt64) -> MessagePackValue {
+        .array([.uint(kind.rawValue), .uint(0), .uint(source), .uint(0), .uint(correlation), .uint(queue)])
     }
 
     /// Appends a msgpack unsigned integer in its smallest form.

@@ -90,11 +90,23 @@ final class ServedQueue {
     /// Items that arrived after the close and were dropped (reported on stderr).
     var droppedAfterClose = 0
 
-    struct Holder {
+    /// A class, so that updating one in the table never copies its lists.
+    final class Holder {
         var inflight = FIFO<[UInt8]>()
         var unfinished = FIFO<[UInt8]>()
         var credit = 0
     }
+
+    /// What `peer` holds, made on first use.
+    func holder(_ peer: UInt64) -> Holder {
+        if let holder = holders[peer] { return holder }
+        let holder = Holder()
+        holders[peer] = holder
+        return holder
+    }
+
+    /// Whether the server has it on its list of queues to serve.
+    var isDirty = false
 
     struct GetWaiter {
         var answerer: QueueAnswerer
@@ -131,7 +143,7 @@ final class ServedQueue {
 
     /// `peer`'s code got `got` more of the items delivered to it and finished `done` tasks.
     func report(peer: UInt64, got: Int, done: Int) {
-        guard var holder = holders[peer] else { return }
+        guard let holder = holders[peer] else { return }
         let taken = min(max(got, 0), holder.inflight.count)
         for _ in 0..<taken {
             let item = holder.inflight.popFirst()!
@@ -145,7 +157,6 @@ final class ServedQueue {
             heldUnfinishedTotal -= finished
             unfinished -= finished
         }
-        holders[peer] = holder
     }
 
     /// `peer` is gone: what it held and its code had not finished goes back to the front, in
@@ -153,9 +164,8 @@ final class ServedQueue {
     func release(peer: UInt64) {
         peers.remove(peer)
         guard let holder = holders.removeValue(forKey: peer) else { return }
-        var holder2 = holder
-        let unfinishedItems = joinable ? holder2.unfinished.removeAll() : []
-        let inflightItems = holder2.inflight.removeAll()
+        let unfinishedItems = joinable ? holder.unfinished.removeAll() : []
+        let inflightItems = holder.inflight.removeAll()
         inflightTotal -= inflightItems.count
         heldUnfinishedTotal -= joinable ? unfinishedItems.count : 0
         reservedTotal -= holder.credit

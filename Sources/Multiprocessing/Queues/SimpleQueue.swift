@@ -30,7 +30,7 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
 
     /// Removes and returns the first item, waiting until there is one. Throws
     /// ``QueueError/Code/closed`` once the queue is closed and drained.
-    public func get() async throws -> Element {
+    nonisolated(nonsending) public func get() async throws -> Element {
         try await core.get(timeout: nil)
     }
 
@@ -49,7 +49,7 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Gets items until the queue is closed and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: QueueCore<Element>
-        public mutating func next() async throws -> Element? { try await core.next() }
+        nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
