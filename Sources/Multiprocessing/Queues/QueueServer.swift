@@ -31,7 +31,8 @@ final class QueueServer: @unchecked Sendable {
     // Loop-confined state.
     private var queues: [UInt64: ServedQueue] = [:]
     private var dirty: [ServedQueue] = []
-    private var outbound: [UInt64: [UInt8]] = [:]
+    private var outbound: [UInt64: ByteBuffer] = [:]
+    private let allocator = ByteBufferAllocator()
     /// The queue of the previous frame: a stream of puts looks it up once.
     private var lastQueue: ServedQueue?
     private var flushScheduled = false
@@ -101,7 +102,7 @@ final class QueueServer: @unchecked Sendable {
 
     private func refuse(_ peer: UInt64, correlation: UInt64, _ error: RemoteError) {
         appendFrame(to: peer, kind: .error, correlation: correlation) { bytes in
-            bytes.append(contentsOf: (try? MessagePackEncoder().encode(error)) ?? [0xc0])
+            bytes.writeBytes((try? MessagePackEncoder().encode(error)) ?? [0xc0])
         }
         scheduleFlush()
     }
@@ -273,9 +274,8 @@ final class QueueServer: @unchecked Sendable {
                 serve(queue)
             }
         }
-        for (peer, bytes) in outbound where !bytes.isEmpty {
-            guard let record = runtime.record(peer), let channel = record.channel else { continue }
-            record.forward(channel.allocator.buffer(bytes: bytes))
+        for (peer, bytes) in outbound where bytes.readableBytes > 0 {
+            runtime.record(peer)?.forward(bytes)
         }
         outbound.removeAll(keepingCapacity: true)
     }
@@ -363,7 +363,7 @@ final class QueueServer: @unchecked Sendable {
             QueueClients.markClosed(queue.id)
             return
         }
-        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { QueueWire.appendUInt(queue.id, to: &$0) }
+        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { $0.writeMessagePackUInt(queue.id) }
     }
 
     // MARK: answering
@@ -377,51 +377,72 @@ final class QueueServer: @unchecked Sendable {
         switch answer {
         case .get(let status, let items):
             appendFrame(to: peer, kind: .reply, correlation: answerer.correlation) { bytes in
-                QueueWire.appendArrayHeader(items.count + 1, to: &bytes)
-                bytes.append(status.rawValue)
+                bytes.writeMessagePackArrayHeader(items.count + 1)
+                bytes.writeInteger(status.rawValue)
                 for item in items {
-                    QueueWire.appendBinHeader(item.count, to: &bytes)
-                    bytes.append(contentsOf: item)
+                    bytes.writeMessagePackBinHeader(item.count)
+                    bytes.writeBytes(item)
                 }
             }
         case .put(let status, let credit):
             appendFrame(to: peer, kind: .reply, correlation: answerer.correlation) { bytes in
-                bytes.append(0x92)
-                bytes.append(status.rawValue)
-                QueueWire.appendUInt(UInt64(credit), to: &bytes)
+                bytes.writeInteger(UInt8(0x92))
+                bytes.writeInteger(status.rawValue)
+                bytes.writeMessagePackUInt(UInt64(credit))
             }
         case .join(let status):
             appendFrame(to: peer, kind: .reply, correlation: answerer.correlation) { bytes in
-                bytes.append(0x91)
-                bytes.append(status.rawValue)
+                bytes.writeInteger(UInt8(0x91))
+                bytes.writeInteger(status.rawValue)
             }
         case .status(let status):
             appendFrame(to: peer, kind: .reply, correlation: answerer.correlation) { bytes in
-                bytes.append(contentsOf: (try? MessagePackEncoder().encode(status)) ?? [0xc0])
+                bytes.writeBytes((try? MessagePackEncoder().encode(status)) ?? [0xc0])
             }
         case .failure(let error):
             appendFrame(to: peer, kind: .error, correlation: answerer.correlation) { bytes in
-                bytes.append(contentsOf: (try? MessagePackEncoder().encode(RemoteError(error))) ?? [0xc0])
+                bytes.writeBytes((try? MessagePackEncoder().encode(RemoteError(error))) ?? [0xc0])
             }
         }
     }
 
     /// Appends a frame `[kind, 0, 0, peer, correlation]` + payload to what `peer` is owed.
-    private func appendFrame(to peer: UInt64, kind: Envelope.Kind, correlation: UInt64, payload: (inout [UInt8]) -> Void) {
-        var bytes = outbound.removeValue(forKey: peer) ?? []
-        let start = bytes.count
-        bytes.append(contentsOf: [0, 0, 0, 0, 0x95])
-        QueueWire.appendUInt(kind.rawValue, to: &bytes)
-        bytes.append(0)
-        bytes.append(0)
-        QueueWire.appendUInt(peer, to: &bytes)
-        QueueWire.appendUInt(correlation, to: &bytes)
+    private func appendFrame(to peer: UInt64, kind: Envelope.Kind, correlation: UInt64, payload: (inout ByteBuffer) -> Void) {
+        var bytes = outbound.removeValue(forKey: peer) ?? allocator.buffer(capacity: 16 << 10)
+        let start = bytes.writerIndex
+        bytes.writeInteger(UInt32(0))
+        bytes.writeInteger(UInt8(0x95))
+        bytes.writeMessagePackUInt(kind.rawValue)
+        bytes.writeInteger(UInt16(0))   // flags 0, source 0 (the supervisor)
+        bytes.writeMessagePackUInt(peer)
+        bytes.writeMessagePackUInt(correlation)
         payload(&bytes)
-        let length = UInt32(bytes.count - start - 4)
-        bytes[start] = UInt8(length >> 24)
-        bytes[start + 1] = UInt8(truncatingIfNeeded: length >> 16)
-        bytes[start + 2] = UInt8(truncatingIfNeeded: length >> 8)
-        bytes[start + 3] = UInt8(truncatingIfNeeded: length)
+        bytes.setInteger(UInt32(bytes.writerIndex - start - 4), at: start)
         outbound[peer] = bytes
+    }
+}
+
+extension ByteBuffer {
+    /// A MessagePack unsigned integer in its smallest form.
+    mutating func writeMessagePackUInt(_ value: UInt64) {
+        switch value {
+        case 0..<0x80: writeInteger(UInt8(value))
+        case 0..<0x100: writeInteger(UInt8(0xcc)); writeInteger(UInt8(value))
+        case 0..<0x10000: writeInteger(UInt8(0xcd)); writeInteger(UInt16(value))
+        case 0..<0x1_0000_0000: writeInteger(UInt8(0xce)); writeInteger(UInt32(value))
+        default: writeInteger(UInt8(0xcf)); writeInteger(value)
+        }
+    }
+
+    mutating func writeMessagePackArrayHeader(_ count: Int) {
+        if count < 16 { writeInteger(UInt8(0x90 | count)) }
+        else if count < 0x10000 { writeInteger(UInt8(0xdc)); writeInteger(UInt16(count)) }
+        else { writeInteger(UInt8(0xdd)); writeInteger(UInt32(count)) }
+    }
+
+    mutating func writeMessagePackBinHeader(_ count: Int) {
+        if count < 0x100 { writeInteger(UInt8(0xc4)); writeInteger(UInt8(count)) }
+        else if count < 0x10000 { writeInteger(UInt8(0xc5)); writeInteger(UInt16(count)) }
+        else { writeInteger(UInt8(0xc6)); writeInteger(UInt32(count)) }
     }
 }

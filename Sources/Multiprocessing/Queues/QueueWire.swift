@@ -183,17 +183,6 @@ enum QueueWire {
         for shift in stride(from: (width - 1) * 8, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
     }
 
-    /// Appends an array header for `count` elements.
-    static func appendArrayHeader(_ count: Int, to bytes: inout [UInt8]) {
-        if count < 16 {
-            bytes.append(0x90 | UInt8(count))
-        } else if count < 0x10000 {
-            bytes.append(0xdc); appendBigEndian(UInt64(count), width: 2, to: &bytes)
-        } else {
-            bytes.append(0xdd); appendBigEndian(UInt64(count), width: 4, to: &bytes)
-        }
-    }
-
     /// Appends one whole frame: `[kind, 0, source, 0, correlation, queue(, timeout)]`, then `payload`.
     static func appendFrame(_ kind: Envelope.Kind, source: UInt64, correlation: UInt64 = 0, queue: UInt64,
                             timeout: UInt64?? = .none, payload: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
@@ -220,18 +209,6 @@ enum QueueWire {
         bytes[start + 1] = UInt8(truncatingIfNeeded: length >> 16)
         bytes[start + 2] = UInt8(truncatingIfNeeded: length >> 8)
         bytes[start + 3] = UInt8(truncatingIfNeeded: length)
-    }
-
-    /// Appends a bin header for `count` bytes: items in a `get` answer are wrapped in bin, so a
-    /// client finds each one's end without parsing it.
-    static func appendBinHeader(_ count: Int, to bytes: inout [UInt8]) {
-        if count < 0x100 {
-            bytes.append(0xc4); bytes.append(UInt8(count))
-        } else if count < 0x10000 {
-            bytes.append(0xc5); appendBigEndian(UInt64(count), width: 2, to: &bytes)
-        } else {
-            bytes.append(0xc6); appendBigEndian(UInt64(count), width: 4, to: &bytes)
-        }
     }
 
     /// Splits a `get` answer's payload into its status and its items (slices of `payload`).
