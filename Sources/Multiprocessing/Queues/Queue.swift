@@ -10,16 +10,17 @@ import MessagePack
 ///
 /// ```swift
 /// struct Job: Codable { var id: Int; var name: String }
-/// let jobs = try Queue<Job>(maxsize: 100)               // mp.Queue(100)
-/// let worker = try await ChildProcess.start(consume, jobs)
-/// for id in 0..<1_000 { try await jobs.put(Job(id: id, name: "job \(id)")) }  // waits while full
-/// jobs.close()                                          // the consumer's loop ends once drained
-///
-/// let consume = ProcessFunction("consume") { (jobs: Queue<Job>) -> Int in
-///     var count = 0
-///     for try await job in jobs { count += job.id >= 0 ? 1 : 0 }   // ends when closed and drained
-///     return count
+/// let consume = ProcessFunction("consume") { (jobs: Queue<Job>) -> [Int] in
+///     var ids: [Int] = []
+///     for try await job in jobs { ids.append(job.id) }     // ends when closed and drained
+///     return ids
 /// }
+/// // after Multiprocessing.bootstrap(functions: [consume]):
+/// let jobs = try Queue<Job>(maxsize: 100)                 // mp.Queue(100)
+/// let worker = try await ChildProcess.start(consume, jobs)
+/// for id in 0..<1_000 { try await jobs.put(Job(id: id, name: "job \(id)")) }   // waits while full
+/// jobs.close()
+/// print(try await worker.result(of: consume).count)       // 1000
 /// ```
 ///
 /// Semantics (Python's, with the differences a brokered queue makes):

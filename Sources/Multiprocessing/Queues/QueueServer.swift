@@ -376,7 +376,8 @@ final class QueueServer: @unchecked Sendable {
         let peer = answerer.peer
         switch answer {
         case .get(let status, let items):
-            appendFrame(to: peer, kind: .reply, correlation: answerer.correlation) { bytes in
+            let size = items.reduce(32) { $0 + $1.count + 5 }
+            appendFrame(to: peer, kind: .reply, correlation: answerer.correlation, reserving: size) { bytes in
                 bytes.writeMessagePackArrayHeader(items.count + 1)
                 bytes.writeInteger(status.rawValue)
                 for item in items {
@@ -407,8 +408,10 @@ final class QueueServer: @unchecked Sendable {
     }
 
     /// Appends a frame `[kind, 0, 0, peer, correlation]` + payload to what `peer` is owed.
-    private func appendFrame(to peer: UInt64, kind: Envelope.Kind, correlation: UInt64, payload: (inout ByteBuffer) -> Void) {
-        var bytes = outbound.removeValue(forKey: peer) ?? allocator.buffer(capacity: 16 << 10)
+    private func appendFrame(to peer: UInt64, kind: Envelope.Kind, correlation: UInt64, reserving size: Int = 64,
+                             payload: (inout ByteBuffer) -> Void) {
+        var bytes = outbound.removeValue(forKey: peer) ?? allocator.buffer(capacity: max(size, 4096))
+        bytes.reserveCapacity(minimumWritableBytes: size)
         let start = bytes.writerIndex
         bytes.writeInteger(UInt32(0))
         bytes.writeInteger(UInt8(0x95))

@@ -108,15 +108,16 @@ final class WorkerQueueTransport: QueueTransport {
         self.session = session
         let source = session.id
         session.beforeFlush = { QueueClients.reportFrames(source: source) }
-        // A worker that uses queues moves many frames: a 1 MiB channel lets a producer write
-        // ahead of the supervisor and a batch of items arrive in one read (a 64 KiB pipe made
-        // the processes wait on each other half the time). Refused past the user's pipe
-        // limit, which is harmless.
+        // A worker that uses queues moves many frames: a larger channel lets a producer write
+        // ahead of the supervisor and a batch of items arrive in one read (with 64 KiB the
+        // processes waited on each other half the time). 256 KiB, not the 1 MiB maximum: past
+        // the user's pipe-pages soft limit (64 MiB) the kernel gives every *new* pipe 8 KiB, so
+        // this leaves room for about 128 such workers. A refusal is harmless.
         _ = try? session.input.setPipeCapacity(Self.channelCapacity)
         _ = try? session.output.setPipeCapacity(Self.channelCapacity)
     }
 
-    static let channelCapacity = 1 << 20
+    static let channelCapacity = 256 << 10
 
     var maxItemSize: Int { ChildSession.pendingMaxFrameSize }
 
