@@ -90,6 +90,29 @@ public enum QueueEntries {
         return outcomes
     }
 
+    /// In a worker: a get that waits is cancelled (the supervisor is told with queueCancel), then
+    /// an item is put; the worker gets it back: the cancelled get took nothing. Returns the item.
+    public static let cancelledGet = ProcessFunction("queue-cancelled-get") { (queue: Queue<Int>) -> Int in
+        let waiting = Task { try await queue.get() }
+        try await Task.sleep(for: .milliseconds(20))
+        waiting.cancel()
+        guard case .failure(let error) = await waiting.result, error is CancellationError else { return -1 }
+        try await queue.put(99)
+        return try await queue.get(timeout: .seconds(30))
+    }
+
+    /// Puts `count` items into a JoinableQueue, then waits (in this worker) until all are done.
+    public struct PutAndJoin: Codable, Sendable {
+        public var queue: JoinableQueue<Int>
+        public var count: Int
+        public init(queue: JoinableQueue<Int>, count: Int) { self.queue = queue; self.count = count }
+    }
+    public static let putAndJoin = ProcessFunction("queue-put-and-join") { (job: PutAndJoin) -> Int in
+        for item in 0..<job.count { try await job.queue.put(item) }
+        try await job.queue.join()
+        return try await job.queue.unfinishedCount
+    }
+
     /// Gets the queue handle that arrives through `outer`, and puts 42 into it.
     public static let relay = ProcessFunction("queue-relay") { (outer: Queue<Queue<Int>>) -> Int in
         let inner = try await outer.get()
@@ -113,5 +136,5 @@ public enum QueueEntries {
         return count
     }
 
-    public static let functions: [any ProcessEntry] = [produce, consumeAll, getOne, getAndHold, probe, relay, work]
+    public static let functions: [any ProcessEntry] = [produce, consumeAll, getOne, getAndHold, probe, relay, work, cancelledGet, putAndJoin]
 }

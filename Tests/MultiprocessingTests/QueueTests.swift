@@ -177,6 +177,36 @@ import Testing
         ])
     }
 
+    @Test func aWorkersCancelledGetLosesNothing() async throws {
+        let queue = try Queue<Int>()
+        #expect(try await ChildProcess.run(QueueEntries.cancelledGet, queue) == 99)
+        #expect(try await queue.count == 0)
+    }
+
+    @Test func aWorkerJoinsAJoinableQueueTheParentWorksOff() async throws {
+        let tasks = try JoinableQueue<Int>()
+        let producer = try await ChildProcess.start(QueueEntries.putAndJoin, .init(queue: tasks, count: 50))
+        for expected in 0..<50 {
+            #expect(try await tasks.get() == expected)
+            try tasks.taskDone()
+        }
+        #expect(try await producer.result(of: QueueEntries.putAndJoin) == 0, "join returned once all 50 were done")
+        try await producer.join()
+    }
+
+    @Test func aBoundedQueueGrantsCreditButNeverHoldsMoreThanMaxsize() async throws {
+        let queue = try Queue<Tagged>(maxsize: 200)
+        let producer = try await ChildProcess.start(QueueEntries.produce, .init(queue: queue, producer: 2, count: 3_000))
+        var largest = 0
+        for sequence in 0..<3_000 {
+            if sequence % 100 == 0 { largest = max(largest, try await queue.count) }
+            #expect(try await queue.get() == Tagged(producer: 2, sequence: sequence))
+        }
+        #expect(largest <= 200)
+        #expect(try await producer.result(of: QueueEntries.produce) == 3_000)
+        try await producer.join()
+    }
+
     @Test func manyProducersAndConsumersKeepEachProducersOrder() async throws {
         let queue = try Queue<Tagged>()
         var consumers: [ChildProcess] = []
