@@ -92,7 +92,11 @@ public final class ChildSession: @unchecked Sendable {
     static let pendingMaxFrameSize = MessagePackLimits.defaultMaxFrameSize - 64
     /// Called before pending output is written; returns more frames to write first (the queue
     /// clients' got/done reports). Never called with a client's lock held.
-    nonisolated(unsafe) var beforeFlush: (@Sendable () -> [UInt8])?
+    var beforeFlush: (@Sendable () -> [UInt8])? {
+        get { flushHook.withLock { $0 } }
+        set { flushHook.withLock { $0 = newValue } }
+    }
+    private let flushHook = Mutex<(@Sendable () -> [UInt8])?>(nil)
 
     /// Queues frames (`build` appends them to the writer, encoding straight into it) to go out
     /// with the next write: many small frames, one syscall. Past ``pendingLimit`` they are
