@@ -164,6 +164,18 @@ import Testing
         #expect(try await queue.count == 0, "the cancelled put did not go in")
     }
 
+    @Test func aCancelledJoinThrowsAndTheQueueStaysUsable() async throws {
+        let tasks = try JoinableQueue<Int>()
+        try await tasks.put(1)
+        let joining = Task { try await tasks.join() }
+        try await Task.sleep(for: .milliseconds(20))
+        joining.cancel()
+        await #expect(throws: CancellationError.self) { try await joining.value }
+        #expect(try await tasks.get() == 1)
+        try tasks.taskDone()
+        try await tasks.join()
+    }
+
     // MARK: workers
 
     @Test func aWorkerSeesTheSameSemantics() async throws {
