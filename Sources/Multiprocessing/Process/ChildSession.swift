@@ -91,12 +91,19 @@ public final class ChildSession: @unchecked Sendable {
     static let pendingLimit = 64 << 10
     static let pendingMaxFrameSize = MessagePackLimits.defaultMaxFrameSize - 64
     /// Called before pending output is written; returns more frames to write first (the queue
-    /// clients' got/done reports). Never called with a client's lock held.
+    /// clients' got/done reports). Never called with a client's lock held. Set once.
     var beforeFlush: (@Sendable () -> [UInt8])? {
-        get { flushHook.withLock { $0 } }
-        set { flushHook.withLock { $0 = newValue } }
+        get { flushHook.withLock { $0 }?.body }
+        set { flushHook.withLock { $0 = newValue.map(FlushHook.init) } }
     }
-    private let flushHook = Mutex<(@Sendable () -> [UInt8])?>(nil)
+    /// A class box: a closure kept in a generic container is wrapped in a reabstraction thunk
+    /// each time it is read back out, and those wrappers piled up (profiled: a queue's throughput
+    /// fell 5x over a few seconds).
+    private final class FlushHook: Sendable {
+        let body: @Sendable () -> [UInt8]
+        init(_ body: @escaping @Sendable () -> [UInt8]) { self.body = body }
+    }
+    private let flushHook = Mutex<FlushHook?>(nil)
 
     /// Queues frames (`build` appends them to the writer, encoding straight into it) to go out
     /// with the next write: many small frames, one syscall. Past ``pendingLimit`` they are
