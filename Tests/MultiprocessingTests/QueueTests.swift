@@ -55,6 +55,20 @@ import Testing
         #expect(try await queue.count == 0)
     }
 
+    @Test func aSimpleQueuePutsWithoutWaitingAndEndsWhenClosed() async throws {
+        let queue = try SimpleQueue<String>()
+        #expect(try await queue.isEmpty)
+        try queue.put("a")             // synchronous: an unbounded queue never waits
+        try queue.put("b")
+        #expect(try await !queue.isEmpty)
+        #expect(try await queue.get() == "a")
+        queue.close()
+        #expect(throws: QueueError.self) { try queue.put("c") }
+        var rest: [String] = []
+        for try await item in queue { rest.append(item) }
+        #expect(rest == ["b"])
+    }
+
     @Test func badArgumentsAreTypedErrors() async throws {
         #expect(throws: QueueError.self) { try Queue<Int>(maxsize: -1) }
         let queue = try Queue<Int>()
