@@ -117,14 +117,14 @@ struct QueueCore<Element: Codable>: Sendable {
 
     @inline(__always)
     nonisolated(nonsending) func put(_ item: Element, timeout: Duration?) async throws {
-        try QueueClient.check(timeout)
+        if timeout != nil { try QueueClient.check(timeout) }
         if try client.tryPut(item) { return }
         try await client.putWaiting(try QueueCodec.encoder.encode(item), timeout: timeout)
     }
 
     @inline(__always)
     nonisolated(nonsending) func get(timeout: Duration?) async throws -> Element {
-        try QueueClient.check(timeout)
+        if timeout != nil { try QueueClient.check(timeout) }
         if let bytes = try client.tryGet() { return try decode(bytes) }
         return try decode(try await client.waitForItem(timeout: timeout))
     }

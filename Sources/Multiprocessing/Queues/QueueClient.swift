@@ -42,7 +42,12 @@ final class QueueClient: Sendable {
     private struct State {
         var buffer = FIFO<ArraySlice<UInt8>>()
         var waiters: [Waiter] = []
-        var fetch: Fetch?
+        /// The outstanding `get`'s correlation (0: none), its deadline (nil: none) and whether a
+        /// cancel was sent. Plain fields, not an optional struct: this is read on every get,
+        /// and an optional holding an optional `Instant` went through generic enum-tag calls.
+        var fetchCorrelation: UInt64 = 0
+        var fetchDeadline: ContinuousClock.Instant?
+        var fetchCancelling = false
         var window = 1
         /// The supervisor said the queue is closed and nothing more can come.
         var drained = false
@@ -62,12 +67,6 @@ final class QueueClient: Sendable {
         var continuation: CheckedContinuation<ArraySlice<UInt8>, any Error>
     }
 
-    private struct Fetch {
-        var correlation: UInt64
-        var deadline: ContinuousClock.Instant?
-        var cancelling = false
-    }
-
     private enum PutMode { case closed, oneWay, wait }
 
     private enum Action {
@@ -78,7 +77,11 @@ final class QueueClient: Sendable {
     init(handle: QueueHandle, transport: any QueueTransport) {
         self.handle = handle
         self.transport = transport
+        self.putEnvelope = transport.putEnvelope(for: handle)
     }
+
+    /// The envelope of this process's one-way puts, made once (a put then allocates nothing for it).
+    private let putEnvelope: MessagePackValue?
 
     private var closedError: QueueError { QueueError(.closed, "queue \(handle.id) is closed") }
 
@@ -87,18 +90,30 @@ final class QueueClient: Sendable {
     /// The next item if one is here (the fast path: no await, no frame unless it is time to
     /// prefetch); nil if the caller must wait (``waitForItem(timeout:)``).
     func tryGet() throws -> ArraySlice<UInt8>? {
-        let immediate = state.withLock { s -> (Result<ArraySlice<UInt8>, QueueError>, [Action])? in
-            if let item = s.buffer.popFirst() {
-                took(&s)
-                return (.success(item), planPrefetch(&s))
+        var prefetch: (correlation: UInt64, max: Int) = (0, 0)
+        var drained = false
+        let item = state.withLock { s -> ArraySlice<UInt8>? in
+            guard let item = s.buffer.popFirst() else {
+                drained = s.drained
+                return nil
             }
-            if s.drained { return (.failure(closedError), []) }
+            took(&s)
+            // With half a window used, the next batch is asked for without waiting.
+            if s.fetchCorrelation == 0, s.window > 1, s.buffer.count <= s.window / 2, !s.drained, s.waiters.isEmpty {
+                s.fetchCorrelation = transport.nextCorrelation()
+                s.fetchDeadline = .now
+                s.fetchCancelling = false
+                prefetch = (s.fetchCorrelation, s.window - s.buffer.count)
+            }
+            return item
+        }
+        guard let item else {
+            if drained { throw closedError }
             return nil
         }
-        guard let (result, actions) = immediate else { return nil }
-        if !actions.isEmpty { perform(actions) }
-        if case .success = result { transport.reportsChanged(self) }
-        return try result.get()
+        if prefetch.correlation != 0 { perform([.fetch(prefetch.correlation, max: prefetch.max, timeout: .zero)]) }
+        transport.reportsChanged(self)
+        return item
     }
 
     func get(timeout: Duration?) async throws -> ArraySlice<UInt8> {
@@ -141,29 +156,23 @@ final class QueueClient: Sendable {
         if handle.joinable { s.unfinishedHere += 1 }
     }
 
-    /// With half a window used, asks for the next batch without waiting.
-    private func planPrefetch(_ s: inout State) -> [Action] {
-        guard s.fetch == nil, !s.drained, s.window > 1, s.buffer.count <= s.window / 2, s.waiters.isEmpty else { return [] }
-        let correlation = transport.nextCorrelation()
-        s.fetch = Fetch(correlation: correlation, deadline: .now)
-        return [.fetch(correlation, max: s.window - s.buffer.count, timeout: .zero)]
-    }
-
     /// The `get` the waiters need: none if one is outstanding (unless a waiter's deadline comes
     /// before it ends: then it is cancelled and asked again), else one that waits until the
     /// earliest deadline.
     private func plan(_ s: inout State) -> [Action] {
         guard !s.waiters.isEmpty else { return [] }
         let earliest = s.waiters.compactMap(\.deadline).min()
-        if let fetch = s.fetch {
-            if !fetch.cancelling, let earliest, fetch.deadline.map({ earliest < $0 }) ?? true {
-                s.fetch?.cancelling = true
-                return [.cancel(fetch.correlation)]
+        if s.fetchCorrelation != 0 {
+            if !s.fetchCancelling, let earliest, s.fetchDeadline.map({ earliest < $0 }) ?? true {
+                s.fetchCancelling = true
+                return [.cancel(s.fetchCorrelation)]
             }
             return []
         }
         let correlation = transport.nextCorrelation()
-        s.fetch = Fetch(correlation: correlation, deadline: earliest)
+        s.fetchCorrelation = correlation
+        s.fetchDeadline = earliest
+        s.fetchCancelling = false
         let timeout = earliest.map { max(.zero, ContinuousClock.now.duration(to: $0)) }
         return [.fetch(correlation, max: max(s.window, s.waiters.count), timeout: timeout)]
     }
@@ -185,7 +194,7 @@ final class QueueClient: Sendable {
     private func fetched(_ correlation: UInt64, _ answer: QueueAnswer) {
         var resumes: [(CheckedContinuation<ArraySlice<UInt8>, any Error>, Result<ArraySlice<UInt8>, any Error>)] = []
         let actions = state.withLock { s -> [Action] in
-            if s.fetch?.correlation == correlation { s.fetch = nil }
+            if s.fetchCorrelation == correlation { s.fetchCorrelation = 0 }
             var failure: (any Error)?
             switch answer {
             case .get(let status, let items):
@@ -228,9 +237,9 @@ final class QueueClient: Sendable {
             var actions: [Action] = []
             // Nobody waits any more: end the outstanding get, so what it would bring is not
             // held here while the code does not ask for it.
-            if s.waiters.isEmpty, let fetch = s.fetch, !fetch.cancelling, fetch.deadline.map({ $0 > .now }) ?? true {
-                s.fetch?.cancelling = true
-                actions.append(.cancel(fetch.correlation))
+            if s.waiters.isEmpty, s.fetchCorrelation != 0, !s.fetchCancelling, s.fetchDeadline.map({ $0 > .now }) ?? true {
+                s.fetchCancelling = true
+                actions.append(.cancel(s.fetchCorrelation))
             }
             return (waiter.continuation, actions)
         }
@@ -252,7 +261,7 @@ final class QueueClient: Sendable {
         case .closed: throw closedError
         case .oneWay:
             do {
-                try transport.put(handle, item)
+                try transport.put(handle, item, envelope: putEnvelope)
             } catch {
                 if handle.maxsize > 0 { state.withLock { $0.credit += 1 } }   // the credit was not used
                 throw error
@@ -285,7 +294,7 @@ final class QueueClient: Sendable {
     /// A put that never waits: on an unbounded queue (SimpleQueue).
     func putUnbounded<Item: Encodable>(_ item: Item) throws {
         if state.withLock({ $0.closed }) { throw closedError }
-        try transport.put(handle, item)
+        try transport.put(handle, item, envelope: putEnvelope)
     }
 
     static func checkSize(_ item: [UInt8], of handle: QueueHandle, limit: Int) throws {

@@ -10,8 +10,12 @@ protocol QueueTransport: Sendable {
     /// Makes the queue known to the supervisor; ordered before this process's other frames about it.
     func open(_ handle: QueueHandle)
     /// A one-way put (unbounded queue, or within granted credit); throws
-    /// ``QueueError/Code/itemTooLarge`` for an item above ``maxItemSize``.
-    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item) throws
+    /// ``QueueError/Code/itemTooLarge`` for an item above ``maxItemSize``. `envelope` is what
+    /// ``putEnvelope(for:)`` made for this queue.
+    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item, envelope: MessagePackValue?) throws
+    /// The envelope every one-way put of this process to `handle` carries, made once (nil when
+    /// puts are not frames).
+    func putEnvelope(for handle: QueueHandle) -> MessagePackValue?
     /// Sends `request`; `answer` is called once with the supervisor's answer.
     func request(_ handle: QueueHandle, _ request: QueueRequest, correlation: UInt64, answer: @escaping @Sendable (QueueAnswer) -> Void)
     /// Asks the supervisor to answer the waiting request `correlation` now.
@@ -61,7 +65,9 @@ final class ParentQueueTransport: QueueTransport {
         submit { $0.open(peer: Envelope.supervisor, id: handle.id, maxsize: handle.maxsize, joinable: handle.joinable) }
     }
 
-    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item) throws {
+    func putEnvelope(for handle: QueueHandle) -> MessagePackValue? { nil }
+
+    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item, envelope: MessagePackValue?) throws {
         let bytes = try QueueCodec.encoder.encode(item)
         try QueueClient.checkSize(bytes, of: handle, limit: maxItemSize)
         submit { $0.put(peer: Envelope.supervisor, id: handle.id, item: bytes) }
@@ -138,8 +144,12 @@ final class WorkerQueueTransport: QueueTransport {
         try? session.sendLater(flushIfFull: false) { try $0.append(envelope, QueueWire.Open(maxsize: handle.maxsize, joinable: handle.joinable)) }
     }
 
-    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item) throws {
-        let envelope = QueueWire.envelope(QueueWire.Kind.put, source: session.id, queue: handle.id)
+    func putEnvelope(for handle: QueueHandle) -> MessagePackValue? {
+        QueueWire.envelope(QueueWire.Kind.put, source: session.id, queue: handle.id)
+    }
+
+    func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item, envelope: MessagePackValue?) throws {
+        let envelope = envelope ?? QueueWire.envelope(QueueWire.Kind.put, source: session.id, queue: handle.id)
         do {
             // Encoded straight into the pending output: no copy of the item.
             try session.sendLater { try $0.append(envelope, item) }
