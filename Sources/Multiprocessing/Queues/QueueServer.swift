@@ -53,12 +53,13 @@ final class QueueServer: @unchecked Sendable {
         return QueueWire.isQueueFrame(firstByte: first, kindByte: kind)
     }
 
-    /// Handles one queue frame from the worker `record` (on the loop, in the read buffer).
-    func receive(from record: ChildRecord, body: UnsafeRawBufferPointer) {
+    /// Handles one queue frame from the worker `record` (on the loop); `body` is a view of the
+    /// read buffer, and an item is kept as a view of it too.
+    func receive(from record: ChildRecord, body: ByteBuffer) {
         loop.preconditionInEventLoop()
         let peer = record.id
         let header: QueueWire.Header
-        do { header = try QueueWire.parseHeader(body) } catch {
+        do { header = try body.withUnsafeReadableBytes { raw throws(QueueWire.Malformed) in try QueueWire.parseHeader(raw) } } catch {
             refuse(peer, correlation: 0, RemoteError.malformedBody(FrameBodyError(.malformedEnvelope, at: 0, error.description)))
             return
         }
@@ -66,22 +67,22 @@ final class QueueServer: @unchecked Sendable {
             refuse(peer, correlation: header.correlation, RemoteError.wrongSource(header.source, expected: peer))
             return
         }
-        let payload = UnsafeRawBufferPointer(rebasing: body[header.payloadOffset...])
+        let payload = body.getSlice(at: body.readerIndex + header.payloadOffset, length: body.readableBytes - header.payloadOffset)!
         let answerer = QueueAnswerer(peer: peer, correlation: header.correlation, local: nil)
         do {
             switch header.kind {
             case QueueWire.Kind.open:
-                let open = try decoder.decode(QueueWire.Open.self, from: payload)
+                let open = try decode(QueueWire.Open.self, payload)
                 self.open(peer: peer, id: header.queue, maxsize: open.maxsize, joinable: open.joinable)
             case QueueWire.Kind.put:
-                put(peer: peer, id: header.queue, item: Array(payload))
+                put(peer: peer, id: header.queue, item: payload)
             case QueueWire.Kind.putWait:
-                putWait(id: header.queue, item: Array(payload), timeout: header.timeout.map { .microseconds(Int64(clamping: $0)) }, answerer: answerer)
+                putWait(id: header.queue, item: payload, timeout: header.timeout.map { .microseconds(Int64(clamping: $0)) }, answerer: answerer)
             case QueueWire.Kind.get:
-                let get = try decoder.decode(QueueWire.Get.self, from: payload)
+                let get = try decode(QueueWire.Get.self, payload)
                 self.get(id: header.queue, max: get.max, timeout: get.timeout.map { .microseconds(Int64(clamping: $0)) }, answerer: answerer)
             case QueueWire.Kind.report:
-                let counts = try decoder.decode([Int].self, from: payload)
+                let counts = try decode([Int].self, payload)
                 report(peer: peer, id: header.queue, got: counts.first ?? 0, done: counts.count > 1 ? counts[1] : 0)
             case QueueWire.Kind.close:
                 close(peer: peer, id: header.queue)
@@ -98,6 +99,10 @@ final class QueueServer: @unchecked Sendable {
             refuse(peer, correlation: header.correlation, RemoteError.malformedBody(FrameBodyError(.malformedEnvelope, at: header.payloadOffset, "\(QueueWire.Kind.name(header.kind) ?? "queue frame"): \(error)")))
         }
         scheduleFlush()
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ payload: ByteBuffer) throws -> T {
+        try payload.withUnsafeReadableBytes { try decoder.decode(type, from: $0) }
     }
 
     private func refuse(_ peer: UInt64, correlation: UInt64, _ error: RemoteError) {
@@ -132,7 +137,7 @@ final class QueueServer: @unchecked Sendable {
         queue.peers.insert(peer)
     }
 
-    func put(peer: UInt64, id: UInt64, item: [UInt8]) {
+    func put(peer: UInt64, id: UInt64, item: ByteBuffer) {
         guard let queue = queue(id, for: nil) else { return }
         guard !queue.closed else {
             queue.droppedAfterClose += 1
@@ -151,7 +156,7 @@ final class QueueServer: @unchecked Sendable {
         markDirty(queue)
     }
 
-    func putWait(id: UInt64, item: [UInt8], timeout: Duration?, answerer: QueueAnswerer) {
+    func putWait(id: UInt64, item: ByteBuffer, timeout: Duration?, answerer: QueueAnswerer) {
         guard let queue = queue(id, for: answerer) else { return }
         var waiter = ServedQueue.PutWaiter(answerer: answerer, item: item, timer: nil)
         if let timeout, timeout > .zero {
@@ -331,16 +336,16 @@ final class QueueServer: @unchecked Sendable {
     private func deliver(_ queue: ServedQueue) {
         let waiters = queue.getWaiters
         let limit = maxFrameSize - QueueWire.itemOverhead
-        var batches = [[[UInt8]]](repeating: [], count: waiters.count)
+        var batches = [[ByteBuffer]](repeating: [], count: waiters.count)
         var sizes = [Int](repeating: 0, count: waiters.count)
         var progress = true
         while progress, !queue.items.isEmpty {
             progress = false
             for index in waiters.indices {
                 guard let next = queue.items.first else { break }
-                if batches[index].count < waiters[index].max, sizes[index] + next.count <= limit {
+                if batches[index].count < waiters[index].max, sizes[index] + next.readableBytes <= limit {
                     batches[index].append(queue.items.popFirst()!)
-                    sizes[index] += next.count
+                    sizes[index] += next.readableBytes
                     progress = true
                 }
             }
@@ -352,7 +357,7 @@ final class QueueServer: @unchecked Sendable {
             waiter.timer?.cancel()
             queue.holder(waiter.answerer.peer).inflight.append(contentsOf: batch)
             queue.inflightTotal += batch.count
-            answer(waiter.answerer, .get(.ok, batch.map { $0[...] }))
+            answerItems(waiter.answerer, batch)
         }
         queue.getWaiters = waiting
     }
@@ -367,6 +372,23 @@ final class QueueServer: @unchecked Sendable {
     }
 
     // MARK: answering
+
+    /// A `get` answer with items: the frame `[0, bin(item)...]` for a worker, copies for the parent.
+    private func answerItems(_ answerer: QueueAnswerer, _ items: [ByteBuffer]) {
+        if let local = answerer.local {
+            local(.get(.ok, items.map { Array($0.readableBytesView)[...] }))
+            return
+        }
+        let size = items.reduce(32) { $0 + $1.readableBytes + 5 }
+        appendFrame(to: answerer.peer, kind: .reply, correlation: answerer.correlation, reserving: size) { bytes in
+            bytes.writeMessagePackArrayHeader(items.count + 1)
+            bytes.writeInteger(QueueWire.Status.ok.rawValue)
+            for item in items {
+                bytes.writeMessagePackBinHeader(item.readableBytes)
+                bytes.writeImmutableBuffer(item)
+            }
+        }
+    }
 
     private func answer(_ answerer: QueueAnswerer, _ answer: QueueAnswer) {
         if let local = answerer.local {

@@ -1,4 +1,5 @@
 import MessagePack
+import NIOCore
 import Synchronization
 
 /// How a ``QueueClient`` reaches the ``QueueServer``: in this process (the parent, where the
@@ -70,14 +71,14 @@ final class ParentQueueTransport: QueueTransport {
     func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item, envelope: MessagePackValue?) throws {
         let bytes = try QueueCodec.encoder.encode(item)
         try QueueClient.checkSize(bytes, of: handle, limit: maxItemSize)
-        submit { $0.put(peer: Envelope.supervisor, id: handle.id, item: bytes) }
+        submit { $0.put(peer: Envelope.supervisor, id: handle.id, item: ByteBuffer(bytes: bytes)) }
     }
 
     func request(_ handle: QueueHandle, _ request: QueueRequest, correlation: UInt64, answer: @escaping @Sendable (QueueAnswer) -> Void) {
         let answerer = QueueAnswerer(peer: Envelope.supervisor, correlation: correlation, local: answer)
         submit { server in
             switch request {
-            case .putWait(let item, let timeout): server.putWait(id: handle.id, item: item, timeout: timeout, answerer: answerer)
+            case .putWait(let item, let timeout): server.putWait(id: handle.id, item: ByteBuffer(bytes: item), timeout: timeout, answerer: answerer)
             case .get(let max, let timeout): server.get(id: handle.id, max: max, timeout: timeout, answerer: answerer)
             case .status: server.status(id: handle.id, answerer: answerer)
             case .join: server.join(id: handle.id, answerer: answerer)

@@ -65,14 +65,16 @@ enum QueueAnswer: Sendable {
 }
 
 /// One queue as the supervisor holds it (on its event loop). Items are the bytes their producer
-/// encoded: never decoded here.
+/// encoded, never decoded here: views of the buffer they were read into (no copy), except
+/// JoinableQueue items a consumer's code got, which are copied out so that one item held for a
+/// long task does not keep a whole read buffer alive.
 final class ServedQueue {
     let id: UInt64
     let maxsize: Int
     let joinable: Bool
 
     /// Items waiting for a consumer, oldest first.
-    var items = FIFO<[UInt8]>()
+    var items = FIFO<ByteBuffer>()
     var closed = false
     /// What each process holds: items delivered ahead of its code (`inflight`), items its code
     /// got and has not marked done (`unfinished`, JoinableQueue), room granted for puts (`credit`).
@@ -92,8 +94,8 @@ final class ServedQueue {
 
     /// A class, so that updating one in the table never copies its lists.
     final class Holder {
-        var inflight = FIFO<[UInt8]>()
-        var unfinished = FIFO<[UInt8]>()
+        var inflight = FIFO<ByteBuffer>()
+        var unfinished = FIFO<ByteBuffer>()
         var credit = 0
     }
 
@@ -117,9 +119,11 @@ final class ServedQueue {
 
     struct PutWaiter {
         var answerer: QueueAnswerer
-        var item: [UInt8]
+        var item: ByteBuffer
         var timer: Scheduled<Void>?
     }
+
+    private static let allocator = ByteBufferAllocator()
 
     init(id: UInt64, maxsize: Int, joinable: Bool) {
         self.id = id
@@ -147,7 +151,7 @@ final class ServedQueue {
         let taken = min(max(got, 0), holder.inflight.count)
         for _ in 0..<taken {
             let item = holder.inflight.popFirst()!
-            if joinable { holder.unfinished.append(item) }
+            if joinable { holder.unfinished.append(Self.allocator.buffer(buffer: item)) }
         }
         inflightTotal -= taken
         if joinable {

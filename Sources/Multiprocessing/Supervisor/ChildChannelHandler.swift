@@ -71,7 +71,7 @@ final class ChildChannelHandler: ChannelInboundHandler {
             }
             guard buffer.readableBytes >= 4 + length else { return }
             if QueueServer.isQueueFrame(buffer, bodyAt: buffer.readerIndex + 4, length: length) {
-                buffer.withUnsafeReadableBytes { raw in QueueServer.shared.receive(from: record, body: UnsafeRawBufferPointer(rebasing: raw[4..<4 + length])) }
+                QueueServer.shared.receive(from: record, body: buffer.getSlice(at: buffer.readerIndex + 4, length: length)!)
                 buffer.moveReaderIndex(forwardBy: 4 + length)
                 continue
             }
