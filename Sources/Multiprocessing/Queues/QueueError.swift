@@ -8,8 +8,10 @@
 public struct QueueError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's stable name (`"full"`, `"empty"`, ...).
         public let name: String
         init(_ name: String) { self.name = name }
+        /// The name.
         public var description: String { name }
 
         /// A bounded queue stayed full until the timeout (Python's `queue.Full`).
@@ -28,13 +30,17 @@ public struct QueueError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let disconnected = Code("disconnected")
     }
 
+    /// What went wrong.
     public var code: Code
+    /// A sentence naming the queue and what happened.
     public var message: String
 
+    /// An error with `code` and `message`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// The code and the message.
     public var description: String { "\(code): \(message)" }
 }

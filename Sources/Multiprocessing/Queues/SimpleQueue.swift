@@ -40,17 +40,22 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Closes the queue for every process (see ``Queue/close()``).
     public func close() { core.client.close() }
 
+    /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
+    /// `DecodingError` that says which.
     public init(from decoder: any Decoder) throws {
         core = try QueueCore(from: decoder, joinable: false, as: "SimpleQueue")
     }
 
+    /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).
     public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
 
     /// Gets items until the queue is closed and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: QueueCore<Element>
+        /// The next item (waiting as ``get()`` does); nil once the queue is closed and drained.
         nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
     }
 
+    /// An iterator that gets items until the queue is closed and drained.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
 }
