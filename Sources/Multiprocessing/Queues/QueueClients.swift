@@ -2,7 +2,7 @@ import MessagePack
 import Synchronization
 
 /// What identifies a queue in every process: the id the supervisor serves it under and how it
-/// was made. This is what a ``Queue`` handle encodes to.
+/// was made. The public types encode it as `{"queue": id, "maxsize": n, "joinable": bool}`.
 struct QueueHandle: Codable, Hashable, Sendable {
     var id: UInt64
     var maxsize: Int
