@@ -113,6 +113,23 @@ public enum QueueEntries {
         return try await job.queue.unfinishedCount
     }
 
+    /// Puts 0, 1, 2 from a detached task (off the worker's run loop) while the worker's own code
+    /// waits for the parent's answer on `ack`, which comes only once the items arrived.
+    public struct DetachedPut: Codable, Sendable {
+        public var queue: Queue<Int>
+        public var ack: Queue<Int>
+        public init(queue: Queue<Int>, ack: Queue<Int>) { self.queue = queue; self.ack = ack }
+    }
+    public static let putDetached = ProcessFunction("queue-put-detached") { (job: DetachedPut) -> Int in
+        let putter = Task.detached {
+            try await Task.sleep(for: .milliseconds(50))   // after the code below waits
+            for item in 0..<3 { try await job.queue.put(item) }
+        }
+        let answer = try await job.ack.get()
+        try await putter.value
+        return answer
+    }
+
     /// Gets the queue handle that arrives through `outer`, and puts 42 into it.
     public static let relay = ProcessFunction("queue-relay") { (outer: Queue<Queue<Int>>) -> Int in
         let inner = try await outer.get()
@@ -136,5 +153,5 @@ public enum QueueEntries {
         return count
     }
 
-    public static let functions: [any ProcessEntry] = [produce, consumeAll, getOne, getAndHold, probe, relay, work, cancelledGet, putAndJoin]
+    public static let functions: [any ProcessEntry] = [produce, consumeAll, getOne, getAndHold, probe, relay, work, cancelledGet, putAndJoin, putDetached]
 }

@@ -203,6 +203,16 @@ import Testing
         ])
     }
 
+    @Test func putsFromAnotherThreadOfAWorkerLeaveWhileItsLoopWaits() async throws {
+        let queue = try Queue<Int>()
+        let ack = try Queue<Int>()
+        let worker = try await ChildProcess.start(QueueEntries.putDetached, .init(queue: queue, ack: ack))
+        for expected in 0..<3 { #expect(try await queue.get() == expected) }
+        try await ack.put(7)
+        #expect(try await worker.result(of: QueueEntries.putDetached) == 7)
+        try await worker.join()
+    }
+
     @Test func aWorkersCancelledGetLosesNothing() async throws {
         let queue = try Queue<Int>()
         #expect(try await ChildProcess.run(QueueEntries.cancelledGet, queue) == 99)

@@ -154,6 +154,7 @@ final class WorkerQueueTransport: QueueTransport {
         do {
             // Encoded straight into the pending output: no copy of the item.
             try session.sendLater { try $0.append(envelope, item) }
+            session.runLoop?.wakeToFlush()
         } catch let error as MessagePackError where error.code == .frameTooLarge {
             throw QueueError(.itemTooLarge, "queue \(handle.id): the item is above the largest item of about \(maxItemSize) bytes (\(error))")
         }
@@ -231,6 +232,7 @@ final class WorkerQueueTransport: QueueTransport {
         try? session.flushPendingOutput()
     }
 
-    /// Reports leave with the next write (``ChildSession/beforeFlush``).
-    func reportsChanged(_ client: QueueClient) {}
+    /// Reports leave with the next write (``ChildSession/beforeFlush``): at the latest when the
+    /// run loop waits, which code on another thread has to wake it for.
+    func reportsChanged(_ client: QueueClient) { session.runLoop?.wakeToFlush() }
 }
