@@ -11,6 +11,16 @@ enum ChildEnvironment {
     static let parent = "MP_PARENT_PID"
     /// The child's name, for its messages.
     static let name = "MP_NAME"
+    /// "1" in a daemon child.
+    static let daemon = "MP_DAEMON"
+    /// The name of the process that spawned the child (``Multiprocessing/parentProcess``).
+    static let parentName = "MP_PARENT_NAME"
+
+    /// This process's name: the one its parent gave it, or "MainProcess".
+    static var currentName: String {
+        ProcessEnvironment.value(entry) == nil ? Multiprocessing.mainProcessName
+            : ProcessEnvironment.value(name) ?? ProcessEnvironment.value(entry) ?? Multiprocessing.mainProcessName
+    }
     /// Further descriptors the child was given, "label:number,..." from 5 up (the arena,
     /// spawn-time connections).
     static let descriptors = "MP_FDS"

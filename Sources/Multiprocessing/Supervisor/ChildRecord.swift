@@ -327,6 +327,17 @@ final class ChildRecord: @unchecked Sendable {
     func closeChannel() {
         loop.execute { [self] in channel?.close(promise: nil) }
     }
+
+    /// Closes only the supervisor's writing side of the channel: the child's input ends (a
+    /// worker's mailbox finishes) while what it still sends (a function's result, a last
+    /// reply, its goodbye) is read as usual until it exits.
+    func closeChannelInput() {
+        loop.execute { [self] in
+            guard let channel else { return }
+            // A channel that cannot half-close is closed whole.
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        }
+    }
 }
 
 extension Duration {

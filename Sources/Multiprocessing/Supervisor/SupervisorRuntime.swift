@@ -106,6 +106,8 @@ final class SupervisorRuntime: Sendable {
         environment[ChildEnvironment.channel] = "3,4"
         environment[ChildEnvironment.parent] = String(ProcessControl.id)
         environment[ChildEnvironment.name] = launch.name
+        environment[ChildEnvironment.parentName] = ChildEnvironment.currentName
+        environment[ChildEnvironment.daemon] = launch.daemon ? "1" : nil
         if launch.extraDescriptors.isEmpty {
             environment[ChildEnvironment.descriptors] = nil
         } else {
@@ -238,7 +240,8 @@ final class SupervisorRuntime: Sendable {
     }
 
     /// Python's behaviour at the parent's exit: daemon children are terminated, the others
-    /// joined. Workers' channels are closed first, so their mailboxes end and they return.
+    /// joined. Their channels' input is closed, so workers' mailboxes end and they return, while
+    /// what they still send is read until they exit.
     /// Runs from `atexit`, on the exiting thread.
     private func shutDownAtExit() {
         let signal = Interrupts.received.load(ordering: .sequentiallyConsistent)
@@ -246,7 +249,7 @@ final class SupervisorRuntime: Sendable {
         let children = self.children
         guard !children.isEmpty else { return }
         for child in children {
-            if child.daemon { child.send(.terminate) } else { child.closeChannel() }
+            if child.daemon { child.send(.terminate) } else { child.closeChannelInput() }
         }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(10))
