@@ -68,7 +68,11 @@ let package = Package(
         .executableTarget(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "Multiprocessing"],
-            path: "Benchmarks/Swift"
+            path: "Benchmarks/Swift",
+            // Its children are this executable started again: with the Swift libraries
+            // linked in, a child skips loading and relocating a dozen shared objects
+            // (process_start_join: about 14 ms -> 6 ms here; docs/LINUX-FINDINGS.md).
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections", "-use-ld=lld", "-Xclang-linker", "-no-pie"])]
         ),
         .testTarget(
             name: "MessagePackTests",

@@ -197,6 +197,12 @@ final class ChildRecord: @unchecked Sendable {
         channel.writeAndFlush(buffer, promise: nil)
     }
 
+    /// Runs `body` on the loop: at once when called there (a task on
+    /// ``SupervisorExecutor``), so a request from such a task costs no queued job.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+
     // MARK: waiting (any task)
 
     /// Returns once the child said hello and was welcomed.
@@ -223,7 +229,7 @@ final class ChildRecord: @unchecked Sendable {
         let correlation = nextToken()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
-                loop.execute { [self] in
+                onLoop { [self] in
                     if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
                     if let status = exitedStatus, !channelOpen { continuation.resume(throwing: endError(status)); return }
                     if disconnectReason != nil || !channelOpen {

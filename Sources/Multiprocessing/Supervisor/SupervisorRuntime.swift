@@ -14,6 +14,8 @@ final class SupervisorRuntime: Sendable {
 
     let group: MultiThreadedEventLoopGroup
     let loop: any EventLoop
+    /// The loop as a task executor (``Multiprocessing/supervisorExecutor``).
+    let executor: SupervisorExecutor
     let reaper: Reaper
     let maxFrameSize = MessagePackLimits.defaultMaxFrameSize
     /// Live children by id (any thread reads; the loop writes).
@@ -28,6 +30,7 @@ final class SupervisorRuntime: Sendable {
     private init() throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
+        executor = SupervisorExecutor(loop: loop)
         reaper = try Reaper()
         ProcessEnvironment.atExit { SupervisorRuntime.shared.shutDownAtExit() }
     }
