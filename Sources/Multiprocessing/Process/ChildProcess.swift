@@ -192,11 +192,16 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
 
     // MARK: results and requests
 
-    /// The value `function` returned in this child (started with ``start(_:_:options:)``).
+    /// The value `function` returned in this child (started with ``start(_:_:options:)``),
+    /// waiting up to `timeout` (nil: no limit; the child keeps running when it passes).
     /// Throws a ``RemoteError`` if the function threw, a ``ProcessError`` if the child ended
-    /// without answering.
-    public func result<Input, Output>(of function: ProcessFunction<Input, Output>) async throws -> Output {
-        try Self.unpack(try await record.functionReply(), as: Output.self)
+    /// without answering (``ProcessError/Code/childExited``) or the timeout passed
+    /// (``ProcessError/Code/timedOut``). Honours task cancellation.
+    public func result<Input, Output>(of function: ProcessFunction<Input, Output>, timeout: Duration? = nil) async throws -> Output {
+        if let timeout, timeout < .zero {
+            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
+        }
+        return try Self.unpack(try await record.functionReply(timeout: timeout), as: Output.self)
     }
 
     /// Sends `value` to this worker as a request and returns its reply, decoded as `R`.

@@ -274,7 +274,7 @@ final class ChildRecord: @unchecked Sendable {
     }
 
     /// The reply to the function argument: the function's result or its error envelope.
-    func functionReply() async throws -> FrameBody {
+    func functionReply(timeout: Duration? = nil) async throws -> FrameBody {
         let token = nextToken()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
@@ -282,6 +282,12 @@ final class ChildRecord: @unchecked Sendable {
                     if let functionResult { continuation.resume(with: functionResult); return }
                     if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
                     resultWaiters[token] = continuation
+                    if let timeout {
+                        loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                            resultWaiters.removeValue(forKey: token)?.resume(
+                                throwing: ProcessError(.timedOut, "\(name) did not return its result within \(timeout)"))
+                        }
+                    }
                 }
             }
         } onCancel: {
