@@ -69,6 +69,7 @@ let package = Package(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "Multiprocessing"],
             path: "Benchmarks/Swift",
+            swiftSettings: [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])],
             // Its children are this executable started again: with the Swift libraries
             // linked in, a child skips loading and relocating a dozen shared objects
             // (process_start_join: about 14 ms -> 6 ms here; docs/LINUX-FINDINGS.md).
