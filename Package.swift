@@ -66,6 +66,11 @@ let package = Package(
             path: "Examples/CodecTour"
         ),
         .executableTarget(
+            name: "ProcessTour",
+            dependencies: ["Multiprocessing"],
+            path: "Examples/ProcessTour"
+        ),
+        .executableTarget(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "Multiprocessing"],
             path: "Benchmarks/Swift",

@@ -92,3 +92,29 @@ import Testing
                 "the non-daemon child was stopped before it finished")
     }
 }
+
+/// The runnable example, run as a user runs it: its children are the example binary itself
+/// (`/proc/self/exe`, Python's "spawn"), not the tests' helper.
+@Suite(.serialized) struct ExampleTests {
+    @Test func processTourRunsToTheEnd() throws {
+        let tour = URL(fileURLWithPath: TestWorker.path).deletingLastPathComponent().appendingPathComponent("ProcessTour")
+        try #require(FileManager.default.isExecutableFile(atPath: tour.path), "build ProcessTour first (swift build --build-tests builds it)")
+        let process = Foundation.Process()
+        process.executableURL = tour
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        #expect(text.contains("1. run: 1229 primes below 10,000"), "\(text)")
+        #expect(text.contains("curious, started by MainProcess"))
+        #expect(text.contains(": 9592 primes below 100,000"))
+        #expect(text.contains("3. over a connection: [1, 4, 9, 16, 25] then exited with code 0"))
+        #expect(text.contains("which answers 7"))
+        #expect(text.contains("children left: 0"))
+    }
+}
