@@ -26,6 +26,8 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     _ = try await child.result(of: TestEntries.printLines)
     try await child.join()
     try await Task.sleep(for: .milliseconds(100))   // the prefixers drain the pipes on the loop
+} else if CommandLine.arguments.dropFirst().first == "--demo-shm" {
+    try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
 } else {
     print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
 }

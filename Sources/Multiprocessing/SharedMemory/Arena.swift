@@ -58,6 +58,10 @@ final class Arena: @unchecked Sendable {
         self.id = region.baseAddress.load(fromByteOffset: ArenaLayout.idOffset, as: UInt64.self)
     }
 
+    /// Only an arena of the tests' own (``create(size:)``) ever goes away; this process's is
+    /// kept for the life of the process.
+    deinit { try? descriptor.close() }
+
     // MARK: this process's arena
 
     /// The label of the arena's descriptor in `MP_FDS`.
@@ -87,10 +91,14 @@ final class Arena: @unchecked Sendable {
             }
             return Result { () throws(SharedMemoryError) -> Arena in try attach(FileDescriptor(rawValue: number)) }
         }
-        return Result { () throws(SharedMemoryError) -> Arena in try create() }
+        return Result { () throws(SharedMemoryError) -> Arena in
+            let arena = try create()
+            SegmentTracker.arenaCreated()
+            return arena
+        }
     }
 
-    /// Creates the arena: a memfd of ``ArenaLayout/reservedSize`` (sparse: pages cost memory
+    /// Creates an arena (this process's, or a private one for tests): a memfd of ``ArenaLayout/reservedSize`` (sparse: pages cost memory
     /// only once touched), mapped, its header written.
     static func create(size: Int = ArenaLayout.reservedSize) throws(SharedMemoryError) -> Arena {
         let descriptor: FileDescriptor
@@ -111,7 +119,6 @@ final class Arena: @unchecked Sendable {
             }
             // Last: a child that sees the magic sees a whole header.
             base.storeBytes(of: ArenaLayout.magic, toByteOffset: ArenaLayout.magicOffset, as: UInt64.self)
-            SegmentTracker.arenaCreated()
             return arena
         } catch {
             try? descriptor.close()
@@ -177,14 +184,14 @@ final class Arena: @unchecked Sendable {
             throw SharedMemoryError(.staleHandle, "the \(handle) is stale: its memory was freed"
                 + (block.generation == 0 ? "" : " and allocated again (now generation \(block.generation))"))
         }
+        if let expectedTag, block.tag != expectedTag {
+            throw SharedMemoryError(.typeMismatch, "the \(handle) was allocated for another type (tag \(String(block.tag, radix: 16)), expected \(String(expectedTag, radix: 16)))")
+        }
         guard block.byteCount == handle.byteCount else {
             throw SharedMemoryError(.sizeMismatch, "the \(handle) does not match its block (\(block.byteCount) bytes)")
         }
         guard Int(handle.byteCount) == expectedByteCount else {
             throw SharedMemoryError(.sizeMismatch, "the \(handle) holds \(handle.byteCount) bytes, not the \(expectedByteCount) expected")
-        }
-        if let expectedTag, block.tag != expectedTag {
-            throw SharedMemoryError(.typeMismatch, "the \(handle) was allocated for another type (tag \(String(block.tag, radix: 16)), expected \(String(expectedTag, radix: 16)))")
         }
         return base + Int(handle.offset)
     }

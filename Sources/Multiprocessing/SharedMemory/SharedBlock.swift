@@ -1,0 +1,88 @@
+/// The arena block behind a shared value, array or atomic: its handle, where it is mapped
+/// here, and the checks and the `Codable` form they share.
+///
+/// Layout of a block: with a built-in lock, an ``ArenaMutex`` in the first 64 bytes and the
+/// data from byte 64; without, the data from byte 0.
+struct SharedBlock: @unchecked Sendable, Hashable {
+    let handle: ArenaHandle
+    /// The block's first byte in this process (the arena is never unmapped).
+    let pointer: UnsafeMutableRawPointer
+
+    static func == (a: SharedBlock, b: SharedBlock) -> Bool { a.handle == b.handle }
+    func hash(into hasher: inout Hasher) { hasher.combine(handle) }
+
+    /// Allocates `byteCount` bytes for `kind` (a type, for its tag and for messages).
+    static func allocate(byteCount: Int, alignment: Int, kind: Any.Type) throws(SharedMemoryError) -> SharedBlock {
+        guard alignment <= ArenaLayout.blockHeaderSize else {
+            throw SharedMemoryError(.invalidArgument, "\(String(reflecting: kind)): an alignment of \(alignment) bytes is more than the arena's \(ArenaLayout.blockHeaderSize)")
+        }
+        let allocation = try Arena.current.allocate(byteCount: byteCount, alignment: max(alignment, 1), tag: ArenaLayout.typeTag(kind))
+        return SharedBlock(handle: allocation.handle, pointer: allocation.pointer)
+    }
+
+    /// The block of a handle received from another process (or this one), checked.
+    static func attach(_ handle: ArenaHandle, byteCount: Int, kind: Any.Type) throws(SharedMemoryError) -> SharedBlock {
+        let pointer = try Arena.current.resolve(handle, expectedByteCount: byteCount, expectedTag: ArenaLayout.typeTag(kind))
+        return SharedBlock(handle: handle, pointer: pointer)
+    }
+
+    /// Throws ``SharedMemoryError/Code/staleHandle`` once the block was freed (by any process).
+    @inline(__always)
+    func checkCurrent(_ kind: @autoclosure () -> String) throws(SharedMemoryError) {
+        let generation = pointer.load(fromByteOffset: ArenaLayout.BlockField.generation - ArenaLayout.blockHeaderSize, as: UInt64.self)
+        if generation != handle.generation {
+            throw SharedMemoryError(.staleHandle, "\(kind()) at offset \(handle.offset) was freed; this handle (generation \(handle.generation)) is stale")
+        }
+    }
+
+    func free(_ kind: String) throws(SharedMemoryError) {
+        do { try Arena.current.free(handle) } catch {
+            throw SharedMemoryError(error.code, "\(kind): \(error.message)")
+        }
+    }
+
+    /// Takes the block's built-in lock (its first 64 bytes); the caller unlocks the returned
+    /// mutex on the same thread. A holder that died leaves the data as it last wrote it; the
+    /// lock is taken over and made usable again.
+    @inline(__always)
+    func lockBuiltIn(_ kind: @autoclosure () -> String) throws(SharedMemoryError) -> ArenaMutex {
+        let mutex = ArenaMutex(at: pointer)
+        switch mutex.lock() {
+        case .success(.acquired): break
+        case .success(.ownerDied): _ = mutex.markConsistent()
+        case .failure(let errno):
+            throw SharedMemoryError(SystemError(errno, operation: "pthread_mutex_lock"), "the lock of \(kind()) at offset \(handle.offset)")
+        }
+        return mutex
+    }
+
+    func initializeBuiltInLock(_ kind: String) throws(SharedMemoryError) {
+        if case .failure(let errno) = ArenaMutex(at: pointer).initialize() {
+            try? free(kind)
+            throw SharedMemoryError(SystemError(errno, operation: "pthread_mutex_init"), "the lock of \(kind)")
+        }
+    }
+
+    // MARK: Codable form: {"handle": {...}, "type": "Swift.Int", "count": n, "locking": bool}
+
+    enum CodingKeys: String, CodingKey { case handle, type, count, locking }
+
+    func encode(to encoder: any Encoder, type: Any.Type, count: Int?, locking: Bool?) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(handle, forKey: .handle)
+        try container.encode(String(reflecting: type), forKey: .type)
+        try container.encodeIfPresent(count, forKey: .count)
+        try container.encodeIfPresent(locking, forKey: .locking)
+    }
+
+    /// The fields of an encoded handle, after checking its element type is `type`.
+    static func decodeFields(from decoder: any Decoder, type: Any.Type, kind: String) throws -> (handle: ArenaHandle, count: Int?, locking: Bool?) {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let handle = try container.decode(ArenaHandle.self, forKey: .handle)
+        let encodedType = try container.decode(String.self, forKey: .type)
+        guard encodedType == String(reflecting: type) else {
+            throw SharedMemoryError(.typeMismatch, "\(kind) cannot attach to the \(handle): it holds \(encodedType), not \(String(reflecting: type))")
+        }
+        return (handle, try container.decodeIfPresent(Int.self, forKey: .count), try container.decodeIfPresent(Bool.self, forKey: .locking))
+    }
+}
