@@ -225,6 +225,9 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         if count > 0, waiters.load() > 0 { sequence.wake(count) }
     }
 
+    /// Threads sleeping in a wait now, in every process (a waiter that died counts on).
+    var sleepers: Int { Int(waiters.load()) }
+
     public var description: String { "Condition(\(placement.handle.map { "\($0)" } ?? "unplaced"))" }
 
     private enum CodingKeys: String, CodingKey { case state, lock, reentrant }

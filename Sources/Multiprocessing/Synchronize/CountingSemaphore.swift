@@ -67,6 +67,9 @@ public final class CountingSemaphore: Sendable, Codable, CustomStringConvertible
 
     public var description: String { "CountingSemaphore(value: \(value))" }
 
+    /// Threads sleeping in an acquire now, in every process (a waiter that died counts on).
+    var sleepers: Int { Int(core.waiters.load()) }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(placement.handleForEncoding(Self.name, encoder))

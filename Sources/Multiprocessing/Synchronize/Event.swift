@@ -78,6 +78,9 @@ public final class Event: Sendable, Codable, CustomStringConvertible {
         }
     }
 
+    /// Threads sleeping in a wait now, in every process (a waiter that died counts on).
+    var sleepers: Int { Int(waiters.load()) }
+
     public var description: String { "Event(\(isSet ? "set" : "clear"))" }
 
     public func encode(to encoder: any Encoder) throws {

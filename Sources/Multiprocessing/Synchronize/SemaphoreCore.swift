@@ -23,7 +23,7 @@ struct SemaphoreCore: @unchecked Sendable {
 
     let base: UnsafeMutableRawPointer
     var value: FutexWord { FutexWord(base) }
-    private var waiters: FutexWord { FutexWord(base + 4) }
+    var waiters: FutexWord { FutexWord(base + 4) }
     private var limit: FutexWord { FutexWord(base + 8) }
     var isBounded: Bool { FutexWord(base + 12).load() != 0 }
 
