@@ -213,9 +213,12 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
             if case .failure(let errno) = sequence._wait(whileEqualTo: observed, until: deadline) { failure = errno; break }
         }
         waiters.subtract(1)
+        let cancelled = cancellation?.isCancelled ?? false
+        // A cancelled waiter may have been the one a notify(1) woke: pass the wake-up on.
+        if cancelled, sequence.load() != observed { sequence.wake(1) }
         try core.reacquire(levels: levels, "\(what).wait")
         if let failure { throw SynchronizationError.system(failure, "futex", "\(what).wait") }
-        if let cancellation, cancellation.isCancelled { throw CancellationError() }
+        if cancelled { throw CancellationError() }
         return notified
     }
 
