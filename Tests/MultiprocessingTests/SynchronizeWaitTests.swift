@@ -154,6 +154,38 @@ import Testing
         #expect(try SyncTest.read(tokens) == 0)
     }
 
+    /// A process killed holding the lock while a thread waits on the condition: the waiter's
+    /// reacquisition finds the lock's owner dead and throws `ownerDied`, holding the lock again
+    /// (its `withLock` releases it); the mark stays for the next acquirer.
+    @Test func aWaiterWhoseLockHolderWasKilledIsToldWhenItTakesTheLockBack() async throws {
+        let lock = try Lock()
+        let condition = try Condition(lock: lock)
+        let inside = try Event()
+        let waiter = SyncTest.onThread { () -> String in
+            do {
+                try condition.withLock {
+                    inside.set()
+                    // Each wait lets the lock go for a moment: the child takes it during one.
+                    while true { _ = try condition.wait(timeout: .milliseconds(5)) }
+                }
+            } catch let error as SynchronizationError {
+                return error.code.name + (lock.isHeldByCurrentThread ? " (still held)" : "")
+            }
+            return "the wait loop ended without an error"
+        }
+        #expect(try await inside.wait(timeout: .seconds(60)))   // so the error can only come from a wait
+        let holding = try Event()
+        let holder = try await ChildProcess.start(SynchronizeEntries.holdAndWait,
+                                                  .init(lock: lock, state: try Counter(0, locking: false), holding: holding))
+        #expect(try await holding.wait(timeout: .seconds(60)))
+        holder.kill()
+        _ = try await holder.join()
+        #expect(try await waiter.value == "ownerDied")
+        #expect(lock.ownerDied)
+        #expect(try await lock.withLock(recovering: {}) { true })
+        #expect(!lock.ownerDied)
+    }
+
     /// A wait inside two levels of an RLock releases both (another thread gets the lock) and
     /// restores both.
     @Test func aConditionWaitReleasesEveryLevelOfAnRLock() async throws {
