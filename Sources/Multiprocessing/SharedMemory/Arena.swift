@@ -6,17 +6,18 @@ import Synchronization
 /// `generation` is the allocation's serial number: freeing the memory and allocating it again
 /// gives it a new one, so a handle kept past ``Arena/free(_:)`` is refused
 /// (``SharedMemoryError/Code/staleHandle``), never read as someone else's data.
+@usableFromInline
 struct ArenaHandle: Codable, Hashable, Sendable, CustomStringConvertible {
     /// The arena's id (random, chosen when the root process created it).
     var arena: UInt64
     /// The first byte of the allocation, from the start of the arena.
-    var offset: UInt64
+    @usableFromInline var offset: UInt64
     /// The bytes asked for.
     var byteCount: UInt64
     /// The allocation's serial number (never 0).
-    var generation: UInt64
+    @usableFromInline var generation: UInt64
 
-    var description: String { "arena handle at offset \(offset) (\(byteCount) bytes, generation \(generation))" }
+    @usableFromInline var description: String { "arena handle at offset \(offset) (\(byteCount) bytes, generation \(generation))" }
 }
 
 /// Memory just allocated: its handle and where it is mapped in this process.
@@ -152,13 +153,14 @@ final class Arena: @unchecked Sendable {
     // MARK: the allocator's public face (ArenaAllocator.swift does the work)
 
     /// Allocates `byteCount` bytes aligned to `alignment` (a power of two, at most 64), zero
-    /// filled, usable by every process of the tree until ``free(_:)``. `tag` (a type's
+    /// filled (unless `zeroed` is false: the caller writes every byte itself), usable by every
+    /// process of the tree until ``free(_:)``. `tag` (a type's
     /// ``ArenaLayout/typeTag(_:)``, or 0) is stored with the block and checked by ``resolve(_:expectedByteCount:expectedTag:)``.
     ///
     /// Throws ``SharedMemoryError/Code/invalidArgument`` for a negative size or a bad
     /// alignment, ``SharedMemoryError/Code/tooLarge`` for a size the arena can never hold,
     /// ``SharedMemoryError/Code/arenaExhausted`` when it is full.
-    func allocate(byteCount: Int, alignment: Int = 8, tag: UInt64 = 0) throws(SharedMemoryError) -> ArenaAllocation {
+    func allocate(byteCount: Int, alignment: Int = 8, tag: UInt64 = 0, zeroed: Bool = true) throws(SharedMemoryError) -> ArenaAllocation {
         guard byteCount >= 0 else {
             throw SharedMemoryError(.invalidArgument, "cannot allocate \(byteCount) bytes in the arena: the size is negative")
         }
@@ -167,7 +169,8 @@ final class Arena: @unchecked Sendable {
         }
         let (handle, recycled) = try withAllocatorLock { () throws(SharedMemoryError) in try allocateLocked(byteCount: byteCount, tag: tag) }
         let pointer = base + Int(handle.offset)
-        if recycled { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
+        // A fresh block was never written (the memfd reads as zeros); a recycled one was.
+        if recycled && zeroed { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
         return ArenaAllocation(handle: handle, pointer: pointer)
     }
 

@@ -45,12 +45,15 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
     /// ``SharedMemoryError/Code/tooLarge`` for one the arena can never hold,
     /// ``SharedMemoryError/Code/arenaExhausted`` when it is full.
     public init(repeating value: Element, count: Int, locking: Bool = true) throws(SharedMemoryError) {
+        // All-zero bits (0, 0.0, false): the arena's zero-filled memory is the array already,
+        // so its pages are written once (by the allocator, and only when the block is reused).
+        let isZero = withUnsafeBytes(of: value) { $0.allSatisfy { $0 == 0 } }
         block = try SharedBlock.allocate(byteCount: try Self.byteCount(count: count, locking: locking),
-                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self)
+                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: isZero || locking)
         self.count = count
         isLocking = locking
         if locking { try block.initializeBuiltInLock(kind) }
-        elements.initialize(repeating: value, count: count)
+        if !isZero { elements.initialize(repeating: value, count: count) }
     }
 
     /// A new array holding `elements`, in order.
@@ -153,6 +156,15 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
         }
         self.count = count
         isLocking = fields.locking ?? true
-        block = try SharedBlock.attach(fields.handle, byteCount: try Self.byteCount(count: count, locking: isLocking), kind: Self.self)
+        let byteCount = try Self.byteCount(count: count, locking: isLocking)
+        block = try SharedBlock.attach(fields.handle, byteCount: byteCount, kind: Self.self)
+        // A process given an array mostly uses all of it: map its pages now, in one call,
+        // rather than one write fault per page. Not for huge arrays, which may be sparse.
+        if byteCount >= Self.prefaultRange.lowerBound, byteCount <= Self.prefaultRange.upperBound {
+            _ = MemoryAdvice._populateWritable(block.pointer, byteCount: byteCount)
+        }
     }
+
+    /// The array sizes (bytes) whose pages a receiving process maps at once.
+    static var prefaultRange: ClosedRange<Int> { (64 << 10)...(64 << 20) }
 }

@@ -16,14 +16,14 @@ import Synchronization
 /// if try hits.compareExchange(expected: 2, desired: 0).exchanged { print("reset") }
 /// ```
 public struct SharedAtomic<Value: SharedAtomicInteger>: Sendable, Hashable, Codable, CustomStringConvertible {
-    let block: SharedBlock
+    @usableFromInline let block: SharedBlock
 
-    private var atomic: UnsafeMutablePointer<Atomic<Value>> {
+    @inlinable var atomic: UnsafeMutablePointer<Atomic<Value>> {
         block.pointer.assumingMemoryBound(to: Atomic<Value>.self)
     }
 
     private static var byteCount: Int { MemoryLayout<Atomic<Value>>.size }
-    private var kind: String { "SharedAtomic<\(String(reflecting: Value.self))>" }
+    @usableFromInline var kind: String { "SharedAtomic<\(String(reflecting: Value.self))>" }
 
     /// A new atomic integer in the arena, set to `initial`. Throws
     /// ``SharedMemoryError/Code/arenaUnavailable`` or ``SharedMemoryError/Code/arenaExhausted``.
@@ -33,26 +33,28 @@ public struct SharedAtomic<Value: SharedAtomicInteger>: Sendable, Hashable, Coda
     }
 
     /// The current value.
+    @inlinable
     public func load() throws(SharedMemoryError) -> Value {
         try block.checkCurrent(kind)
         return Value.sharedAtomicLoad(atomic.pointee)
     }
 
     /// Sets the value.
+    @inlinable
     public func store(_ value: Value) throws(SharedMemoryError) {
         try block.checkCurrent(kind)
         Value.sharedAtomicStore(atomic.pointee, value)
     }
 
     /// Adds `operand` (wrapping on overflow) and returns the new value.
-    @discardableResult
+    @inlinable @discardableResult
     public func add(_ operand: Value) throws(SharedMemoryError) -> Value {
         try block.checkCurrent(kind)
         return Value.sharedAtomicWrappingAdd(atomic.pointee, operand) &+ operand
     }
 
     /// Subtracts `operand` (wrapping on overflow) and returns the new value.
-    @discardableResult
+    @inlinable @discardableResult
     public func subtract(_ operand: Value) throws(SharedMemoryError) -> Value {
         try block.checkCurrent(kind)
         let negated = 0 &- operand
@@ -60,6 +62,7 @@ public struct SharedAtomic<Value: SharedAtomicInteger>: Sendable, Hashable, Coda
     }
 
     /// Sets the value to `desired` and returns the one it replaced.
+    @inlinable
     public func exchange(_ desired: Value) throws(SharedMemoryError) -> Value {
         try block.checkCurrent(kind)
         return Value.sharedAtomicExchange(atomic.pointee, desired)
@@ -67,6 +70,7 @@ public struct SharedAtomic<Value: SharedAtomicInteger>: Sendable, Hashable, Coda
 
     /// Sets the value to `desired` if it is `expected`. Returns whether it did, and the value
     /// it found (`expected` when it exchanged).
+    @inlinable
     public func compareExchange(expected: Value, desired: Value) throws(SharedMemoryError) -> (exchanged: Bool, original: Value) {
         try block.checkCurrent(kind)
         return Value.sharedAtomicCompareExchange(atomic.pointee, expected, desired)

@@ -3,20 +3,21 @@
 ///
 /// Layout of a block: with a built-in lock, an ``ArenaMutex`` in the first 64 bytes and the
 /// data from byte 64; without, the data from byte 0.
+@usableFromInline
 struct SharedBlock: @unchecked Sendable, Hashable {
-    let handle: ArenaHandle
+    @usableFromInline let handle: ArenaHandle
     /// The block's first byte in this process (the arena is never unmapped).
-    let pointer: UnsafeMutableRawPointer
+    @usableFromInline let pointer: UnsafeMutableRawPointer
 
-    static func == (a: SharedBlock, b: SharedBlock) -> Bool { a.handle == b.handle }
-    func hash(into hasher: inout Hasher) { hasher.combine(handle) }
+    @usableFromInline static func == (a: SharedBlock, b: SharedBlock) -> Bool { a.handle == b.handle }
+    @usableFromInline func hash(into hasher: inout Hasher) { hasher.combine(handle) }
 
     /// Allocates `byteCount` bytes for `kind` (a type, for its tag and for messages).
-    static func allocate(byteCount: Int, alignment: Int, kind: Any.Type) throws(SharedMemoryError) -> SharedBlock {
+    static func allocate(byteCount: Int, alignment: Int, kind: Any.Type, zeroed: Bool = true) throws(SharedMemoryError) -> SharedBlock {
         guard alignment <= ArenaLayout.blockHeaderSize else {
             throw SharedMemoryError(.invalidArgument, "\(String(reflecting: kind)): an alignment of \(alignment) bytes is more than the arena's \(ArenaLayout.blockHeaderSize)")
         }
-        let allocation = try Arena.current.allocate(byteCount: byteCount, alignment: max(alignment, 1), tag: ArenaLayout.typeTag(kind))
+        let allocation = try Arena.current.allocate(byteCount: byteCount, alignment: max(alignment, 1), tag: ArenaLayout.typeTag(kind), zeroed: zeroed)
         return SharedBlock(handle: allocation.handle, pointer: allocation.pointer)
     }
 
@@ -27,12 +28,17 @@ struct SharedBlock: @unchecked Sendable, Hashable {
     }
 
     /// Throws ``SharedMemoryError/Code/staleHandle`` once the block was freed (by any process).
-    @inline(__always)
+    /// Inlinable: it runs before every access, also from other modules (a benchmark's loop).
+    @inlinable @inline(__always)
     func checkCurrent(_ kind: @autoclosure () -> String) throws(SharedMemoryError) {
-        let generation = pointer.load(fromByteOffset: ArenaLayout.BlockField.generation - ArenaLayout.blockHeaderSize, as: UInt64.self)
-        if generation != handle.generation {
-            throw SharedMemoryError(.staleHandle, "\(kind()) at offset \(handle.offset) was freed; this handle (generation \(handle.generation)) is stale")
-        }
+        // The block header's generation word: 64 bytes before the data, + 8 (ArenaLayout).
+        let generation = pointer.load(fromByteOffset: -56, as: UInt64.self)
+        if generation != handle.generation { throw staleHandleError(kind()) }
+    }
+
+    @usableFromInline
+    func staleHandleError(_ kind: String) -> SharedMemoryError {
+        SharedMemoryError(.staleHandle, "\(kind) at offset \(handle.offset) was freed; this handle (generation \(handle.generation)) is stale")
     }
 
     func free(_ kind: String) throws(SharedMemoryError) {
@@ -44,7 +50,7 @@ struct SharedBlock: @unchecked Sendable, Hashable {
     /// Takes the block's built-in lock (its first 64 bytes); the caller unlocks the returned
     /// mutex on the same thread. A holder that died leaves the data as it last wrote it; the
     /// lock is taken over and made usable again.
-    @inline(__always)
+    @usableFromInline
     func lockBuiltIn(_ kind: @autoclosure () -> String) throws(SharedMemoryError) -> ArenaMutex {
         let mutex = ArenaMutex(at: pointer)
         switch mutex.lock() {

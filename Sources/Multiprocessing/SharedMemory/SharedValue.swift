@@ -23,11 +23,11 @@
 /// print(try counter.load())   // 2000, always
 /// ```
 public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, CustomStringConvertible {
-    let block: SharedBlock
+    @usableFromInline let block: SharedBlock
     /// Whether the value has a built-in lock.
     public let isLocking: Bool
 
-    private var valuePointer: UnsafeMutablePointer<Value> {
+    @inlinable var valuePointer: UnsafeMutablePointer<Value> {
         (block.pointer + (isLocking ? ArenaMutex.slotSize : 0)).assumingMemoryBound(to: Value.self)
     }
 
@@ -35,7 +35,7 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
         (locking ? ArenaMutex.slotSize : 0) + MemoryLayout<Value>.size
     }
 
-    private var kind: String { "SharedValue<\(String(reflecting: Value.self))>" }
+    @usableFromInline var kind: String { "SharedValue<\(String(reflecting: Value.self))>" }
 
     /// A new value in the process tree's arena, set to `initial`. Throws
     /// ``SharedMemoryError/Code/arenaUnavailable`` when this process has no arena and
@@ -50,6 +50,7 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
 
     /// The value. Takes the lock if it has one. Throws ``SharedMemoryError/Code/staleHandle``
     /// once freed.
+    @inlinable
     public func load() throws(SharedMemoryError) -> Value {
         try block.checkCurrent(kind)
         guard isLocking else { return valuePointer.pointee }
@@ -60,6 +61,7 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
 
     /// Sets the value. Takes the lock if it has one. Throws
     /// ``SharedMemoryError/Code/staleHandle`` once freed.
+    @inlinable
     public func store(_ value: Value) throws(SharedMemoryError) {
         try block.checkCurrent(kind)
         guard isLocking else { valuePointer.pointee = value; return }
@@ -75,6 +77,7 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
     /// Throws ``SharedMemoryError/Code/noLock`` for a value made with `locking: false`,
     /// ``SharedMemoryError/Code/staleHandle`` once freed, and whatever `body` throws (the lock
     /// is released). If a process died holding the lock, the value is as it left it.
+    @inlinable
     public func withLock<R>(_ body: (inout Value) throws -> R) throws -> R {
         try block.checkCurrent(kind)
         guard isLocking else {
@@ -88,6 +91,7 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
     /// Runs `body` with a pointer to the value in shared memory, without locking: for values
     /// made with `locking: false`, or code that synchronizes otherwise. The pointer is valid
     /// only inside `body` (and until the value is freed).
+    @inlinable
     public func withUnsafeMutablePointer<R>(_ body: (UnsafeMutablePointer<Value>) throws -> R) throws -> R {
         try block.checkCurrent(kind)
         return try body(valuePointer)

@@ -13,12 +13,13 @@ import CShims
 /// ``markConsistent()`` before unlocking, or the mutex becomes unusable
 /// (``Errno/stateNotRecoverable``) for every process. A pthread mutex is owned by a *thread*:
 /// lock and unlock on the same thread, never across an `await`.
+@usableFromInline
 struct ArenaMutex {
     /// Bytes a mutex needs; the arena reserves ``slotSize`` for each.
     static var size: Int { mp_shm_mutex_size() }
     /// What the arena reserves for one mutex (a cache line and a half is plenty: 40 bytes on
     /// x86-64 and arm64 glibc).
-    static let slotSize = 64
+    @usableFromInline static let slotSize = 64
 
     let pointer: UnsafeMutablePointer<pthread_mutex_t>
 
@@ -75,6 +76,7 @@ struct ArenaMutex {
 
     /// Releases the mutex (held by this thread). The corresponding C function is
     /// `pthread_mutex_unlock`.
+    @usableFromInline
     func unlock() -> Result<Void, Errno> {
         returnedErrno { pthread_mutex_unlock(pointer) }
     }
