@@ -19,6 +19,7 @@ import Testing
         let barrier = try Barrier(parties: 2)
         #expect(SyncTest.error { try Self.wait(barrier, timeout: .seconds(-1)) }?.code == .invalidArgument)
         #expect(await SyncTest.error { try await barrier.wait(timeout: .seconds(-1)) }?.code == .invalidArgument)
+        #expect(try Barrier(parties: 2, timeout: .seconds(Int64.max)).defaultTimeout == nil)   // too long to count: none
         #expect(!barrier.isBroken)   // a refused wait did not arrive
         #expect(barrier.waitingCount == 0)
     }

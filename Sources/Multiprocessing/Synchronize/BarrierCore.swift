@@ -52,7 +52,12 @@ struct BarrierCore: @unchecked Sendable {
         let core = BarrierCore(at: base)
         core.word(40).initialize(to: UInt32(parties))
         for offset in stride(from: 44, to: 64, by: 4) { core.word(offset).initialize(to: 0) }
-        let nanoseconds = timeout.map { UInt64(clamping: $0.components.seconds) &* 1_000_000_000 &+ UInt64($0.components.attoseconds / 1_000_000_000) }
+        // A timeout too long to count in nanoseconds is no timeout.
+        let nanoseconds = timeout.flatMap { timeout -> UInt64? in
+            let (seconds, attoseconds) = timeout.components
+            guard seconds < 1 << 33 else { return nil }
+            return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        }
         base.storeBytes(of: nanoseconds ?? UInt64.max, toByteOffset: 64, as: UInt64.self)
         for index in 0..<parties { core.pid(at: index).initialize(to: 0) }
         return core
