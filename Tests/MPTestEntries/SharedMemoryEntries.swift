@@ -76,8 +76,17 @@ public enum SharedMemoryEntries {
         }
     }
 
+    /// Answers how many of its descriptors are the arena's memfd ("/memfd:mp-arena").
+    public static let countArenaDescriptors = ProcessFunction("shm-count-arena-descriptors") { (_: Int) -> Int in
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+        return descriptors.filter {
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "").hasPrefix("/memfd:mp-arena")
+        }.count
+    }
+
     public static let functions: [any ProcessEntry] = [incrementLocked, incrementAtomic, fillArray, readInt32,
-                                                       createSegmentAndWait, readSegment, dieInsideAllocation, dieHoldingValueLock]
+                                                       createSegmentAndWait, readSegment, dieInsideAllocation, dieHoldingValueLock,
+                                                       countArenaDescriptors]
     public static let workers: [any Worker.Type] = [SharedCounterWorker.self]
 }
 

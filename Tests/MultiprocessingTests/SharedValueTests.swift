@@ -146,6 +146,24 @@ import Testing
         #expect(try array.toArray() == [5, 5, 5, 5])
     }
 
+    @Test func aSupervisedWorkerGetsTheArenaToo() async throws {
+        let atomic = try SharedAtomic<Int>(0)
+        let value = try SharedValue<Int>(0)
+        let array = try SharedArray<Int>(repeating: 0, count: 2)
+        defer { try? atomic.free(); try? value.free(); try? array.free() }
+        let tree = Supervisor(children: [.worker("counter", SharedCounterWorker.self)])
+        try await tree.start()
+        let job = SharedCounterWorker.Job(atomic: atomic, value: value, array: array, amount: 3)
+        let reply: Int = try await #require(await tree.child("counter")).request(job)
+        await tree.shutdown()
+        #expect(reply == 3)
+        #expect(try value.load() == 3)
+    }
+
+    @Test func aChildHoldsExactlyOneArenaDescriptor() async throws {
+        #expect(try await ChildProcess.run(SharedMemoryEntries.countArenaDescriptors, 0) == 1)
+    }
+
     // MARK: bad input
 
     @Test func aHandleDecodedAsAnotherTypeIsATypeMismatch() throws {
