@@ -65,6 +65,17 @@ import Testing
         #expect((bounded ? boundedSemaphore.value : semaphore.value) == 2)
     }
 
+    /// A releaser killed between its add and its wake (simulated: the count raised without a
+    /// wake) does not leave a waiter without a timeout asleep for good: sleepers look again.
+    @Test func aWaiterNotWokenAfterAReleaseStillSeesIt() async throws {
+        let semaphore = try CountingSemaphore(0)
+        let waiter = SyncTest.onThread { try semaphore.acquire() }
+        try await SyncTest.eventually("the waiter sleeps") { semaphore.sleepers == 1 }
+        semaphore.core.value.add(1)   // what a release does before it wakes anyone
+        #expect(try await waiter.value)
+        #expect(semaphore.value == 0)
+    }
+
     // MARK: - Event
 
     @Test func anEventIsSetClearedAndWaitedFor() throws {

@@ -11,7 +11,9 @@
 /// Layout: two futex words next to the lock's own state: `sequence` (bumped by every notify;
 /// waiters sleep on it) and `waiters`. Why it survives a dead process: a waiter holds nothing
 /// while it sleeps (a dead one just leaves the kernel's queue); a notifier or waiter that dies
-/// holding the lock is the lock's business (the next one gets `ownerDied`). A notification
+/// holding the lock is the lock's business (the next one gets `ownerDied`); a notifier killed
+/// between bumping `sequence` and waking is covered by the sleepers' look at it at least once
+/// a second. A notification
 /// given to a waiter that dies before using it is lost, as one given to a waiter that ignores
 /// it: wait for a predicate, with a timeout.
 ///
@@ -158,9 +160,14 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
                                       _ body: @escaping @Sendable () throws -> R) async throws -> R {
         let deadline = try SynchronizationError.deadline(timeout, "\(what).withLock(when:)")
         try Task.checkCancellation()
+        // Once on the task: a free lock and a true predicate need no thread.
+        let core = lockGuard.core
+        if try core.acquire(reentrant: lockGuard.isReentrant, until: .now, recovering: nil, cancellation: nil, what) {
+            defer { try? core.release(what) }
+            if try predicate() { return try body() }
+        }
         return try await BlockingWait.run("\(what).withLock(when:)") { [self] cancellation in
             cancellation.onCancel { [self] in sequence.wake() }
-            let core = lockGuard.core
             guard try core.acquire(reentrant: lockGuard.isReentrant, until: deadline, recovering: nil,
                                    cancellation: cancellation, what) else {
                 throw SynchronizationError(.timedOut, "\(what).withLock(when:): the lock was not acquired in time")
@@ -210,7 +217,7 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         while sequence.load() == observed {
             if let cancellation, cancellation.isCancelled { break }
             if let deadline, deadline.hasPassed { notified = false; break }
-            if case .failure(let errno) = sequence._wait(whileEqualTo: observed, until: deadline) { failure = errno; break }
+            if case .failure(let errno) = sequence._nap(whileEqualTo: observed, until: deadline) { failure = errno; break }
         }
         waiters.subtract(1)
         let cancelled = cancellation?.isCancelled ?? false

@@ -4,7 +4,9 @@
 /// Layout: two futex words, `flag` (0 or 1, what waiters sleep on) and `waiters` (how many
 /// sleep or are about to: ``set()`` skips the wake system call when nobody waits). Why it
 /// survives a dead process: nothing is held; ``set()`` wakes every sleeper, each re-reads the
-/// flag, and a waiter that dies only leaves `waiters` one too high (a wasted wake later).
+/// flag, and a waiter that dies only leaves `waiters` one too high (a wasted wake later). A
+/// setter killed between raising the flag and waking is covered by the sleepers' look at the
+/// flag at least once a second.
 ///
 /// ```swift
 /// let ready = try Event()
@@ -72,7 +74,7 @@ public final class Event: Sendable, Codable, CustomStringConvertible {
             if let cancellation, cancellation.isCancelled { throw CancellationError() }
             if let deadline, deadline.hasPassed { return false }
             waiters.add(1)
-            let outcome = flag._wait(whileEqualTo: 0, until: deadline)
+            let outcome = flag._nap(whileEqualTo: 0, until: deadline)
             waiters.subtract(1)
             if case .failure(let errno) = outcome { throw SynchronizationError.system(errno, "futex", "\(Self.name).wait") }
         }

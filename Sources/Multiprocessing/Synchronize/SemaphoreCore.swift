@@ -1,4 +1,4 @@
-/// The shared state of a ``Semaphore`` or a ``BoundedSemaphore``: four futex words.
+/// The shared state of a ``CountingSemaphore`` or a ``BoundedSemaphore``: four futex words.
 ///
 /// ```
 /// offset 0   UInt32 value    the count (the futex word acquirers sleep on while it is 0)
@@ -13,8 +13,10 @@
 /// waiter killed in its sleep simply leaves the kernel's queue; one killed between its wake-up
 /// and its decrement cannot swallow the release, since the others were woken too (a wake of
 /// one would be lost with it). A dead waiter leaves `waiters` one too high for good, which
-/// costs later releases a wake system call, nothing more. A process that dies after acquiring
-/// and before releasing keeps its unit, as in Python.
+/// costs later releases a wake system call, nothing more. A releaser killed between its add
+/// and its wake leaves the sleepers asleep: they look at the count again at least once a
+/// second (``FutexWord/recheckInterval``). A process that dies after acquiring and before
+/// releasing keeps its unit, as in Python.
 struct SemaphoreCore: @unchecked Sendable {
     static let byteCount = 16
     static let alignment = 4
@@ -63,7 +65,7 @@ struct SemaphoreCore: @unchecked Sendable {
             if let cancellation, cancellation.isCancelled { throw CancellationError() }
             if let deadline, deadline.hasPassed { return false }
             waiters.add(1)
-            let outcome = value._wait(whileEqualTo: 0, until: deadline)
+            let outcome = value._nap(whileEqualTo: 0, until: deadline)
             waiters.subtract(1)
             if case .failure(let errno) = outcome { throw SynchronizationError.system(errno, "futex", "\(what).acquire: waiting") }
         }

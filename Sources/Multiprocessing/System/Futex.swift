@@ -116,6 +116,17 @@ struct FutexWord: @unchecked Sendable {
         }
     }
 
+    /// How long a sleeper of the `Synchronize` primitives sleeps at most before it looks at its
+    /// word again: a process killed between changing a word and waking its sleepers (two
+    /// instructions apart) would otherwise leave them asleep for good.
+    static let recheckInterval: Duration = .seconds(1)
+
+    /// ``_wait(whileEqualTo:until:)`` for at most ``recheckInterval``: the caller loops on its
+    /// own condition and deadline anyway.
+    func _nap(whileEqualTo expected: UInt32, until deadline: MonotonicInstant?) -> Result<WaitOutcome, Errno> {
+        _wait(whileEqualTo: expected, until: MonotonicInstant.after(Self.recheckInterval).earlier(than: deadline))
+    }
+
     /// Wakes up to `count` threads sleeping on the word, in any process; returns how many.
     /// The corresponding C function is `futex(FUTEX_WAKE)`.
     @discardableResult
