@@ -102,7 +102,7 @@ func sumInFourLanes(_ values: UnsafeMutableBufferPointer<Double>) -> Double {
 
 let sharedMemoryCases: [BenchmarkCase] = [
     BenchmarkCase(name: "value_lock_increment", unit: .incrementsPerSecond,
-                  summary: "two children each do `try counter.withLock { $0 += 1 }` on one SharedValue<Int> (robust process-shared mutex in the arena) from one go signal; total exact; rate = all increments / (last end - first start)") { settings in
+                  summary: "two children each do `try counter.withLock { $0 += 1 }` on one SharedValue<Int> (its Lock: a robust process-shared mutex in the arena) from one go signal; total exact; rate = all increments / (last end - first start)") { settings in
         try await incrementSamples(settings, locked: true)
     },
     BenchmarkCase(name: "atomic_add", unit: .incrementsPerSecond,

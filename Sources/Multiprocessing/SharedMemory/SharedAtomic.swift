@@ -87,7 +87,7 @@ public struct SharedAtomic<Value: SharedAtomicInteger>: Sendable, Hashable, Coda
 
     /// Encodes the handle (not the value): `{"handle", "type"}`.
     public func encode(to encoder: any Encoder) throws {
-        try block.encode(to: encoder, type: Value.self, count: nil, locking: nil)
+        try block.encode(to: encoder, type: Value.self, count: nil, lock: nil)
     }
 
     /// Attaches to the atomic an encoded handle names. Throws a ``SharedMemoryError``:

@@ -1,8 +1,8 @@
 /// The arena block behind a shared value, array or atomic: its handle, where it is mapped
 /// here, and the checks and the `Codable` form they share.
 ///
-/// Layout of a block: with a built-in lock, an ``ArenaMutex`` in the first 64 bytes and the
-/// data from byte 64; without, the data from byte 0.
+/// The block holds the data only; a value's or array's lock is a ``Lock`` of its own (as
+/// Python's `Value` wraps its ctypes object with a separate `RLock`).
 @usableFromInline
 struct SharedBlock: @unchecked Sendable, Hashable {
     @usableFromInline let handle: ArenaHandle
@@ -47,48 +47,26 @@ struct SharedBlock: @unchecked Sendable, Hashable {
         }
     }
 
-    /// Takes the block's built-in lock (its first 64 bytes); the caller unlocks the returned
-    /// mutex on the same thread. A holder that died leaves the data as it last wrote it; the
-    /// lock is taken over and made usable again.
-    @usableFromInline
-    func lockBuiltIn(_ kind: @autoclosure () -> String) throws(SharedMemoryError) -> ArenaMutex {
-        let mutex = ArenaMutex(at: pointer)
-        switch mutex.lock() {
-        case .success(.acquired): break
-        case .success(.ownerDied): _ = mutex.markConsistent()
-        case .failure(let errno):
-            throw SharedMemoryError(SystemError(errno, operation: "pthread_mutex_lock"), "the lock of \(kind()) at offset \(handle.offset)")
-        }
-        return mutex
-    }
+    // MARK: Codable form: {"handle": {...}, "type": "Swift.Int", "count": n, "lock": {...}}
 
-    func initializeBuiltInLock(_ kind: String) throws(SharedMemoryError) {
-        if case .failure(let errno) = ArenaMutex(at: pointer).initialize() {
-            try? free(kind)
-            throw SharedMemoryError(SystemError(errno, operation: "pthread_mutex_init"), "the lock of \(kind)")
-        }
-    }
+    enum CodingKeys: String, CodingKey { case handle, type, count, lock }
 
-    // MARK: Codable form: {"handle": {...}, "type": "Swift.Int", "count": n, "locking": bool}
-
-    enum CodingKeys: String, CodingKey { case handle, type, count, locking }
-
-    func encode(to encoder: any Encoder, type: Any.Type, count: Int?, locking: Bool?) throws {
+    func encode(to encoder: any Encoder, type: Any.Type, count: Int?, lock: Lock?) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(handle, forKey: .handle)
         try container.encode(String(reflecting: type), forKey: .type)
         try container.encodeIfPresent(count, forKey: .count)
-        try container.encodeIfPresent(locking, forKey: .locking)
+        try container.encodeIfPresent(lock, forKey: .lock)
     }
 
     /// The fields of an encoded handle, after checking its element type is `type`.
-    static func decodeFields(from decoder: any Decoder, type: Any.Type, kind: String) throws -> (handle: ArenaHandle, count: Int?, locking: Bool?) {
+    static func decodeFields(from decoder: any Decoder, type: Any.Type, kind: String) throws -> (handle: ArenaHandle, count: Int?, lock: Lock?) {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let handle = try container.decode(ArenaHandle.self, forKey: .handle)
         let encodedType = try container.decode(String.self, forKey: .type)
         guard encodedType == String(reflecting: type) else {
             throw SharedMemoryError(.typeMismatch, "\(kind) cannot attach to the \(handle): it holds \(encodedType), not \(String(reflecting: type))")
         }
-        return (handle, try container.decodeIfPresent(Int.self, forKey: .count), try container.decodeIfPresent(Bool.self, forKey: .locking))
+        return (handle, try container.decodeIfPresent(Int.self, forKey: .count), try container.decodeIfPresent(Lock.self, forKey: .lock))
     }
 }
