@@ -92,9 +92,16 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
     public func wait(timeout: Duration? = nil) async throws -> Int {
         let deadline = try SynchronizationError.deadline(timeout ?? core.defaultTimeout, "\(Self.name).wait")
         try Task.checkCancellation()
-        return try await BlockingWait.run("\(Self.name).wait") { [self] cancellation in
+        // Arrive on the task (the last party runs the action here and needs no thread).
+        let arrival: BarrierCore.Arrival
+        switch try core.arrive(action: action, "\(Self.name).wait") {
+        case .released(let index): return index
+        case .waiting(let waiting): arrival = waiting
+        }
+        // A party that arrived and cannot wait would be waited for: it breaks the barrier instead.
+        return try await BlockingWait.run("\(Self.name).wait", ifNoThread: { [self] in try? abort() }) { [self] cancellation in
             cancellation.onCancel { [self] in core.generation.wake() }
-            return try core.wait(action: action, until: deadline, cancellation: cancellation, "\(Self.name).wait")
+            return try core.awaitRelease(arrival, until: deadline, cancellation: cancellation, "\(Self.name).wait")
         }
     }
 

@@ -127,6 +127,26 @@ struct BarrierCore: @unchecked Sendable {
     /// Arrives and waits for the others. Returns the arrival index (0 first, parties - 1 last).
     func wait(action: (() throws -> Void)?, until deadline: MonotonicInstant?, cancellation: WaitCancellation?,
               _ what: String) throws -> Int {
+        switch try arrive(action: action, what) {
+        case .released(let index): return index
+        case .waiting(let arrival): return try awaitRelease(arrival, until: deadline, cancellation: cancellation, what)
+        }
+    }
+
+    /// A party that arrived and waits for the others: its index and its generation.
+    struct Arrival: Sendable {
+        let index: Int
+        let generation: UInt32
+    }
+
+    enum ArrivalOutcome {
+        /// This party was the last: the action ran and everyone is released.
+        case released(Int)
+        case waiting(Arrival)
+    }
+
+    /// Counts this party in (and, as the last, runs the action and releases the round).
+    func arrive(action: (() throws -> Void)?, _ what: String) throws -> ArrivalOutcome {
         let me = ProcessControl.id
         try lock(what)
         if isBroken {
@@ -150,16 +170,26 @@ struct BarrierCore: @unchecked Sendable {
             arrived.store(0)
             endGeneration(completed: true)
             unlock()
-            return index
+            return .released(index)
         }
         unlock()
+        return .waiting(Arrival(index: index, generation: mine))
+    }
 
+    /// Sleeps until the arrival's round is released (its index) or broken (`brokenBarrier`),
+    /// looking at the other waiting parties' pids every 100 ms. A timeout or a cancellation
+    /// breaks the barrier.
+    func awaitRelease(_ arrival: Arrival, until deadline: MonotonicInstant?, cancellation: WaitCancellation?,
+                      _ what: String) throws -> Int {
+        let me = ProcessControl.id
+        let (index, mine) = (arrival.index, arrival.generation)
         while true {
-            let check = MonotonicInstant.after(Self.livenessInterval)
-            waiters.add(1)
-            let outcome = generation._wait(whileEqualTo: mine, until: check.earlier(than: deadline))
-            waiters.subtract(1)
-            if case .failure(let errno) = outcome { throw SynchronizationError.system(errno, "futex", what) }
+            if !(cancellation?.isCancelled ?? false) {
+                waiters.add(1)
+                let outcome = generation._wait(whileEqualTo: mine, until: MonotonicInstant.after(Self.livenessInterval).earlier(than: deadline))
+                waiters.subtract(1)
+                if case .failure(let errno) = outcome { throw SynchronizationError.system(errno, "futex", what) }
+            }
             if generation.load() != mine { return try outcomeOf(mine, index, what) }
             let cancelled = cancellation?.isCancelled ?? false
             let timedOut = deadline?.hasPassed ?? false

@@ -32,7 +32,10 @@ final class WaitCancellation: Sendable {
 /// `CancellationError` (leaving the primitive as if the wait had never been tried; a
 /// ``Barrier`` wait is the exception: a party leaving breaks the barrier, as a timeout does).
 enum BlockingWait {
-    static func run<R: Sendable>(_ what: String,
+    /// Runs `body` on a new thread and returns its result. If no thread can be started,
+    /// `ifNoThread` runs (to undo what the caller did on the task) and a `systemCallFailed`
+    /// error is thrown.
+    static func run<R: Sendable>(_ what: String, ifNoThread: (@Sendable () -> Void)? = nil,
                                  _ body: @escaping @Sendable (WaitCancellation) throws -> R) async throws -> R {
         let cancellation = WaitCancellation()
         return try await withTaskCancellationHandler {
@@ -42,6 +45,7 @@ enum BlockingWait {
                         continuation.resume(with: Result { try body(cancellation) })
                     }
                 } catch {
+                    ifNoThread?()
                     continuation.resume(throwing: SynchronizationError(.systemCallFailed, "\(what): starting a wait thread failed",
                                                                        underlyingError: .system(error)))
                 }
