@@ -38,7 +38,7 @@ import Testing
             #expect(sum == 5_050)
             event.set()
             try semaphore.release(16)
-            try await condition.withLock(when: { true }) {
+            try await condition.withLock {
                 try SyncTest.write(flag, 1)
                 try condition.notifyAll()
             }
@@ -66,7 +66,7 @@ import Testing
 
         let condition = try Condition(lock: try Lock())
         #expect(await Self.cancelled { try await condition.withLock(when: { false }) {} })
-        try condition.withLock {}   // the cancelled waiter gave the lock back
+        try await condition.withLock(timeout: .seconds(60)) {}   // the cancelled waiter gave the lock back
 
         let barrier = try Barrier(parties: 2)
         #expect(await Self.cancelled { try await barrier.wait() })

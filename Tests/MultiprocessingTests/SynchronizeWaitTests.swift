@@ -148,7 +148,7 @@ import Testing
         for _ in 0..<3 { children.append(try await ChildProcess.start(SynchronizeEntries.consumeToken, job)) }
 
         try await condition.withLock(when: { try SyncTest.read(arrived) == 3 }, timeout: .seconds(60)) {}
-        try await condition.withLock(when: { true }) {
+        try await condition.withLock {
             try SyncTest.write(tokens, 1)
             try condition.notify(1)
         }

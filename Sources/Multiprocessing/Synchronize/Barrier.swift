@@ -113,8 +113,11 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
     /// ``SynchronizationError/Code/brokenBarrier`` until ``reset()``.
     public func abort() throws(SynchronizationError) { try core.abort("\(Self.name).abort") }
 
+    /// A short description for logs.
     public var description: String { "Barrier(parties: \(parties), waiting: \(waitingCount)\(isBroken ? ", broken" : ""))" }
 
+    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
+    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(placement.handleForEncoding(Self.name, encoder))

@@ -39,12 +39,6 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
             }
         }
         var isReentrant: Bool { if case .rlock = self { true } else { false } }
-        var owner: AnyObject {
-            switch self {
-            case .lock(let lock): lock
-            case .rlock(let lock): lock
-            }
-        }
     }
 
     let placement: SharedPlacement
@@ -106,6 +100,14 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         try withoutActuallyEscaping(recovering) { recovering in
             try lockGuard.core.withLock(reentrant: lockGuard.isReentrant, timeout: timeout, recovering: recovering, what, body)
         }
+    }
+
+    /// The async form of ``withLock(timeout:_:)``: when the lock is busy, the wait, `body` and
+    /// the release run on a dedicated thread (see ``Lock``'s). For a body that waits for a
+    /// predicate, ``withLock(when:timeout:_:)-(_,_,@Sendable()->R)``.
+    public func withLock<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable () throws -> R) async throws -> R {
+        try await lockGuard.core.withLockAsync(keeping: self, reentrant: lockGuard.isReentrant,
+                                               timeout: timeout, recovering: nil, what, body)
     }
 
     // MARK: waiting (inside withLock)
@@ -238,10 +240,13 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
     /// Threads sleeping in a wait now, in every process (a waiter that died counts on).
     var sleepers: Int { Int(waiters.load()) }
 
+    /// A short description for logs.
     public var description: String { "Condition(\(placement.handle.map { "\($0)" } ?? "unplaced"))" }
 
     private enum CodingKeys: String, CodingKey { case state, lock, reentrant }
 
+    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
+    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(placement.handleForEncoding(Self.name, encoder), forKey: .state)

@@ -65,11 +65,14 @@ public final class CountingSemaphore: Sendable, Codable, CustomStringConvertible
     /// The units available now (Python's `get_value()`); stale as soon as it is read.
     public var value: Int { Int(core.value.load()) }
 
+    /// A short description for logs.
     public var description: String { "CountingSemaphore(value: \(value))" }
 
     /// Threads sleeping in an acquire now, in every process (a waiter that died counts on).
     var sleepers: Int { Int(core.waiters.load()) }
 
+    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
+    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(placement.handleForEncoding(Self.name, encoder))
@@ -135,8 +138,11 @@ public final class BoundedSemaphore: Sendable, Codable, CustomStringConvertible 
     /// The units available now; stale as soon as it is read.
     public var value: Int { Int(core.value.load()) }
 
+    /// A short description for logs.
     public var description: String { "BoundedSemaphore(value: \(value))" }
 
+    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
+    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(placement.handleForEncoding(Self.name, encoder))

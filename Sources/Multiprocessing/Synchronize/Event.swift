@@ -83,8 +83,11 @@ public final class Event: Sendable, Codable, CustomStringConvertible {
     /// Threads sleeping in a wait now, in every process (a waiter that died counts on).
     var sleepers: Int { Int(waiters.load()) }
 
+    /// A short description for logs.
     public var description: String { "Event(\(isSet ? "set" : "clear"))" }
 
+    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
+    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(placement.handleForEncoding(Self.name, encoder))

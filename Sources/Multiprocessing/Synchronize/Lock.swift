@@ -107,8 +107,11 @@ public final class Lock: Sendable, Codable, CustomStringConvertible {
     /// Whether the calling thread holds the lock.
     public var isHeldByCurrentThread: Bool { (try? core.isHeldByCallingThread(Self.name)) ?? false }
 
+    /// A short description for logs.
     public var description: String { "Lock(\(placement.handle.map { "\($0)" } ?? "unplaced"))" }
 
+    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
+    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(placement.handleForEncoding(Self.name, encoder))

@@ -16,6 +16,7 @@ public struct SynchronizationError: Error, Hashable, Sendable, CustomStringConve
         /// The code's name, as printed.
         public let name: String
         init(_ name: String) { self.name = name }
+        /// A short description for logs.
         public var description: String { name }
 
         /// A process (or thread) died holding the ``Lock``/``RLock``, and nobody has recovered
@@ -58,9 +59,12 @@ public struct SynchronizationError: Error, Hashable, Sendable, CustomStringConve
 
     /// The error behind a ``SynchronizationError``.
     public enum UnderlyingError: Hashable, Sendable, CustomStringConvertible {
+        /// A system call failed (a futex, a pthread mutex call, starting a wait thread).
         case system(SystemError)
+        /// The arena refused (no arena in this process, full, a stale or foreign handle).
         case sharedMemory(SharedMemoryError)
 
+        /// A short description for logs.
         public var description: String {
             switch self {
             case .system(let error): error.description
@@ -76,6 +80,7 @@ public struct SynchronizationError: Error, Hashable, Sendable, CustomStringConve
         self.underlyingError = underlyingError
     }
 
+    /// A short description for logs.
     public var description: String {
         if let underlyingError { return "\(code): \(message) (\(underlyingError))" }
         return "\(code): \(message)"
