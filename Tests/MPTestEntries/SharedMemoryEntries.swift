@@ -84,9 +84,21 @@ public enum SharedMemoryEntries {
         }.count
     }
 
+    /// Allocates a locked value set to `initial` and answers its handle (the memory outlives
+    /// this child).
+    public static let makeValue = ProcessFunction("shm-make-value") { (initial: Int) -> SharedValue<Int> in
+        try SharedValue(initial)
+    }
+
+    /// Frees the value it is given.
+    public static let freeValue = ProcessFunction("shm-free-value") { (value: SharedValue<Int>) -> Int in
+        try value.free()
+        return 0
+    }
+
     public static let functions: [any ProcessEntry] = [incrementLocked, incrementAtomic, fillArray, readInt32,
                                                        createSegmentAndWait, readSegment, dieInsideAllocation, dieHoldingValueLock,
-                                                       countArenaDescriptors]
+                                                       countArenaDescriptors, makeValue, freeValue]
     public static let workers: [any Worker.Type] = [SharedCounterWorker.self]
 }
 

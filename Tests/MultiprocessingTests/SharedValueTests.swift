@@ -172,6 +172,15 @@ import Testing
         #expect(try array.toArray() == [5, 5, 5, 5])
     }
 
+    @Test func aValueAllocatedByAChildOutlivesItAndAFreeByAChildIsSeenHere() async throws {
+        let value = try await ChildProcess.run(SharedMemoryEntries.makeValue, 42)
+        #expect(try value.load() == 42)
+        try value.withLock { $0 += 1 }
+        _ = try await ChildProcess.run(SharedMemoryEntries.freeValue, value)
+        let stale = #expect(throws: SharedMemoryError.self) { try value.load() }
+        #expect(stale?.code == .staleHandle)
+    }
+
     @Test func aSupervisedWorkerGetsTheArenaToo() async throws {
         let atomic = try SharedAtomic<Int>(0)
         let value = try SharedValue<Int>(0)
