@@ -84,21 +84,22 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         self.lockGuard = lockGuard
     }
 
-    private var what: String { "\(Self.name) (over a\(lockGuard.isReentrant ? "n RLock" : " Lock"))" }
+    /// The name in messages: "Condition (over a Lock)".
+    private var what: String { lockGuard.isReentrant ? "Condition (over an RLock)" : "Condition (over a Lock)" }
 
     // MARK: the lock
 
     /// Takes the condition's lock, runs `body`, releases it (Python's `with condition:`);
     /// errors as ``Lock/withLock(timeout:_:)``.
     public func withLock<R>(timeout: Duration? = nil, _ body: () throws -> R) throws -> R {
-        try lockGuard.core.withLock(reentrant: lockGuard.isReentrant, timeout: timeout, recovering: nil, what, body)
+        try lockGuard.core.withLock(timeout: timeout, recovering: nil, what, body)
     }
 
     /// ``withLock(timeout:_:)``, first repairing the protected state if a holder died (see
     /// ``Lock/withLock(timeout:recovering:_:)``).
     public func withLock<R>(timeout: Duration? = nil, recovering: () throws -> Void, _ body: () throws -> R) throws -> R {
         try withoutActuallyEscaping(recovering) { recovering in
-            try lockGuard.core.withLock(reentrant: lockGuard.isReentrant, timeout: timeout, recovering: recovering, what, body)
+            try lockGuard.core.withLock(timeout: timeout, recovering: recovering, what, body)
         }
     }
 
@@ -106,8 +107,7 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
     /// the release run on a dedicated thread (see ``Lock``'s). For a body that waits for a
     /// predicate, ``withLock(when:timeout:_:)-(_,_,@Sendable()->R)``.
     public func withLock<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await lockGuard.core.withLockAsync(keeping: self, reentrant: lockGuard.isReentrant,
-                                               timeout: timeout, recovering: nil, what, body)
+        try await lockGuard.core.withLockAsync(keeping: self, timeout: timeout, recovering: nil, what, body)
     }
 
     // MARK: waiting (inside withLock)
@@ -164,13 +164,13 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         try Task.checkCancellation()
         // Once on the task: a free lock and a true predicate need no thread.
         let core = lockGuard.core
-        if try core.acquire(reentrant: lockGuard.isReentrant, until: .now, recovering: nil, cancellation: nil, what) {
+        if try core.acquire(until: .now, recovering: nil, cancellation: nil, what) {
             defer { try? core.release(what) }
             if try predicate() { return try body() }
         }
         return try await BlockingWait.run("\(what).withLock(when:)") { [self] cancellation in
             cancellation.onCancel { [self] in sequence.wake() }
-            guard try core.acquire(reentrant: lockGuard.isReentrant, until: deadline, recovering: nil,
+            guard try core.acquire(until: deadline, recovering: nil,
                                    cancellation: cancellation, what) else {
                 throw SynchronizationError(.timedOut, "\(what).withLock(when:): the lock was not acquired in time")
             }
@@ -186,7 +186,7 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
     public func withLock<R>(when predicate: () throws -> Bool, timeout: Duration? = nil, _ body: () throws -> R) throws -> R {
         let deadline = try SynchronizationError.deadline(timeout, "\(what).withLock(when:)")
         let core = lockGuard.core
-        guard try core.acquire(reentrant: lockGuard.isReentrant, until: deadline, recovering: nil, cancellation: nil, what) else {
+        guard try core.acquire(until: deadline, recovering: nil, cancellation: nil, what) else {
             throw SynchronizationError(.timedOut, "\(what).withLock(when:): the lock was not acquired in time")
         }
         defer { try? core.release(what) }

@@ -25,7 +25,7 @@
 /// ```
 public final class Lock: Sendable, Codable, CustomStringConvertible {
     let placement: SharedPlacement
-    var core: LockCore { LockCore(at: placement.pointer) }
+    var core: LockCore { LockCore(at: placement.pointer, reentrant: false) }
     static let name = "Lock"
 
     /// A new unlocked lock in the arena. Throws
@@ -39,7 +39,7 @@ public final class Lock: Sendable, Codable, CustomStringConvertible {
 
     /// A new lock in `placement`'s fresh memory.
     init(initializing placement: SharedPlacement) throws(SynchronizationError) {
-        _ = try LockCore.initialize(at: placement.pointer, Self.name)
+        _ = try LockCore.initialize(at: placement.pointer, reentrant: false, Self.name)
         self.placement = placement
     }
 
@@ -55,7 +55,7 @@ public final class Lock: Sendable, Codable, CustomStringConvertible {
     /// the calling thread holds the lock already, ``SynchronizationError/Code/invalidArgument``
     /// for a negative timeout; and whatever `body` throws.
     public func withLock<R>(timeout: Duration? = nil, _ body: () throws -> R) throws -> R {
-        try core.withLock(reentrant: false, timeout: timeout, recovering: nil, Self.name, body)
+        try core.withLock(timeout: timeout, recovering: nil, Self.name, body)
     }
 
     /// ``withLock(timeout:_:)``, first repairing the protected state if a holder died: when
@@ -64,7 +64,7 @@ public final class Lock: Sendable, Codable, CustomStringConvertible {
     /// thrown). Without the mark, `recovering` does not run.
     public func withLock<R>(timeout: Duration? = nil, recovering: () throws -> Void, _ body: () throws -> R) throws -> R {
         try withoutActuallyEscaping(recovering) { recovering in
-            try core.withLock(reentrant: false, timeout: timeout, recovering: recovering, Self.name, body)
+            try core.withLock(timeout: timeout, recovering: recovering, Self.name, body)
         }
     }
 
@@ -73,13 +73,13 @@ public final class Lock: Sendable, Codable, CustomStringConvertible {
     /// task ends the wait (`CancellationError`; it is noticed within 10 ms, as a mutex wait
     /// cannot be woken from outside); once acquired, `body` runs to its end.
     public func withLock<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await core.withLockAsync(keeping: self, reentrant: false, timeout: timeout, recovering: nil, Self.name, body)
+        try await core.withLockAsync(keeping: self, timeout: timeout, recovering: nil, Self.name, body)
     }
 
     /// The async form of ``withLock(timeout:recovering:_:)``.
     public func withLock<R: Sendable>(timeout: Duration? = nil, recovering: @escaping @Sendable () throws -> Void,
                                       _ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await core.withLockAsync(keeping: self, reentrant: false, timeout: timeout, recovering: recovering, Self.name, body)
+        try await core.withLockAsync(keeping: self, timeout: timeout, recovering: recovering, Self.name, body)
     }
 
     /// Acquires the lock for the calling thread, waiting at most `timeout` (nil: as long as it
@@ -90,7 +90,7 @@ public final class Lock: Sendable, Codable, CustomStringConvertible {
     @available(*, noasync, message: "a lock belongs to a thread; use withLock from async code")
     public func acquire(timeout: Duration? = nil, recovering: (() throws -> Void)? = nil) throws -> Bool {
         let deadline = try SynchronizationError.deadline(timeout, Self.name)
-        return try core.acquire(reentrant: false, until: deadline, recovering: recovering, cancellation: nil, Self.name)
+        return try core.acquire(until: deadline, recovering: recovering, cancellation: nil, Self.name)
     }
 
     /// Releases the lock. Throws ``SynchronizationError/Code/notOwner`` when the calling thread

@@ -6,6 +6,9 @@
 ///            recovery closure ran (so the mark survives the acquirer, and every process sees it)
 ///        44  UInt32 depth: how many times the holder has acquired an RLock (only the holder
 ///            reads or writes it; a Lock keeps 1 while held)
+///
+/// Both words are read and written only under the mutex (`ownerDied` is also peeked at by
+/// ``Lock/ownerDied``), so their accesses are relaxed: the mutex orders them.
 /// ```
 ///
 /// Why it survives a dead holder: the kernel walks a dying thread's robust-mutex list and
@@ -26,37 +29,42 @@ struct LockCore: @unchecked Sendable {
     private static let depthOffset = 44
 
     let base: UnsafeMutableRawPointer
+    /// An RLock's (a second acquisition by the holder goes one level deeper) or a Lock's
+    /// (`wouldDeadlock`; `depth` is not used).
+    let reentrant: Bool
     private var mutex: SharedMutex { SharedMutex(base) }
     private var ownerDied: FutexWord { FutexWord(base + Self.ownerDiedOffset) }
     private var depth: FutexWord { FutexWord(base + Self.depthOffset) }
 
-    init(at base: UnsafeMutableRawPointer) {
+    init(at base: UnsafeMutableRawPointer, reentrant: Bool) {
         precondition(SharedMutex.byteCount <= Self.ownerDiedOffset, "pthread_mutex_t does not fit a LockCore")
         self.base = base
+        self.reentrant = reentrant
     }
 
     /// Initializes fresh memory (once, by the creator, before anyone else can see it).
-    static func initialize(at base: UnsafeMutableRawPointer, _ what: String) throws(SynchronizationError) -> LockCore {
+    static func initialize(at base: UnsafeMutableRawPointer, reentrant: Bool, _ what: String) throws(SynchronizationError) -> LockCore {
         if case .failure(let errno) = SharedMutex._initialize(at: base) {
             throw .system(errno, "pthread_mutex_init", "\(what): initializing the mutex")
         }
-        let core = LockCore(at: base)
+        let core = LockCore(at: base, reentrant: reentrant)
         core.ownerDied.initialize(to: 0)
         core.depth.initialize(to: 0)
         return core
     }
 
     /// Whether a holder died and nobody has recovered since.
-    var isOwnerDead: Bool { ownerDied.load() != 0 }
+    var isOwnerDead: Bool { ownerDied.loadRelaxed() != 0 }
 
-    /// Acquires. Returns false when `deadline` passed first. `reentrant`: a second acquisition
-    /// by the holder counts one level deeper (RLock) instead of throwing `wouldDeadlock`
-    /// (Lock). With `cancellation`, the wait wakes every 10 ms to look at it: a mutex wait
-    /// cannot be woken from outside.
-    func acquire(reentrant: Bool, until deadline: MonotonicInstant?, recovering: (() throws -> Void)?,
+    /// Acquires. Returns false when `deadline` passed first. A second acquisition by the holder
+    /// counts one level deeper (RLock) or throws `wouldDeadlock` (Lock). With `cancellation`,
+    /// the wait wakes every 10 ms to look at it: a mutex wait cannot be woken from outside.
+    func acquire(until deadline: MonotonicInstant?, recovering: (() throws -> Void)?,
                  cancellation: WaitCancellation?, _ what: String) throws -> Bool {
-        // The holder asking again: answered by the mutex (EDEADLK), never blocks.
-        var outcome = try checked(mutex._tryLock(), "pthread_mutex_trylock", what)
+        // The holder asking again is answered by the mutex (EDEADLK) and never blocks. The common
+        // case (a Lock, no deadline) is one pthread_mutex_lock.
+        var outcome = try checked(reentrant || deadline != nil || cancellation != nil ? mutex._tryLock() : mutex._lock(until: nil),
+                                  "pthread_mutex_lock", what)
         while outcome == .unavailable {
             if let cancellation, cancellation.isCancelled { throw CancellationError() }
             if let deadline, deadline.hasPassed { return false }
@@ -68,15 +76,15 @@ struct LockCore: @unchecked Sendable {
             guard reentrant else {
                 throw SynchronizationError(.wouldDeadlock, "\(what): the calling thread already holds this Lock (an RLock can be acquired again by its holder)")
             }
-            depth.add(1)
+            depth.storeRelaxed(depth.loadRelaxed() + 1)
             return true
         case .ownerDied:
             try markConsistent(what)
         case .acquired, .unavailable:
             break
         }
-        depth.store(1)
-        if ownerDied.load() != 0 {
+        if reentrant { depth.storeRelaxed(1) }
+        if ownerDied.loadRelaxed() != 0 {
             guard let recovering else {
                 releaseOnce()
                 throw SynchronizationError(.ownerDied, "\(what): a process died holding the lock; the state it protects may be half-updated. Acquire with a recovery closure (withLock(recovering:) or acquire(recovering:)) to repair it")
@@ -87,7 +95,7 @@ struct LockCore: @unchecked Sendable {
                 releaseOnce()
                 throw error
             }
-            ownerDied.store(0)
+            ownerDied.storeRelaxed(0)
         }
         return true
     }
@@ -95,11 +103,19 @@ struct LockCore: @unchecked Sendable {
     /// Releases one level (an RLock held deeper stays held). Throws `notOwner` when the calling
     /// thread does not hold the lock.
     func release(_ what: String) throws(SynchronizationError) {
+        guard reentrant else {
+            // An error-checking robust mutex refuses an unlock by anyone but its holder (EPERM).
+            switch mutex._unlock() {
+            case .success: return
+            case .failure(.notPermitted): throw Self.notOwner(what)
+            case .failure(let errno): throw .system(errno, "pthread_mutex_unlock", what)
+            }
+        }
         switch try checked(mutex._tryLock(), "pthread_mutex_trylock", what) {
         case .alreadyOwned:
-            let level = depth.load()
+            let level = depth.loadRelaxed()
             if level > 1 {
-                depth.store(level - 1)
+                depth.storeRelaxed(level - 1)
             } else {
                 releaseOnce()
             }
@@ -128,7 +144,7 @@ struct LockCore: @unchecked Sendable {
     /// For a ``Condition`` wait: releases every level the holder has, returns how many.
     func releaseAll(_ what: String) throws(SynchronizationError) -> UInt32 {
         guard try isHeldByCallingThread(what) else { throw Self.notOwner(what) }
-        let level = depth.load()
+        let level = reentrant ? depth.loadRelaxed() : 1
         releaseOnce()
         return level
     }
@@ -139,19 +155,19 @@ struct LockCore: @unchecked Sendable {
         if try checked(mutex._lock(until: nil), "pthread_mutex_lock", what) == .ownerDied {
             try markConsistent(what)
         }
-        depth.store(levels)
-        if ownerDied.load() != 0 {
+        if reentrant { depth.storeRelaxed(levels) }
+        if ownerDied.loadRelaxed() != 0 {
             throw SynchronizationError(.ownerDied, "\(what): a process died holding the lock while this thread waited; the lock is held again")
         }
     }
 
     private func releaseOnce() {
-        depth.store(0)
+        if reentrant { depth.storeRelaxed(0) }
         _ = mutex._unlock()
     }
 
     private func markConsistent(_ what: String) throws(SynchronizationError) {
-        ownerDied.store(1)
+        ownerDied.storeRelaxed(1)
         if case .failure(let errno) = mutex._markConsistent() {
             throw .system(errno, "pthread_mutex_consistent", what)
         }
@@ -174,10 +190,10 @@ struct LockCore: @unchecked Sendable {
 
 extension LockCore {
     /// Acquires (waiting until the timeout), runs `body`, releases.
-    func withLock<R>(reentrant: Bool, timeout: Duration?, recovering: (() throws -> Void)?,
+    func withLock<R>(timeout: Duration?, recovering: (() throws -> Void)?,
                      _ what: String, _ body: () throws -> R) throws -> R {
         let deadline = try SynchronizationError.deadline(timeout, what)
-        guard try acquire(reentrant: reentrant, until: deadline, recovering: recovering, cancellation: nil, what) else {
+        guard try acquire(until: deadline, recovering: recovering, cancellation: nil, what) else {
             throw Self.timedOut(timeout, what)
         }
         defer { try? release(what) }
@@ -187,19 +203,19 @@ extension LockCore {
     /// The async form: tries once on the calling task; if the lock is busy, the wait, `body`
     /// and the release all run on one wait thread (a mutex belongs to the thread that locked
     /// it), and task cancellation ends the wait.
-    func withLockAsync<R: Sendable>(keeping owner: some Sendable, reentrant: Bool, timeout: Duration?,
+    func withLockAsync<R: Sendable>(keeping owner: some Sendable, timeout: Duration?,
                                     recovering: (@Sendable () throws -> Void)?, _ what: String,
                                     _ body: @escaping @Sendable () throws -> R) async throws -> R {
         let deadline = try SynchronizationError.deadline(timeout, what)
         try Task.checkCancellation()
-        if try acquire(reentrant: reentrant, until: .now, recovering: recovering, cancellation: nil, what) {
+        if try acquire(until: .now, recovering: recovering, cancellation: nil, what) {
             defer { try? release(what) }
             return try body()
         }
         let core = self
         return try await BlockingWait.run(what) { cancellation in
             try withExtendedLifetime(owner) {
-                guard try core.acquire(reentrant: reentrant, until: deadline, recovering: recovering,
+                guard try core.acquire(until: deadline, recovering: recovering,
                                        cancellation: cancellation, what) else {
                     throw Self.timedOut(timeout, what)
                 }

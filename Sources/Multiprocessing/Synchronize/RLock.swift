@@ -15,7 +15,7 @@
 /// ```
 public final class RLock: Sendable, Codable, CustomStringConvertible {
     let placement: SharedPlacement
-    var core: LockCore { LockCore(at: placement.pointer) }
+    var core: LockCore { LockCore(at: placement.pointer, reentrant: true) }
     static let name = "RLock"
 
     /// A new unlocked reentrant lock in the arena. Throws
@@ -28,7 +28,7 @@ public final class RLock: Sendable, Codable, CustomStringConvertible {
     }
 
     init(initializing placement: SharedPlacement) throws(SynchronizationError) {
-        _ = try LockCore.initialize(at: placement.pointer, Self.name)
+        _ = try LockCore.initialize(at: placement.pointer, reentrant: true, Self.name)
         self.placement = placement
     }
 
@@ -38,26 +38,26 @@ public final class RLock: Sendable, Codable, CustomStringConvertible {
     /// `body`, releases one level. Errors as ``Lock/withLock(timeout:_:)``, without
     /// `wouldDeadlock`.
     public func withLock<R>(timeout: Duration? = nil, _ body: () throws -> R) throws -> R {
-        try core.withLock(reentrant: true, timeout: timeout, recovering: nil, Self.name, body)
+        try core.withLock(timeout: timeout, recovering: nil, Self.name, body)
     }
 
     /// ``withLock(timeout:_:)``, first repairing the protected state if a holder died (see
     /// ``Lock/withLock(timeout:recovering:_:)``).
     public func withLock<R>(timeout: Duration? = nil, recovering: () throws -> Void, _ body: () throws -> R) throws -> R {
         try withoutActuallyEscaping(recovering) { recovering in
-            try core.withLock(reentrant: true, timeout: timeout, recovering: recovering, Self.name, body)
+            try core.withLock(timeout: timeout, recovering: recovering, Self.name, body)
         }
     }
 
     /// The async form of ``withLock(timeout:_:)`` (see ``Lock``'s).
     public func withLock<R: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await core.withLockAsync(keeping: self, reentrant: true, timeout: timeout, recovering: nil, Self.name, body)
+        try await core.withLockAsync(keeping: self, timeout: timeout, recovering: nil, Self.name, body)
     }
 
     /// The async form of ``withLock(timeout:recovering:_:)``.
     public func withLock<R: Sendable>(timeout: Duration? = nil, recovering: @escaping @Sendable () throws -> Void,
                                       _ body: @escaping @Sendable () throws -> R) async throws -> R {
-        try await core.withLockAsync(keeping: self, reentrant: true, timeout: timeout, recovering: recovering, Self.name, body)
+        try await core.withLockAsync(keeping: self, timeout: timeout, recovering: recovering, Self.name, body)
     }
 
     /// Acquires one level for the calling thread, waiting at most `timeout` (nil: as long as it
@@ -65,7 +65,7 @@ public final class RLock: Sendable, Codable, CustomStringConvertible {
     @available(*, noasync, message: "a lock belongs to a thread; use withLock from async code")
     public func acquire(timeout: Duration? = nil, recovering: (() throws -> Void)? = nil) throws -> Bool {
         let deadline = try SynchronizationError.deadline(timeout, Self.name)
-        return try core.acquire(reentrant: true, until: deadline, recovering: recovering, cancellation: nil, Self.name)
+        return try core.acquire(until: deadline, recovering: recovering, cancellation: nil, Self.name)
     }
 
     /// Releases one level; the lock is free once every acquisition is released. Throws

@@ -69,6 +69,13 @@ struct FutexWord: @unchecked Sendable {
 
     func load() -> UInt32 { atomic.pointee.load(ordering: .sequentiallyConsistent) }
 
+    /// A load with no ordering of its own: for a word only touched under a mutex, whose lock
+    /// and unlock order it.
+    func loadRelaxed() -> UInt32 { atomic.pointee.load(ordering: .relaxed) }
+
+    /// A store with no ordering of its own (see ``loadRelaxed()``).
+    func storeRelaxed(_ value: UInt32) { atomic.pointee.store(value, ordering: .relaxed) }
+
     func store(_ value: UInt32) { atomic.pointee.store(value, ordering: .sequentiallyConsistent) }
 
     @discardableResult
