@@ -41,6 +41,8 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     let worker = try await ChildProcess.start(TestEntries.writeLate, LateWrite(path: directory + "/done", milliseconds: 300),
                                               options: ProcessOptions(name: "worker"))
     ExitDemo.children.withLock { $0 = [daemon, worker] }
+} else if CommandLine.arguments.dropFirst().first == "--demo-shm" {
+    try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
 } else {
     print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
 }

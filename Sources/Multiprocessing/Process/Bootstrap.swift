@@ -75,6 +75,7 @@ extension Multiprocessing {
         }
         guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
             Interrupts.install()   // the parent: Ctrl-C stops the children in order
+            _ = try? Arena.current   // the root creates the process tree's arena
             return
         }
         ProcessEnvironment.exit(await runChild(entry: entry))
@@ -85,6 +86,7 @@ extension Multiprocessing {
     static func runChild(entry: String) async -> Int32 {
         let name = ProcessEnvironment.value(ChildEnvironment.name) ?? entry
         guard tieLifeToParent() else { return ChildExitCode.orphaned }
+        _ = try? Arena.current   // map the inherited arena before the entry runs (an error shows on use)
         // As CPython does: a write to a closed channel is an EPIPE error to handle, not death.
         _ = try? Signal.pipe.setIgnored(true)
         guard let definition = EntryRegistry.lookup(entry) else {

@@ -20,20 +20,16 @@ public struct ProcessOptions: Sendable {
     public var handshakeTimeout: Duration = .seconds(30)
     /// What happens to the child's standard output and error.
     public var output: OutputHandling = .inherit
-    /// Raw descriptors handed to the child at spawn, by label (the runtime's own, such as
-    /// the arena): named in `MP_FDS`, found by `ChildEnvironment.inheritedDescriptors()`.
-    /// They stay the caller's; the child gets copies.
-    var inheritedDescriptors: [(label: String, descriptor: FileDescriptor)] = []
     /// Connections handed to the child at spawn with ``pass(_:as:)``; the child takes them
     /// with ``Connection/inherited(_:maxFrameSize:)``. The options hold the connection
     /// objects themselves, not bare descriptor numbers, so their descriptors are checked to
     /// be still open when the child is spawned.
     var passedConnections: [(label: String, connection: Connection)] = []
 
-    /// Every descriptor the child gets from 5 up, by label; throws if a passed connection
-    /// was closed after it was passed.
+    /// The descriptors of the passed connections, by `MP_FDS` label (the spawn puts the
+    /// arena's first, at fd 5); throws if a connection was closed after it was passed.
     func descriptorsForSpawn() throws(ConnectionError) -> [(label: String, descriptor: FileDescriptor)] {
-        var result = inheritedDescriptors
+        var result: [(label: String, descriptor: FileDescriptor)] = []
         for (label, connection) in passedConnections {
             guard !connection.isClosed else {
                 throw ConnectionError(.closed, "the connection passed as \"\(label)\" was closed before the child was started")

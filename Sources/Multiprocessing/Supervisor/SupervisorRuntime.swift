@@ -32,6 +32,8 @@ final class SupervisorRuntime: Sendable {
         loop = group.next()
         executor = SupervisorExecutor(loop: loop)
         reaper = try Reaper()
+        // The arena first: its exit handler (segment cleanup) then runs after this one.
+        _ = Arena.descriptorForChildren
         ProcessEnvironment.atExit { SupervisorRuntime.shared.shutDownAtExit() }
     }
 
@@ -111,17 +113,20 @@ final class SupervisorRuntime: Sendable {
         environment[ChildEnvironment.name] = launch.name
         environment[ChildEnvironment.parentName] = ChildEnvironment.currentName
         environment[ChildEnvironment.daemon] = launch.daemon ? "1" : nil
-        if launch.extraDescriptors.isEmpty {
+        // Every child gets the arena (shared values, locks, the segment table) first, at fd 5.
+        let extraDescriptors = (Arena.descriptorForChildren.map { [(label: Arena.descriptorLabel, descriptor: $0)] } ?? [])
+            + launch.extraDescriptors
+        if extraDescriptors.isEmpty {
             environment[ChildEnvironment.descriptors] = nil
         } else {
-            environment[ChildEnvironment.descriptors] = launch.extraDescriptors.enumerated()
+            environment[ChildEnvironment.descriptors] = extraDescriptors.enumerated()
                 .map { "\($0.element.label):\(5 + $0.offset)" }.joined(separator: ",")
         }
         if let entry = launch.entry { environment[ChildEnvironment.entry] = entry } else { environment[ChildEnvironment.entry] = nil }
         var executable = launch.executable
         var options = SpawnOptions(arguments: launch.arguments, environment: environment,
                                    workingDirectory: launch.workingDirectory,
-                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + launch.extraDescriptors.map(\.descriptor))
+                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + extraDescriptors.map(\.descriptor))
         if launch.trampoline {
             environment[ChildEnvironment.execute] = launch.executable
             options.environment = environment
@@ -248,7 +253,10 @@ final class SupervisorRuntime: Sendable {
     /// Runs from `atexit`, on the exiting thread.
     private func shutDownAtExit() {
         let signal = Interrupts.received.load(ordering: .sequentiallyConsistent)
-        if signal != 0 { ProcessEnvironment.exitImmediately(128 + signal) }
+        if signal != 0 {
+            SegmentTracker.unlinkEverySegment()   // the children are stopped already
+            ProcessEnvironment.exitImmediately(128 + signal)
+        }
         let children = self.children
         guard !children.isEmpty else { return }
         for child in children {
