@@ -17,56 +17,74 @@
 ///     try await download()
 /// }
 /// ```
-public final class CountingSemaphore: Sendable, Codable, CustomStringConvertible {
+public class CountingSemaphore: @unchecked Sendable, Codable, CustomStringConvertible {
+    /// Which of the two a semaphore is: its name in messages, its arena tag, whether bounded.
+    struct Kind: Sendable {
+        let name: String
+        let tag: UInt64
+        let bounded: Bool
+    }
+
+    /// Overridden by ``BoundedSemaphore``.
+    class var kind: Kind { Kind(name: "CountingSemaphore", tag: SharedPlacement.Tag.semaphore, bounded: false) }
+
+    /// The semaphore's memory in the arena, and its kind (immutable: the class is
+    /// `@unchecked Sendable` only because it is not final).
     let placement: SharedPlacement
+    let kind: Kind
     var core: SemaphoreCore { SemaphoreCore(at: placement.pointer) }
-    static let name = "CountingSemaphore"
 
     /// A semaphore holding `value` units (0 ... `Int32.max`). Throws
     /// ``SynchronizationError/Code/invalidArgument`` for a value outside that range (Python's
     /// `ValueError` for a negative one), ``SynchronizationError/Code/sharedMemoryUnavailable``
     /// when this process has no arena or it is full.
     public convenience init(_ value: Int = 1) throws(SynchronizationError) {
-        try SemaphoreCore.validate(value, Self.name)
+        let kind = Self.kind
+        try SemaphoreCore.validate(value, kind.name)
         let placement = try SharedPlacement.allocate(byteCount: SemaphoreCore.byteCount, alignment: SemaphoreCore.alignment,
-                                                     tag: SharedPlacement.Tag.semaphore, Self.name)
+                                                     tag: kind.tag, kind.name)
         self.init(initializing: placement, value: value)
     }
 
     init(initializing placement: SharedPlacement, value: Int) {
-        _ = SemaphoreCore.initialize(at: placement.pointer, value: value, bounded: false)
+        kind = Self.kind
+        _ = SemaphoreCore.initialize(at: placement.pointer, value: value, bounded: kind.bounded)
         self.placement = placement
     }
 
-    init(attaching placement: SharedPlacement) { self.placement = placement }
+    init(attaching placement: SharedPlacement) {
+        kind = Self.kind
+        self.placement = placement
+    }
 
     /// Takes one unit, waiting at most `timeout` (nil: as long as it takes; zero: Python's
     /// `blocking=False`); false when the timeout passed first. The blocking form, for
     /// synchronous code (from async code the async form is chosen).
     public func acquire(timeout: Duration? = nil) throws -> Bool {
-        let deadline = try SynchronizationError.deadline(timeout, "\(Self.name).acquire")
-        return try core.acquire(until: deadline, cancellation: nil, Self.name)
+        let deadline = try SynchronizationError.deadline(timeout, "\(kind.name).acquire")
+        return try core.acquire(until: deadline, cancellation: nil, kind.name)
     }
 
     /// The async form of ``acquire(timeout:)``: waits on a dedicated thread, never on Swift's
     /// cooperative pool; task cancellation ends the wait with `CancellationError` (no unit
     /// taken).
     public func acquire(timeout: Duration? = nil) async throws -> Bool {
-        try await core.acquireAsync(keeping: self, timeout: timeout, Self.name)
+        try await core.acquireAsync(keeping: self, timeout: timeout, kind.name)
     }
 
     /// Gives back `count` units (Python's `release(n)`), waking waiters. Throws
     /// ``SynchronizationError/Code/invalidArgument`` for a count below 1 or a value that would
-    /// pass `Int32.max`.
+    /// pass `Int32.max`; for a ``BoundedSemaphore``, ``SynchronizationError/Code/overReleased``
+    /// (nothing released) when the value would pass its bound.
     public func release(_ count: Int = 1) throws(SynchronizationError) {
-        try core.release(count, Self.name)
+        try core.release(count, kind.name)
     }
 
     /// The units available now (Python's `get_value()`); stale as soon as it is read.
     public var value: Int { Int(core.value.load()) }
 
     /// A short description for logs.
-    public var description: String { "CountingSemaphore(value: \(value))" }
+    public var description: String { "\(kind.name)(value: \(value))" }
 
     /// Threads sleeping in an acquire now, in every process (a waiter that died counts on).
     var sleepers: Int { Int(core.waiters.load()) }
@@ -75,15 +93,15 @@ public final class CountingSemaphore: Sendable, Codable, CustomStringConvertible
     /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(placement.handleForEncoding(Self.name, encoder))
+        try container.encode(placement.handleForEncoding(kind.name, encoder))
     }
 
     /// The semaphore a handle names. Throws ``SynchronizationError/Code/sharedMemoryUnavailable``
-    /// for a handle that is not a live Semaphore of this tree's arena.
-    public convenience init(from decoder: any Decoder) throws {
+    /// for a handle that is not a live semaphore of this kind in this tree's arena.
+    public required convenience init(from decoder: any Decoder) throws {
         let handle = try decoder.singleValueContainer().decode(ArenaHandle.self)
-        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: SemaphoreCore.byteCount,
-                                                         tag: SharedPlacement.Tag.semaphore, Self.name))
+        let kind = Self.kind
+        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: SemaphoreCore.byteCount, tag: kind.tag, kind.name))
     }
 }
 
@@ -96,64 +114,6 @@ public final class CountingSemaphore: Sendable, Codable, CustomStringConvertible
 /// guard try connections.acquire(timeout: .seconds(1)) else { throw Busy() }
 /// defer { try? connections.release() }
 /// ```
-public final class BoundedSemaphore: Sendable, Codable, CustomStringConvertible {
-    let placement: SharedPlacement
-    var core: SemaphoreCore { SemaphoreCore(at: placement.pointer) }
-    static let name = "BoundedSemaphore"
-
-    /// A semaphore holding `value` units, which is also its bound. Errors as
-    /// ``CountingSemaphore/init(_:)``.
-    public convenience init(_ value: Int = 1) throws(SynchronizationError) {
-        try SemaphoreCore.validate(value, Self.name)
-        let placement = try SharedPlacement.allocate(byteCount: SemaphoreCore.byteCount, alignment: SemaphoreCore.alignment,
-                                                     tag: SharedPlacement.Tag.boundedSemaphore, Self.name)
-        self.init(initializing: placement, value: value)
-    }
-
-    init(initializing placement: SharedPlacement, value: Int) {
-        _ = SemaphoreCore.initialize(at: placement.pointer, value: value, bounded: true)
-        self.placement = placement
-    }
-
-    init(attaching placement: SharedPlacement) { self.placement = placement }
-
-    /// Takes one unit; see ``CountingSemaphore/acquire(timeout:)-(Duration?)``.
-    public func acquire(timeout: Duration? = nil) throws -> Bool {
-        let deadline = try SynchronizationError.deadline(timeout, "\(Self.name).acquire")
-        return try core.acquire(until: deadline, cancellation: nil, Self.name)
-    }
-
-    /// The async form of ``acquire(timeout:)-(Duration?)``; see ``CountingSemaphore``'s.
-    public func acquire(timeout: Duration? = nil) async throws -> Bool {
-        try await core.acquireAsync(keeping: self, timeout: timeout, Self.name)
-    }
-
-    /// Gives back `count` units. Throws ``SynchronizationError/Code/overReleased`` (nothing
-    /// released) when the value would pass the bound, ``SynchronizationError/Code/invalidArgument``
-    /// for a count below 1.
-    public func release(_ count: Int = 1) throws(SynchronizationError) {
-        try core.release(count, Self.name)
-    }
-
-    /// The units available now; stale as soon as it is read.
-    public var value: Int { Int(core.value.load()) }
-
-    /// A short description for logs.
-    public var description: String { "BoundedSemaphore(value: \(value))" }
-
-    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
-    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(placement.handleForEncoding(Self.name, encoder))
-    }
-
-    /// The bounded semaphore a handle names. Throws
-    /// ``SynchronizationError/Code/sharedMemoryUnavailable`` for a handle that is not a live
-    /// BoundedSemaphore of this tree's arena.
-    public convenience init(from decoder: any Decoder) throws {
-        let handle = try decoder.singleValueContainer().decode(ArenaHandle.self)
-        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: SemaphoreCore.byteCount,
-                                                         tag: SharedPlacement.Tag.boundedSemaphore, Self.name))
-    }
+public final class BoundedSemaphore: CountingSemaphore, @unchecked Sendable {
+    override class var kind: Kind { Kind(name: "BoundedSemaphore", tag: SharedPlacement.Tag.boundedSemaphore, bounded: true) }
 }
