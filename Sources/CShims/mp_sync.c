@@ -28,6 +28,19 @@ int mp_mutex_init_shared_robust(pthread_mutex_t *mutex) {
     return result;
 }
 
+int mp_mutex_lock_spinning(pthread_mutex_t *mutex, int spins) {
+    for (int look = 0; look < spins; look++) {
+        if (__atomic_load_n(&mutex->__data.__lock, __ATOMIC_RELAXED) == 0) {
+            int result = pthread_mutex_trylock(mutex);
+            if (result != EBUSY) return result;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    return pthread_mutex_lock(mutex);
+}
+
 int mp_mutex_lock_until(pthread_mutex_t *mutex, const struct timespec *deadline) {
     return pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, deadline);
 }

@@ -27,6 +27,15 @@ int mp_mutex_init_shared_robust(pthread_mutex_t *mutex);
 /// (`ETIMEDOUT`, `EOWNERDEAD`, `EDEADLK`, `ENOTRECOVERABLE`).
 int mp_mutex_lock_until(pthread_mutex_t *mutex, const struct timespec *deadline);
 
+/// `pthread_mutex_lock(mutex)` after a short spin: while the mutex looks held (its lock word,
+/// glibc's `__data.__lock`, is not 0) the caller pauses and looks again, read-only, and tries
+/// to take it when it looks free; only after `spins` looks does it block in the kernel. A
+/// critical section of a few instructions held by a thread on another CPU ends within the
+/// spin, which saves the futex sleep and wake (on shared memory, a futex call also has to
+/// look up the page). Returns what `pthread_mutex_trylock`/`pthread_mutex_lock` return (0,
+/// `EOWNERDEAD`, `EDEADLK`, `ENOTRECOVERABLE`, ...), never `EBUSY`.
+int mp_mutex_lock_spinning(pthread_mutex_t *mutex, int spins);
+
 /// `gettid()`: the calling thread's kernel id (what a robust mutex records as its owner).
 pid_t mp_gettid(void);
 

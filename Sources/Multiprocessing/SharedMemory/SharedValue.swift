@@ -79,6 +79,7 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
     /// ``SharedMemoryError/Code/staleHandle`` once freed, the lock's errors
     /// (``SynchronizationError/Code/ownerDied`` after a holder died), and whatever `body`
     /// throws (the lock is released).
+    @inlinable
     public func withLock<R>(_ body: (inout Value) throws -> R) throws -> R {
         try block.checkCurrent(kind)
         guard let lock else { throw noLockError() }

@@ -16,7 +16,9 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     /// `@unchecked Sendable` only because it is not final).
     let placement: SharedPlacement
     let kind: Kind
-    var core: LockCore { LockCore(at: placement.pointer, reentrant: kind.reentrant) }
+    /// The state's address (a plain struct: the hot path touches no reference; `placement`
+    /// keeps the memory mapped).
+    let core: LockCore
 
     /// A new unlocked lock of this class's kind in the arena (create a ``Lock`` or an
     /// ``RLock``). Throws ``SynchronizationError/Code/sharedMemoryUnavailable`` when this
@@ -30,13 +32,14 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     /// A new lock of this kind in `placement`'s fresh memory.
     init(initializing placement: SharedPlacement) throws(SynchronizationError) {
         kind = Self.kind
-        _ = try LockCore.initialize(at: placement.pointer, reentrant: kind.reentrant, kind.name)
+        core = try LockCore.initialize(at: placement.pointer, reentrant: kind.reentrant, kind.name)
         self.placement = placement
     }
 
     /// The lock already initialized in `placement`.
     init(attaching placement: SharedPlacement) {
         kind = Self.kind
+        core = LockCore(at: placement.pointer, reentrant: kind.reentrant)
         self.placement = placement
     }
 
@@ -48,8 +51,29 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     /// holder died and nobody recovered since, ``SynchronizationError/Code/wouldDeadlock`` when
     /// the calling thread holds the lock already, ``SynchronizationError/Code/invalidArgument``
     /// for a negative timeout; and whatever `body` throws.
-    public func withLock<R>(timeout: Duration? = nil, _ body: () throws -> R) throws -> R {
-        try core.withLock(timeout: timeout, recovering: nil, kind.name, body)
+    @inlinable
+    public final func withLock<R>(timeout: Duration? = nil, _ body: () throws -> R) throws -> R {
+        // Generic only here, inlined into the caller; the locking itself is two plain calls
+        // (an unspecialized generic path through the lock's layers cost 3x the mutex itself).
+        try _acquireForBody(timeout: timeout)
+        defer { _releaseAfterBody() }
+        return try body()
+    }
+
+    /// The acquisition of ``withLock(timeout:_:)``: throws `timedOut`, `ownerDied`,
+    /// `wouldDeadlock`, `invalidArgument` as documented there.
+    @usableFromInline
+    final func _acquireForBody(timeout: Duration?) throws {
+        let deadline = try SynchronizationError.deadline(timeout, kind.name)
+        guard try core.acquire(until: deadline, recovering: nil, cancellation: nil, kind.name) else {
+            throw LockCore.timedOut(timeout, kind.name)
+        }
+    }
+
+    /// The release of ``withLock(timeout:_:)`` (the calling thread holds the lock).
+    @usableFromInline
+    final func _releaseAfterBody() {
+        try? core.release(kind.name)
     }
 
     /// ``withLock(timeout:_:)``, first repairing the protected state if a holder died: when

@@ -56,14 +56,21 @@ struct SharedMutex: @unchecked Sendable {
         }
     }
 
-    /// Locks, waiting until `deadline` (nil: for as long as it takes). `ENOTRECOVERABLE` and
-    /// other failures come back as errors. The corresponding C functions are
-    /// `pthread_mutex_lock` and `pthread_mutex_clocklock(CLOCK_MONOTONIC)`.
+    /// Locks, waiting until `deadline` (nil: for as long as it takes, after a short spin).
+    /// `ENOTRECOVERABLE` and other failures come back as errors. The corresponding C
+    /// functions are `pthread_mutex_lock` (after `mp_mutex_lock_spinning`'s spin) and
+    /// `pthread_mutex_clocklock(CLOCK_MONOTONIC)`.
     func _lock(until deadline: MonotonicInstant?) -> Result<LockOutcome, Errno> {
-        guard let deadline else { return Self.outcome(pthread_mutex_lock(address)) }
+        // Without a deadline: a short read-only spin first (mp_sync.h), as glibc's adaptive
+        // mutexes do; a robust mutex cannot be adaptive.
+        guard let deadline else { return Self.outcome(mp_mutex_lock_spinning(address, Self.spins)) }
         var time = deadline.timespec
         return Self.outcome(mp_mutex_lock_until(address, &time))
     }
+
+    /// How many times a lock without a deadline looks at a held mutex before it sleeps: about
+    /// as long as a futex sleep and wake cost (a few microseconds).
+    static let spins: Int32 = 100
 
     /// Locks if nobody holds it. The corresponding C function is `pthread_mutex_trylock`.
     func _tryLock() -> Result<LockOutcome, Errno> {
