@@ -8,7 +8,10 @@ setup:
 
 demo: setup
 	@swift build -c release --product CodecTour >/dev/null
+	@swift build -c release --product ProcessTour >/dev/null
 	@.build/release/CodecTour
+	@echo
+	@.build/release/ProcessTour
 
 unit-test: setup
 	swift build --build-tests

@@ -43,20 +43,12 @@ let processCases: [BenchmarkCase] = [
         return BenchmarkReport(samples: samples, info: ["starts_per_sample": String(perSample)])
     },
     BenchmarkCase(name: "routed_roundtrip", unit: .microseconds,
-                  summary: "request/reply of SmallStruct from the parent's code to a worker through the in-process supervisor (two pipe hops, two thread hops)") { settings in
-        let echo = try await ChildProcess.start(BenchEcho.self)
-        defer { echo.close() }
-        for _ in 0..<200 { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
-        let count = settings.sampleSeconds < 0.2 ? 1_000 : 4_000
-        var samples: [Double] = []
-        for _ in 0..<settings.samples {
-            let start = monotonicSeconds()
-            for _ in 0..<count { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
-            samples.append((monotonicSeconds() - start) * 1e6 / Double(count))
-        }
-        echo.close()
-        try await echo.join()
-        return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
+                  summary: "request/reply of SmallStruct from the parent's code (a task on Swift's pool) to a worker through the in-process supervisor (two pipe hops, two thread hops)") { settings in
+        try await routedRoundTrips(settings)
+    },
+    BenchmarkCase(name: "routed_roundtrip_on_loop", unit: .microseconds,
+                  summary: "routed_roundtrip from a task on Multiprocessing.supervisorExecutor (two pipe hops, no thread hop)") { settings in
+        try await withTaskExecutorPreference(Multiprocessing.supervisorExecutor) { try await routedRoundTrips(settings) }
     },
     BenchmarkCase(name: "routed_worker_roundtrip", unit: .microseconds,
                   summary: "request/reply of SmallStruct from worker A to worker B through the supervisor, timed inside A") { settings in
@@ -72,3 +64,20 @@ let processCases: [BenchmarkCase] = [
         return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
     },
 ]
+
+/// Times request/reply round trips from the calling task to a ``BenchEcho`` worker.
+func routedRoundTrips(_ settings: BenchmarkSettings) async throws -> BenchmarkReport {
+    let echo = try await ChildProcess.start(BenchEcho.self)
+    defer { echo.close() }
+    for _ in 0..<200 { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
+    let count = settings.sampleSeconds < 0.2 ? 1_000 : 4_000
+    var samples: [Double] = []
+    for _ in 0..<settings.samples {
+        let start = monotonicSeconds()
+        for _ in 0..<count { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
+        samples.append((monotonicSeconds() - start) * 1e6 / Double(count))
+    }
+    echo.close()
+    try await echo.join()
+    return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
+}

@@ -16,6 +16,8 @@ import harness  # noqa: E402
 import cases_codec  # noqa: E402,F401
 import cases_frames  # noqa: E402,F401
 import cases_process  # noqa: E402,F401
+import cases_shared  # noqa: E402,F401
+import cases_sync  # noqa: E402,F401
 import cases_queue  # noqa: E402,F401
 
 

@@ -25,6 +25,9 @@ class Workload:
     info: dict = field(default_factory=dict)
     # name -> (unit, Workload): further figures measured the same way, reported as notes.
     extras: dict = field(default_factory=dict)
+    # A case that takes its own samples (several processes timing themselves):
+    # sampler(settings) -> list of samples in the case's unit; `iteration` is then unused.
+    sampler: Callable[[dict], list] = None
 
 
 @dataclass
@@ -82,7 +85,10 @@ def measure(unit, workload, settings):
 
 def run_case(c, settings):
     workload = c.set_up()
-    samples, iterations = measure(c.unit, workload, settings)
+    if workload.sampler is not None:
+        samples, iterations = workload.sampler(settings), 0
+    else:
+        samples, iterations = measure(c.unit, workload, settings)
     info = dict(workload.info, iterations_per_sample=str(iterations))
     result = dict(side="python", name=c.name, unit=c.unit, median=statistics.median(samples),
                   samples=samples, info=info)

@@ -317,10 +317,13 @@ extension Dictionary: _MessagePackDictionary where Key: Encodable, Value: Encoda
 
 /// A coding key for positions that have no key of their own (array indexes, map entries).
 struct _MessagePackKey: CodingKey {
-    var stringValue: String
+    /// nil for an array index: its text is made only when someone reads it (an error's
+    /// coding path), not for every element decoded.
+    private let text: String?
     var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue; self.intValue = nil }
-    init(intValue: Int) { self.stringValue = "Index \(intValue)"; self.intValue = intValue }
-    init(describing key: some Any) { self.stringValue = "\(key)"; self.intValue = nil }
+    var stringValue: String { text ?? "Index \(intValue ?? 0)" }
+    init(stringValue: String) { self.text = stringValue; self.intValue = nil }
+    init(intValue: Int) { self.text = nil; self.intValue = intValue }
+    init(describing key: some Any) { self.text = "\(key)"; self.intValue = nil }
     static let `super` = _MessagePackKey(stringValue: "super")
 }

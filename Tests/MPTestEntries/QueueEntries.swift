@@ -130,6 +130,15 @@ public enum QueueEntries {
         return answer
     }
 
+    /// Gets a SharedValue handle from `values` and adds 5 to the value, under its lock.
+    public static let bumpShared = ProcessFunction("queue-bump-shared") { (values: Queue<SharedValue<Int>>) -> Int in
+        let counter = try await values.get()
+        return try counter.withLock { value in
+            value += 5
+            return value
+        }
+    }
+
     /// Gets the queue handle that arrives through `outer`, and puts 42 into it.
     public static let relay = ProcessFunction("queue-relay") { (outer: Queue<Queue<Int>>) -> Int in
         let inner = try await outer.get()
@@ -153,5 +162,5 @@ public enum QueueEntries {
         return count
     }
 
-    public static let functions: [any ProcessEntry] = [produce, consumeAll, getOne, getAndHold, probe, relay, work, cancelledGet, putAndJoin, putDetached]
+    public static let functions: [any ProcessEntry] = [produce, consumeAll, getOne, getAndHold, probe, relay, work, cancelledGet, putAndJoin, putDetached, bumpShared]
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MPTestEntries
 import Multiprocessing
+import Synchronization
 
 // The worker executable the tests spawn: it registers the test entries and, started as a
 // child, runs the one it was asked for and exits.
@@ -26,6 +27,27 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     _ = try await child.result(of: TestEntries.printLines)
     try await child.join()
     try await Task.sleep(for: .milliseconds(100))   // the prefixers drain the pipes on the loop
+} else if CommandLine.arguments.dropFirst().first == "--demo-exit", CommandLine.arguments.count == 3 {
+    // Starts a daemon child that would sleep a minute and a non-daemon child that writes a
+    // file after 300 ms, then returns from main: Python's exit rules must terminate the first
+    // and wait for the second. A handler registered before the first spawn runs after the
+    // runtime's own exit handler and prints how each child ended.
+    atexit {
+        let lines = ExitDemo.children.withLock { $0 }.map { "\($0.name) \($0.status.map(String.init(describing:)) ?? "running")" }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+    let directory = CommandLine.arguments[2]
+    let daemon = try await ChildProcess.start(TestEntries.sleep, 60_000, options: ProcessOptions(name: "daemon", daemon: true))
+    let worker = try await ChildProcess.start(TestEntries.writeLate, LateWrite(path: directory + "/done", milliseconds: 300),
+                                              options: ProcessOptions(name: "worker"))
+    ExitDemo.children.withLock { $0 = [daemon, worker] }
+} else if CommandLine.arguments.dropFirst().first == "--demo-shm" {
+    try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
 } else {
     print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
+}
+
+/// The children of `--demo-exit`, for its exit handler.
+enum ExitDemo {
+    static let children = Mutex<[ChildProcess]>([])
 }

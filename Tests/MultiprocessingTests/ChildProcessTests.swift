@@ -47,6 +47,20 @@ import Testing
         #expect(child.exitCode == -9)
     }
 
+    @Test func resultWithATimeoutThrowsTimedOutAndTheChildKeepsRunning() async throws {
+        let child = try await ChildProcess.start(TestEntries.sleep, 10_000)
+        do {
+            _ = try await child.result(of: TestEntries.sleep, timeout: .milliseconds(50))
+            Issue.record("a result arrived from a child that sleeps for ten seconds")
+        } catch let error as ProcessError {
+            #expect(error.code == .timedOut)
+        }
+        #expect(child.isAlive)
+        await #expect(throws: ProcessError.self) { try await child.result(of: TestEntries.sleep, timeout: .seconds(-1)) }
+        child.kill()
+        #expect(try await child.join() == .signaled(.kill))
+    }
+
     @Test func terminateSendsSIGTERM() async throws {
         let child = try await ChildProcess.start(TestEntries.sleep, 10_000)
         child.terminate()

@@ -387,7 +387,7 @@ import Testing
         #expect(Self.connectionError { try options.pass(a, as: "a:b") }?.code == .invalidArgument)
         #expect(Self.connectionError { try options.pass(a, as: "a,b") }?.code == .invalidArgument)
         try options.pass(a, as: "jobs")
-        #expect(options.inheritedDescriptors.map(\.label) == ["jobs.read", "jobs.write"])
+        #expect(try options.descriptorsForSpawn().map(\.label) == ["jobs.read", "jobs.write"])
         #expect(Self.connectionError { try options.pass(a, as: "jobs") }?.code == .invalidArgument)
         a.close()
         #expect(Self.connectionError { try options.pass(a, as: "other") }?.code == .closed)

@@ -36,6 +36,30 @@ import Multiprocessing
         #expect(try FrameBody(parsing: body) == FrameBody(envelope, payload: payload))
     }
 
+    /// Every width of unsigned integer in every field: the fast envelope reader and the
+    /// decoder agree on the envelope and on where it ends.
+    @Test(arguments: [UInt64(0), 127, 128, 255, 256, 65_535, 65_536, 4_294_967_295, 4_294_967_296, .max])
+    func envelopeFieldsOfEveryWidthSplit(_ value: UInt64) throws {
+        let envelopes = [
+            Envelope(Envelope.Kind(rawValue: value), flags: .init(rawValue: 0), from: 1, to: 2, correlation: 3),
+            Envelope(.request, flags: .init(rawValue: value), from: value, to: value, correlation: value),
+            Envelope(.reply, from: 0, to: value, correlation: value),
+        ]
+        for envelope in envelopes {
+            let body = try FrameBody(envelope, encoding: "payload").encoded()
+            let (split, payload) = try body.withUnsafeBytes { raw in
+                let (envelope, payload) = try Envelope.split(raw)
+                return (envelope, Array(payload))
+            }
+            let (decoded, length) = try body.withUnsafeBytes { try MessagePackDecoder().decodePrefix(Envelope.self, from: $0) }
+            #expect(split == envelope)
+            #expect(decoded == envelope)
+            #expect(Array(body[length...]) == payload)
+            // Without a payload, both paths refuse the body.
+            #expect(throws: FrameBodyError.self) { try Array(body[..<length]).withUnsafeBytes { _ = try Envelope.split($0) } }
+        }
+    }
+
     @Test(arguments: V.envelopes)
     func payloadDecodesToItsFixture(_ vector: V.EnvelopeVector) throws {
         let fixture = try #require(V.payloads[vector.name])

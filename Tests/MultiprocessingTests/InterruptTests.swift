@@ -5,16 +5,8 @@ import Testing
 /// A terminal's Ctrl-C reaches only the supervisor (children lead their own process groups);
 /// it stops the children in reverse start order and exits with 130.
 @Suite(.serialized) struct InterruptTests {
-    /// Starts MPTestWorker as a parent (no entry) in one of its demo modes.
     func launchDemo(_ mode: String) throws -> (process: Foundation.Process, output: Pipe, errors: Pipe) {
-        let demo = Foundation.Process()
-        demo.executableURL = URL(fileURLWithPath: TestWorker.path)
-        demo.arguments = [mode]
-        let output = Pipe(), errors = Pipe()
-        demo.standardOutput = output
-        demo.standardError = errors
-        try demo.run()
-        return (demo, output, errors)
+        try TestWorker.launchDemo([mode])
     }
 
     @Test func ctrlCStopsTheTreeInReverseOrderAndExits130() async throws {

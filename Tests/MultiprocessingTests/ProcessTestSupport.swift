@@ -14,4 +14,17 @@ enum TestWorker {
     static func use() {
         Multiprocessing.defaultExecutable = path
     }
+
+    /// Starts MPTestWorker as a parent (no entry) in one of its demo modes, with its output
+    /// and errors in pipes.
+    static func launchDemo(_ arguments: [String]) throws -> (process: Foundation.Process, output: Pipe, errors: Pipe) {
+        let demo = Foundation.Process()
+        demo.executableURL = URL(fileURLWithPath: path)
+        demo.arguments = arguments
+        let output = Pipe(), errors = Pipe()
+        demo.standardOutput = output
+        demo.standardError = errors
+        try demo.run()
+        return (demo, output, errors)
+    }
 }

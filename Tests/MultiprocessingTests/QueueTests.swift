@@ -288,6 +288,16 @@ import Testing
         try await relay.join()
     }
 
+    @Test func aSharedValueHandleSentThroughAQueueIsUsableByTheReceiver() async throws {
+        let counter = try SharedValue<Int>(37)
+        let values = try Queue<SharedValue<Int>>()
+        let worker = try await ChildProcess.start(QueueEntries.bumpShared, values)
+        try await values.put(counter)
+        #expect(try await worker.result(of: QueueEntries.bumpShared) == 42)
+        #expect(try counter.load() == 42, "the worker changed the same memory")
+        try await worker.join()
+    }
+
     // MARK: consumers that die
 
     @Test func aConsumerKilledWhileWaitingLosesNothing() async throws {

@@ -94,4 +94,7 @@ size_t mp_heap_bytes_in_use(void);
 /// read. Returns 0, or -1 with errno set.
 int mp_signal_to_pipe(int signo, int fd);
 
+#include "mp_sync.h"
+#include "mp_shm.h"
+
 #endif

@@ -61,21 +61,8 @@ extension Connection {
     /// ended), or `timeout` passes; returns those that have, in the order given (empty on
     /// timeout). Python's `multiprocessing.connection.wait` over connections.
     public static func waitForAny(_ connections: [Connection], timeout: Duration? = nil) async throws -> [Connection] {
-        _ = try deadline(after: timeout)
-        func ready() throws -> [Connection] { try connections.filter { (connection) throws(ConnectionError) in try connection.poll(timeout: .zero) } }
-        let now = try ready()
-        if !now.isEmpty || connections.isEmpty || timeout == .zero { return now }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            for connection in connections {
-                group.addTask { try await connection.poll(timeout: timeout) }
-            }
-            while let isReady = try await group.next() {
-                if isReady { break }
-            }
-            group.cancelAll()
-        }
-        try Task.checkCancellation()
-        return try ready()
+        _ = try deadline(after: timeout)   // a negative timeout is a ConnectionError here
+        return try await Multiprocessing.wait(for: connections, timeout: timeout).map { $0 as! Connection }
     }
 
     // MARK: - Waiting off the pool

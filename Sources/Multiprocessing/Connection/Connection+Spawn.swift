@@ -28,13 +28,11 @@ extension ProcessOptions {
         guard !label.isEmpty, !label.contains(where: { $0 == ":" || $0 == "," }) else {
             throw ConnectionError(.invalidArgument, "the label \"\(label)\" must be non-empty, without \":\" or \",\"")
         }
-        let (read, write) = (Connection.inheritedLabel(label, .read), Connection.inheritedLabel(label, .write))
-        guard !inheritedDescriptors.contains(where: { $0.label == read || $0.label == write }) else {
+        guard !passedConnections.contains(where: { $0.label == label }) else {
             throw ConnectionError(.invalidArgument, "a connection is already passed as \"\(label)\" in these options")
         }
         guard !connection.isClosed else { throw ConnectionError.closedEnd }
-        inheritedDescriptors.append((label: read, descriptor: connection.readEnd))
-        inheritedDescriptors.append((label: write, descriptor: connection.writeEnd))
+        passedConnections.append((label: label, connection: connection))
     }
 }
 

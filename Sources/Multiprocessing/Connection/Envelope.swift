@@ -173,11 +173,16 @@ extension Envelope {
 
     /// The envelope at the front of `body` and how many bytes it takes.
     static func parsePrefix(_ body: UnsafeRawBufferPointer) throws(FrameBodyError) -> (Envelope, Int) {
-        // Fast path: a five-element fixarray of positive fixints, what every small-id frame has.
-        if body.count > 6, body[0] == 0x95, body[1] < 0x80, body[2] < 0x80, body[3] < 0x80, body[4] < 0x80, body[5] < 0x80 {
-            let envelope = Envelope(Kind(rawValue: UInt64(body[1])), flags: Flags(rawValue: UInt64(body[2])),
-                                    from: UInt64(body[3]), to: UInt64(body[4]), correlation: UInt64(body[5]))
-            return (envelope, 6)
+        // Fast path: a five-element fixarray of unsigned integers, what every envelope of
+        // version 1 is; anything else (more fields, signed forms, errors) takes the decoder.
+        if body.count > 6, body[0] == 0x95 {
+            var offset = 1
+            if let kind = readUnsigned(body, &offset), let flags = readUnsigned(body, &offset),
+               let source = readUnsigned(body, &offset), let destination = readUnsigned(body, &offset),
+               let correlation = readUnsigned(body, &offset), offset < body.count {
+                return (Envelope(Kind(rawValue: kind), flags: Flags(rawValue: flags),
+                                 from: source, to: destination, correlation: correlation), offset)
+            }
         }
         do {
             return try envelopeDecoder.decodePrefix(Envelope.self, from: body)
@@ -187,6 +192,30 @@ extension Envelope {
     }
 
     private static let envelopeDecoder = MessagePackDecoder()
+
+    /// A msgpack unsigned integer (positive fixint, uint 8/16/32/64) at `offset`, moving past
+    /// it; nil for any other form or too few bytes.
+    @inline(__always)
+    private static func readUnsigned(_ body: UnsafeRawBufferPointer, _ offset: inout Int) -> UInt64? {
+        guard offset < body.count else { return nil }
+        let marker = body[offset]
+        let width: Int
+        switch marker {
+        case 0x00...0x7f:
+            offset += 1
+            return UInt64(marker)
+        case 0xcc: width = 1
+        case 0xcd: width = 2
+        case 0xce: width = 4
+        case 0xcf: width = 8
+        default: return nil
+        }
+        guard offset + width < body.count else { return nil }
+        var value: UInt64 = 0
+        for index in 1...width { value = value << 8 | UInt64(body[offset + index]) }
+        offset += 1 + width
+        return value
+    }
 }
 
 /// A frame body split into its envelope and its payload's encoded bytes (one MessagePack value).

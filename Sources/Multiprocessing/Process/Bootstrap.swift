@@ -11,6 +11,16 @@ enum ChildEnvironment {
     static let parent = "MP_PARENT_PID"
     /// The child's name, for its messages.
     static let name = "MP_NAME"
+    /// "1" in a daemon child.
+    static let daemon = "MP_DAEMON"
+    /// The name of the process that spawned the child (``Multiprocessing/parentProcess``).
+    static let parentName = "MP_PARENT_NAME"
+
+    /// This process's name: the one its parent gave it, or "MainProcess".
+    static var currentName: String {
+        ProcessEnvironment.value(entry) == nil ? Multiprocessing.mainProcessName
+            : ProcessEnvironment.value(name) ?? ProcessEnvironment.value(entry) ?? Multiprocessing.mainProcessName
+    }
     /// Further descriptors the child was given, "label:number,..." from 5 up (the arena,
     /// spawn-time connections).
     static let descriptors = "MP_FDS"
@@ -65,6 +75,7 @@ extension Multiprocessing {
         }
         guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
             Interrupts.install()   // the parent: Ctrl-C stops the children in order
+            _ = try? Arena.current   // the root creates the process tree's arena
             return
         }
         ProcessEnvironment.exit(await runChild(entry: entry))
@@ -75,6 +86,7 @@ extension Multiprocessing {
     static func runChild(entry: String) async -> Int32 {
         let name = ProcessEnvironment.value(ChildEnvironment.name) ?? entry
         guard tieLifeToParent() else { return ChildExitCode.orphaned }
+        _ = try? Arena.current   // map the inherited arena before the entry runs (an error shows on use)
         // As CPython does: a write to a closed channel is an EPIPE error to handle, not death.
         _ = try? Signal.pipe.setIgnored(true)
         guard let definition = EntryRegistry.lookup(entry) else {

@@ -20,10 +20,25 @@ public struct ProcessOptions: Sendable {
     public var handshakeTimeout: Duration = .seconds(30)
     /// What happens to the child's standard output and error.
     public var output: OutputHandling = .inherit
-    /// Descriptors handed to the child at spawn, by label (connections, shared memory): the
-    /// child finds them with `Multiprocessing.inheritedDescriptor(_:)`. They stay the
-    /// caller's; the child gets copies.
-    var inheritedDescriptors: [(label: String, descriptor: FileDescriptor)] = []
+    /// Connections handed to the child at spawn with ``pass(_:as:)``; the child takes them
+    /// with ``Connection/inherited(_:maxFrameSize:)``. The options hold the connection
+    /// objects themselves, not bare descriptor numbers, so their descriptors are checked to
+    /// be still open when the child is spawned.
+    var passedConnections: [(label: String, connection: Connection)] = []
+
+    /// The descriptors of the passed connections, by `MP_FDS` label (the spawn puts the
+    /// arena's first, at fd 5); throws if a connection was closed after it was passed.
+    func descriptorsForSpawn() throws(ConnectionError) -> [(label: String, descriptor: FileDescriptor)] {
+        var result: [(label: String, descriptor: FileDescriptor)] = []
+        for (label, connection) in passedConnections {
+            guard !connection.isClosed else {
+                throw ConnectionError(.closed, "the connection passed as \"\(label)\" was closed before the child was started")
+            }
+            result.append((label: Connection.inheritedLabel(label, .read), descriptor: connection.readEnd))
+            result.append((label: Connection.inheritedLabel(label, .write), descriptor: connection.writeEnd))
+        }
+        return result
+    }
 
     public init(executable: String? = nil, arguments: [String] = [], environment: [String: String]? = nil,
                 workingDirectory: String? = nil, name: String? = nil, daemon: Bool = false) {
@@ -162,7 +177,10 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
                                        workingDirectory: options.workingDirectory,
                                        name: options.name ?? "\(entry ?? (executable.split(separator: "/").last.map(String.init) ?? "child"))-\(number)",
                                        daemon: options.daemon, entry: entry, trampoline: trampoline,
-                                       extraDescriptors: options.inheritedDescriptors, output: options.output)
+                                       extraDescriptors: try options.descriptorsForSpawn(), output: options.output)
+        // The options keep the passed connections (and so their descriptors) alive until
+        // the child has its copies.
+        defer { withExtendedLifetime(options) {} }
         let record = try await SupervisorRuntime.shared.spawn(launch)
         try await record.handshake(timeout: options.handshakeTimeout)
         return ChildProcess(record)
@@ -170,11 +188,16 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
 
     // MARK: results and requests
 
-    /// The value `function` returned in this child (started with ``start(_:_:options:)``).
+    /// The value `function` returned in this child (started with ``start(_:_:options:)``),
+    /// waiting up to `timeout` (nil: no limit; the child keeps running when it passes).
     /// Throws a ``RemoteError`` if the function threw, a ``ProcessError`` if the child ended
-    /// without answering.
-    public func result<Input, Output>(of function: ProcessFunction<Input, Output>) async throws -> Output {
-        try Self.unpack(try await record.functionReply(), as: Output.self)
+    /// without answering (``ProcessError/Code/childExited``) or the timeout passed
+    /// (``ProcessError/Code/timedOut``). Honours task cancellation.
+    public func result<Input, Output>(of function: ProcessFunction<Input, Output>, timeout: Duration? = nil) async throws -> Output {
+        if let timeout, timeout < .zero {
+            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
+        }
+        return try Self.unpack(try await record.functionReply(timeout: timeout), as: Output.self)
     }
 
     /// Sends `value` to this worker as a request and returns its reply, decoded as `R`.
@@ -227,20 +250,8 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
 
     /// Waits until at least one of `children` has exited (or `timeout` passes) and returns those
     /// that have: Python's `multiprocessing.connection.wait` over process sentinels.
+    /// ``Multiprocessing/wait(for:timeout:)`` waits for children and connections together.
     public static func waitForAny(_ children: [ChildProcess], timeout: Duration? = nil) async throws -> [ChildProcess] {
-        let exited = children.filter { !$0.isAlive }
-        if !exited.isEmpty || children.isEmpty { return exited }
-        return try await withThrowingTaskGroup(of: ChildProcess?.self) { group in
-            for child in children { group.addTask { try await child.join() != nil ? child : nil } }
-            if let timeout {
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-            }
-            _ = try await group.next()
-            group.cancelAll()
-            return children.filter { !$0.isAlive }
-        }
+        try await Multiprocessing.wait(for: children, timeout: timeout).map { $0 as! ChildProcess }
     }
 }

@@ -105,7 +105,7 @@ public protocol Worker: Sendable {
 }
 
 extension Worker {
-    public static var entryName: String { String(describing: Self.self) }
+    public static var entryName: String { _typeName(Self.self, qualified: false) }
 
     static var definition: EntryDefinition {
         EntryDefinition(name: entryName) { session in

@@ -197,6 +197,12 @@ final class ChildRecord: @unchecked Sendable {
         channel.writeAndFlush(buffer, promise: nil)
     }
 
+    /// Runs `body` on the loop: at once when called there (a task on
+    /// ``SupervisorExecutor``), so a request from such a task costs no queued job.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+
     // MARK: waiting (any task)
 
     /// Returns once the child said hello and was welcomed.
@@ -223,7 +229,7 @@ final class ChildRecord: @unchecked Sendable {
         let correlation = nextToken()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
-                loop.execute { [self] in
+                onLoop { [self] in
                     if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
                     if let status = exitedStatus, !channelOpen { continuation.resume(throwing: endError(status)); return }
                     if disconnectReason != nil || !channelOpen {
@@ -268,7 +274,7 @@ final class ChildRecord: @unchecked Sendable {
     }
 
     /// The reply to the function argument: the function's result or its error envelope.
-    func functionReply() async throws -> FrameBody {
+    func functionReply(timeout: Duration? = nil) async throws -> FrameBody {
         let token = nextToken()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
@@ -276,6 +282,12 @@ final class ChildRecord: @unchecked Sendable {
                     if let functionResult { continuation.resume(with: functionResult); return }
                     if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
                     resultWaiters[token] = continuation
+                    if let timeout {
+                        loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                            resultWaiters.removeValue(forKey: token)?.resume(
+                                throwing: ProcessError(.timedOut, "\(name) did not return its result within \(timeout)"))
+                        }
+                    }
                 }
             }
         } onCancel: {
@@ -326,6 +338,17 @@ final class ChildRecord: @unchecked Sendable {
     /// Closes the channel from the supervisor's side: a worker's mailbox ends.
     func closeChannel() {
         loop.execute { [self] in channel?.close(promise: nil) }
+    }
+
+    /// Closes only the supervisor's writing side of the channel: the child's input ends (a
+    /// worker's mailbox finishes) while what it still sends (a function's result, a last
+    /// reply, its goodbye) is read as usual until it exits.
+    func closeChannelInput() {
+        loop.execute { [self] in
+            guard let channel else { return }
+            // A channel that cannot half-close is closed whole.
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        }
     }
 }
 

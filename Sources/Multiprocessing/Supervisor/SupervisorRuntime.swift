@@ -14,6 +14,8 @@ final class SupervisorRuntime: Sendable {
 
     let group: MultiThreadedEventLoopGroup
     let loop: any EventLoop
+    /// The loop as a task executor (``Multiprocessing/supervisorExecutor``).
+    let executor: SupervisorExecutor
     let reaper: Reaper
     let maxFrameSize = MessagePackLimits.defaultMaxFrameSize
     /// Live children by id (any thread reads; the loop writes).
@@ -28,7 +30,10 @@ final class SupervisorRuntime: Sendable {
     private init() throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
+        executor = SupervisorExecutor(loop: loop)
         reaper = try Reaper()
+        // The arena first: its exit handler (segment cleanup) then runs after this one.
+        _ = Arena.descriptorForChildren
         ProcessEnvironment.atExit { SupervisorRuntime.shared.shutDownAtExit() }
     }
 
@@ -106,17 +111,22 @@ final class SupervisorRuntime: Sendable {
         environment[ChildEnvironment.channel] = "3,4"
         environment[ChildEnvironment.parent] = String(ProcessControl.id)
         environment[ChildEnvironment.name] = launch.name
-        if launch.extraDescriptors.isEmpty {
+        environment[ChildEnvironment.parentName] = ChildEnvironment.currentName
+        environment[ChildEnvironment.daemon] = launch.daemon ? "1" : nil
+        // Every child gets the arena (shared values, locks, the segment table) first, at fd 5.
+        let extraDescriptors = (Arena.descriptorForChildren.map { [(label: Arena.descriptorLabel, descriptor: $0)] } ?? [])
+            + launch.extraDescriptors
+        if extraDescriptors.isEmpty {
             environment[ChildEnvironment.descriptors] = nil
         } else {
-            environment[ChildEnvironment.descriptors] = launch.extraDescriptors.enumerated()
+            environment[ChildEnvironment.descriptors] = extraDescriptors.enumerated()
                 .map { "\($0.element.label):\(5 + $0.offset)" }.joined(separator: ",")
         }
         if let entry = launch.entry { environment[ChildEnvironment.entry] = entry } else { environment[ChildEnvironment.entry] = nil }
         var executable = launch.executable
         var options = SpawnOptions(arguments: launch.arguments, environment: environment,
                                    workingDirectory: launch.workingDirectory,
-                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + launch.extraDescriptors.map(\.descriptor))
+                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + extraDescriptors.map(\.descriptor))
         if launch.trampoline {
             environment[ChildEnvironment.execute] = launch.executable
             options.environment = environment
@@ -239,15 +249,19 @@ final class SupervisorRuntime: Sendable {
     }
 
     /// Python's behaviour at the parent's exit: daemon children are terminated, the others
-    /// joined. Workers' channels are closed first, so their mailboxes end and they return.
+    /// joined. Their channels' input is closed, so workers' mailboxes end and they return, while
+    /// what they still send is read until they exit.
     /// Runs from `atexit`, on the exiting thread.
     private func shutDownAtExit() {
         let signal = Interrupts.received.load(ordering: .sequentiallyConsistent)
-        if signal != 0 { ProcessEnvironment.exitImmediately(128 + signal) }
+        if signal != 0 {
+            SegmentTracker.unlinkEverySegment()   // the children are stopped already
+            ProcessEnvironment.exitImmediately(128 + signal)
+        }
         let children = self.children
         guard !children.isEmpty else { return }
         for child in children {
-            if child.daemon { child.send(.terminate) } else { child.closeChannel() }
+            if child.daemon { child.send(.terminate) } else { child.closeChannelInput() }
         }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(10))

@@ -1,0 +1,175 @@
+/// A fixed-size array in shared memory that every process of the tree reads and writes:
+/// Python's `multiprocessing.Array` (with `locking: true`, the default) and `RawArray`
+/// (`locking: false`).
+///
+/// Elements are any trivially copyable type (`BitwiseCopyable`), stored contiguously. A
+/// `SharedArray` is a handle: `Codable`, so it can be passed at spawn or inside any message;
+/// every copy, in every process, is the same memory.
+///
+/// With a lock (a new ``Lock`` by default, or one you pass), ``load(at:)``, ``store(_:at:)``,
+/// ``toArray()`` and ``withLock(_:)`` take it (Python's synchronized array does the same for
+/// each item); ``lock`` is Python's `get_lock()`. A holder that died makes the lock throw
+/// ``SynchronizationError/Code/ownerDied`` until a `lock.withLock(recovering:_:)` repairs.
+/// ``withUnsafeMutableBufferPointer(_:)`` never locks: it is the fast path for bulk work
+/// (filling, summing) on a raw array or under your own synchronization.
+///
+/// Memory lives until ``free()`` or the end of the process tree (see ``SharedValue``).
+///
+/// ```swift
+/// let samples = try SharedArray<Double>(repeating: 0, count: 1_000_000, locking: false)
+/// try await ChildProcess.run(fill, samples)       // the child writes every element
+/// let sum = try samples.withUnsafeMutableBufferPointer { $0.reduce(0, +) }
+/// ```
+public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable, CustomStringConvertible {
+    let block: SharedBlock
+    /// The number of elements.
+    public let count: Int
+    /// The lock that ``load(at:)``, ``store(_:at:)``, ``toArray()`` and ``withLock(_:)`` take;
+    /// nil for an array made with `locking: false`.
+    public let lock: Lock?
+    /// Whether the array has a lock.
+    public var isLocking: Bool { lock != nil }
+
+    private var elements: UnsafeMutablePointer<Element> { block.pointer.assumingMemoryBound(to: Element.self) }
+
+    private static func byteCount(count: Int) throws(SharedMemoryError) -> Int {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
+        guard count >= 0, !overflow else {
+            throw SharedMemoryError(count < 0 ? .invalidArgument : .tooLarge,
+                                    "SharedArray<\(String(reflecting: Element.self))>: cannot hold \(count) elements")
+        }
+        return bytes
+    }
+
+    private var kind: String { "SharedArray<\(String(reflecting: Element.self))>" }
+
+    /// A new array of `count` copies of `value` in the process tree's arena. Throws
+    /// ``SharedMemoryError/Code/invalidArgument`` for a negative count,
+    /// ``SharedMemoryError/Code/tooLarge`` for one the arena can never hold,
+    /// ``SharedMemoryError/Code/arenaExhausted`` when it is full.
+    public init(repeating value: Element, count: Int, locking: Bool = true) throws {
+        try self.init(repeating: value, count: count, lock: locking ? try Lock() : nil)
+    }
+
+    /// A new array of `count` copies of `value`, guarded by `lock` (shared with other values),
+    /// or by nothing when nil.
+    public init(repeating value: Element, count: Int, lock: Lock?) throws {
+        // All-zero bits (0, 0.0, false): the arena's zero-filled memory is the array already,
+        // so its pages are written once (by the allocator, and only when the block is reused).
+        let isZero = withUnsafeBytes(of: value) { $0.allSatisfy { $0 == 0 } }
+        block = try SharedBlock.allocate(byteCount: try Self.byteCount(count: count),
+                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: isZero)
+        self.count = count
+        self.lock = lock
+        if !isZero { elements.initialize(repeating: value, count: count) }
+    }
+
+    /// A new array holding `elements`, in order, with a new ``Lock`` unless `locking` is false.
+    public init(_ elements: some Collection<Element>, locking: Bool = true) throws {
+        let count = elements.count
+        let lock = locking ? try Lock() : nil
+        block = try SharedBlock.allocate(byteCount: try Self.byteCount(count: count),
+                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: false)
+        self.count = count
+        self.lock = lock
+        _ = UnsafeMutableBufferPointer(start: self.elements, count: count).initialize(from: elements)
+    }
+
+    private func checkIndex(_ index: Int) throws(SharedMemoryError) {
+        guard index >= 0, index < count else {
+            throw SharedMemoryError(.indexOutOfRange, "index \(index) is outside \(kind) of \(count) elements at offset \(block.handle.offset)")
+        }
+    }
+
+    /// The element at `index` (under the lock, if any). Throws
+    /// ``SharedMemoryError/Code/indexOutOfRange``, ``SharedMemoryError/Code/staleHandle``, and
+    /// the lock's ``SynchronizationError``s.
+    public func load(at index: Int) throws -> Element {
+        try block.checkCurrent(kind)
+        try checkIndex(index)
+        guard let lock else { return elements[index] }
+        return try lock.withLock { elements[index] }
+    }
+
+    /// Sets the element at `index` (under the lock, if any). Throws
+    /// ``SharedMemoryError/Code/indexOutOfRange`` or ``SharedMemoryError/Code/staleHandle``.
+    public func store(_ value: Element, at index: Int) throws {
+        try block.checkCurrent(kind)
+        try checkIndex(index)
+        guard let lock else { elements[index] = value; return }
+        try lock.withLock { elements[index] = value }
+    }
+
+    /// The element at `index`: `try array[3]`. Same checks as ``load(at:)``.
+    public subscript(index: Int) -> Element {
+        get throws { try load(at: index) }
+    }
+
+    /// A copy of every element (under the lock, if any).
+    public func toArray() throws -> [Element] {
+        try block.checkCurrent(kind)
+        let buffer = UnsafeMutableBufferPointer(start: elements, count: count)
+        guard let lock else { return Array(buffer) }
+        return try lock.withLock { Array(buffer) }
+    }
+
+    /// Runs `body` on every element holding the array's lock. Throws
+    /// ``SharedMemoryError/Code/noLock`` for an array made with `locking: false`, and
+    /// whatever `body` throws (the lock is released). Synchronous: no `await` inside.
+    public func withLock<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) throws -> R {
+        try block.checkCurrent(kind)
+        guard let lock else {
+            throw SharedMemoryError(.noLock, "\(kind) at offset \(block.handle.offset) was made with locking: false")
+        }
+        return try lock.withLock { try body(UnsafeMutableBufferPointer(start: elements, count: count)) }
+    }
+
+    /// Runs `body` on the elements in shared memory, without locking. The buffer is valid only
+    /// inside `body` (and until the array is freed).
+    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) throws -> R {
+        try block.checkCurrent(kind)
+        return try body(UnsafeMutableBufferPointer(start: elements, count: count))
+    }
+
+    /// Gives the memory back to the arena; every copy of this handle is stale from now on.
+    public func free() throws(SharedMemoryError) {
+        try block.free(kind)
+    }
+
+    public var description: String {
+        "\(kind)(\(count) elements, offset \(block.handle.offset), generation \(block.handle.generation)\(isLocking ? "" : ", raw"))"
+    }
+
+    /// Two handles are equal when they name the same memory.
+    public static func == (a: SharedArray, b: SharedArray) -> Bool { a.block == b.block }
+    public func hash(into hasher: inout Hasher) { hasher.combine(block) }
+
+    /// Encodes the handle (not the elements) and its lock's: `{"handle", "type", "count", "lock"}`.
+    public func encode(to encoder: any Encoder) throws {
+        try block.encode(to: encoder, type: Element.self, count: count, lock: lock)
+    }
+
+    /// Attaches to the array an encoded handle names. Throws a ``SharedMemoryError``:
+    /// ``SharedMemoryError/Code/typeMismatch`` for another element type,
+    /// ``SharedMemoryError/Code/sizeMismatch`` for another count,
+    /// ``SharedMemoryError/Code/staleHandle`` for a freed one.
+    public init(from decoder: any Decoder) throws {
+        let kind = "SharedArray<\(String(reflecting: Element.self))>"
+        let fields = try SharedBlock.decodeFields(from: decoder, type: Element.self, kind: kind)
+        guard let count = fields.count else {
+            throw SharedMemoryError(.invalidArgument, "\(kind): the encoded handle has no count")
+        }
+        self.count = count
+        lock = fields.lock
+        let byteCount = try Self.byteCount(count: count)
+        block = try SharedBlock.attach(fields.handle, byteCount: byteCount, kind: Self.self)
+        // A process given an array mostly uses all of it: map its pages now, in one call,
+        // rather than one write fault per page. Not for huge arrays, which may be sparse.
+        if byteCount >= Self.prefaultRange.lowerBound, byteCount <= Self.prefaultRange.upperBound {
+            _ = MemoryAdvice._populateWritable(block.pointer, byteCount: byteCount)
+        }
+    }
+
+    /// The array sizes (bytes) whose pages a receiving process maps at once.
+    static var prefaultRange: ClosedRange<Int> { (64 << 10)...(64 << 20) }
+}

@@ -1,0 +1,72 @@
+/// The arena block behind a shared value, array or atomic: its handle, where it is mapped
+/// here, and the checks and the `Codable` form they share.
+///
+/// The block holds the data only; a value's or array's lock is a ``Lock`` of its own (as
+/// Python's `Value` wraps its ctypes object with a separate `RLock`).
+@usableFromInline
+struct SharedBlock: @unchecked Sendable, Hashable {
+    @usableFromInline let handle: ArenaHandle
+    /// The block's first byte in this process (the arena is never unmapped).
+    @usableFromInline let pointer: UnsafeMutableRawPointer
+
+    @usableFromInline static func == (a: SharedBlock, b: SharedBlock) -> Bool { a.handle == b.handle }
+    @usableFromInline func hash(into hasher: inout Hasher) { hasher.combine(handle) }
+
+    /// Allocates `byteCount` bytes for `kind` (a type, for its tag and for messages).
+    static func allocate(byteCount: Int, alignment: Int, kind: Any.Type, zeroed: Bool = true) throws(SharedMemoryError) -> SharedBlock {
+        guard alignment <= ArenaLayout.blockHeaderSize else {
+            throw SharedMemoryError(.invalidArgument, "\(String(reflecting: kind)): an alignment of \(alignment) bytes is more than the arena's \(ArenaLayout.blockHeaderSize)")
+        }
+        let allocation = try Arena.current.allocate(byteCount: byteCount, alignment: max(alignment, 1), tag: ArenaLayout.typeTag(kind), zeroed: zeroed)
+        return SharedBlock(handle: allocation.handle, pointer: allocation.pointer)
+    }
+
+    /// The block of a handle received from another process (or this one), checked.
+    static func attach(_ handle: ArenaHandle, byteCount: Int, kind: Any.Type) throws(SharedMemoryError) -> SharedBlock {
+        let pointer = try Arena.current.resolve(handle, expectedByteCount: byteCount, expectedTag: ArenaLayout.typeTag(kind))
+        return SharedBlock(handle: handle, pointer: pointer)
+    }
+
+    /// Throws ``SharedMemoryError/Code/staleHandle`` once the block was freed (by any process).
+    /// Inlinable: it runs before every access, also from other modules (a benchmark's loop).
+    @inlinable @inline(__always)
+    func checkCurrent(_ kind: @autoclosure () -> String) throws(SharedMemoryError) {
+        // The block header's generation word: 64 bytes before the data, + 8 (ArenaLayout).
+        let generation = pointer.load(fromByteOffset: -56, as: UInt64.self)
+        if generation != handle.generation { throw staleHandleError(kind()) }
+    }
+
+    @usableFromInline
+    func staleHandleError(_ kind: String) -> SharedMemoryError {
+        SharedMemoryError(.staleHandle, "\(kind) at offset \(handle.offset) was freed; this handle (generation \(handle.generation)) is stale")
+    }
+
+    func free(_ kind: String) throws(SharedMemoryError) {
+        do { try Arena.current.free(handle) } catch {
+            throw SharedMemoryError(error.code, "\(kind): \(error.message)")
+        }
+    }
+
+    // MARK: Codable form: {"handle": {...}, "type": "Swift.Int", "count": n, "lock": {...}}
+
+    enum CodingKeys: String, CodingKey { case handle, type, count, lock }
+
+    func encode(to encoder: any Encoder, type: Any.Type, count: Int?, lock: Lock?) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(handle, forKey: .handle)
+        try container.encode(String(reflecting: type), forKey: .type)
+        try container.encodeIfPresent(count, forKey: .count)
+        try container.encodeIfPresent(lock, forKey: .lock)
+    }
+
+    /// The fields of an encoded handle, after checking its element type is `type`.
+    static func decodeFields(from decoder: any Decoder, type: Any.Type, kind: String) throws -> (handle: ArenaHandle, count: Int?, lock: Lock?) {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let handle = try container.decode(ArenaHandle.self, forKey: .handle)
+        let encodedType = try container.decode(String.self, forKey: .type)
+        guard encodedType == String(reflecting: type) else {
+            throw SharedMemoryError(.typeMismatch, "\(kind) cannot attach to the \(handle): it holds \(encodedType), not \(String(reflecting: type))")
+        }
+        return (handle, try container.decodeIfPresent(Int.self, forKey: .count), try container.decodeIfPresent(Lock.self, forKey: .lock))
+    }
+}

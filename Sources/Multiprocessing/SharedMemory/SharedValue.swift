@@ -1,0 +1,142 @@
+/// A value in shared memory that every process of the tree reads and writes: Python's
+/// `multiprocessing.Value` (with a lock, the default) and `RawValue` (`locking: false`).
+///
+/// `Value` is any trivially copyable type (`BitwiseCopyable`: integers, floating point, tuples
+/// and structs of them). A `SharedValue` is a handle: `Codable`, so it can be passed at spawn
+/// or inside any message; every copy, in every process, is the same memory.
+///
+/// With a lock (a new ``Lock`` by default, or one you pass to share it between values, as
+/// Python's `Value(..., lock=l)`), ``load()``, ``store(_:)`` and ``withLock(_:)`` take it, as
+/// Python's `Value` does; `withLock` is how a read-modify-write stays exact under contention,
+/// and ``lock`` is Python's `get_lock()`. If a process died holding the lock, the next
+/// acquisitions throw ``SynchronizationError/Code/ownerDied`` until one repairs the value with
+/// ``withLock(recovering:_:)`` (the ``Lock`` contract). Without a lock (`locking: false`),
+/// nothing is locked and ``withLock(_:)`` throws ``SharedMemoryError/Code/noLock``.
+///
+/// Memory lives until ``free()`` (from any process) or until the process tree ends, like a
+/// Python program's shared ctypes: nothing is freed when a handle goes away, since copies
+/// may live in other processes. After `free`, every access through any copy throws
+/// ``SharedMemoryError/Code/staleHandle``. (The lock is never freed: locks live as long as the
+/// tree, and another value may share it.)
+///
+/// ```swift
+/// let counter = try SharedValue<Int>(0)
+/// let child = try await ChildProcess.start(increment, Job(counter: counter, times: 1000))
+/// for _ in 0..<1000 { try counter.withLock { $0 += 1 } }
+/// try await child.join()
+/// print(try counter.load())   // 2000, always
+/// ```
+public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, CustomStringConvertible {
+    @usableFromInline let block: SharedBlock
+    /// The lock that ``load()``, ``store(_:)`` and ``withLock(_:)`` take (Python's
+    /// `get_lock()`); nil for a value made with `locking: false`.
+    public let lock: Lock?
+
+    /// Whether the value has a lock.
+    public var isLocking: Bool { lock != nil }
+
+    @inlinable var valuePointer: UnsafeMutablePointer<Value> { block.pointer.assumingMemoryBound(to: Value.self) }
+
+    @usableFromInline var kind: String { "SharedValue<\(String(reflecting: Value.self))>" }
+
+    /// A new value in the process tree's arena, set to `initial`, with a new ``Lock`` unless
+    /// `locking` is false. Throws ``SharedMemoryError/Code/arenaUnavailable`` when this process
+    /// has no arena and ``SharedMemoryError/Code/arenaExhausted`` when it is full.
+    public init(_ initial: Value, locking: Bool = true) throws {
+        try self.init(initial, lock: locking ? try Lock() : nil)
+    }
+
+    /// A new value guarded by `lock` (shared with other values), or by nothing when nil.
+    public init(_ initial: Value, lock: Lock?) throws {
+        block = try SharedBlock.allocate(byteCount: MemoryLayout<Value>.size, alignment: MemoryLayout<Value>.alignment, kind: Self.self)
+        self.lock = lock
+        valuePointer.initialize(to: initial)
+    }
+
+    /// The value. Takes the lock if it has one. Throws ``SharedMemoryError/Code/staleHandle``
+    /// once freed, and the lock's ``SynchronizationError``s.
+    @inlinable
+    public func load() throws -> Value {
+        try block.checkCurrent(kind)
+        guard let lock else { return valuePointer.pointee }
+        return try lock.withLock { valuePointer.pointee }
+    }
+
+    /// Sets the value. Takes the lock if it has one. Throws
+    /// ``SharedMemoryError/Code/staleHandle`` once freed, and the lock's ``SynchronizationError``s.
+    @inlinable
+    public func store(_ value: Value) throws {
+        try block.checkCurrent(kind)
+        guard let lock else { valuePointer.pointee = value; return }
+        try lock.withLock { valuePointer.pointee = value }
+    }
+
+    /// Runs `body` on the value holding its lock, so a read-modify-write is exact against
+    /// every other process: Python's `with v.get_lock(): v.value += 1`. The closure is
+    /// synchronous (a pthread mutex belongs to a thread: no `await` inside).
+    ///
+    /// Throws ``SharedMemoryError/Code/noLock`` for a value made with `locking: false`,
+    /// ``SharedMemoryError/Code/staleHandle`` once freed, the lock's errors
+    /// (``SynchronizationError/Code/ownerDied`` after a holder died), and whatever `body`
+    /// throws (the lock is released).
+    @inlinable
+    public func withLock<R>(_ body: (inout Value) throws -> R) throws -> R {
+        try block.checkCurrent(kind)
+        guard let lock else { throw noLockError() }
+        return try lock.withLock { try body(&valuePointer.pointee) }
+    }
+
+    /// ``withLock(_:)`` after a holder died: `recovering` runs first, under the lock, with the
+    /// value as the dead holder left it, and clears the owner-died mark (see ``Lock``).
+    public func withLock<R>(recovering: (inout Value) throws -> Void, _ body: (inout Value) throws -> R) throws -> R {
+        try block.checkCurrent(kind)
+        guard let lock else { throw noLockError() }
+        return try lock.withLock(recovering: { try recovering(&valuePointer.pointee) }) { try body(&valuePointer.pointee) }
+    }
+
+    @usableFromInline
+    func noLockError() -> SharedMemoryError {
+        SharedMemoryError(.noLock, "\(kind) at offset \(block.handle.offset) was made with locking: false")
+    }
+
+    /// Runs `body` with a pointer to the value in shared memory, without locking: for values
+    /// made with `locking: false`, or code that synchronizes otherwise. The pointer is valid
+    /// only inside `body` (and until the value is freed).
+    @inlinable
+    public func withUnsafeMutablePointer<R>(_ body: (UnsafeMutablePointer<Value>) throws -> R) throws -> R {
+        try block.checkCurrent(kind)
+        return try body(valuePointer)
+    }
+
+    /// Gives the memory back to the arena. Every copy of this handle, in every process, is
+    /// stale from now on (its accesses throw ``SharedMemoryError/Code/staleHandle``); freeing
+    /// twice throws that too.
+    public func free() throws(SharedMemoryError) {
+        try block.free(kind)
+    }
+
+    /// Two handles are equal when they name the same memory.
+    public static func == (a: SharedValue, b: SharedValue) -> Bool { a.block == b.block }
+    public func hash(into hasher: inout Hasher) { hasher.combine(block) }
+
+    public var description: String {
+        "\(kind)(offset \(block.handle.offset), generation \(block.handle.generation)\(isLocking ? "" : ", raw"))"
+    }
+
+    /// Encodes the handle (not the value) and its lock's: `{"handle", "type", "lock"}`.
+    public func encode(to encoder: any Encoder) throws {
+        try block.encode(to: encoder, type: Value.self, count: nil, lock: lock)
+    }
+
+    /// Attaches to the value an encoded handle names, in this process's arena. Throws a
+    /// ``SharedMemoryError``: ``SharedMemoryError/Code/typeMismatch`` for a handle of another
+    /// `Value` type, ``SharedMemoryError/Code/sizeMismatch`` for one of another size,
+    /// ``SharedMemoryError/Code/staleHandle`` for a freed one,
+    /// ``SharedMemoryError/Code/arenaUnavailable`` without an arena.
+    public init(from decoder: any Decoder) throws {
+        let kind = "SharedValue<\(String(reflecting: Value.self))>"
+        let fields = try SharedBlock.decodeFields(from: decoder, type: Value.self, kind: kind)
+        block = try SharedBlock.attach(fields.handle, byteCount: MemoryLayout<Value>.size, kind: Self.self)
+        lock = fields.lock
+    }
+}

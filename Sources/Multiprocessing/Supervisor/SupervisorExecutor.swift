@@ -1,0 +1,41 @@
+import NIOCore
+
+/// The supervisor's event-loop thread as a `TaskExecutor`: a task that prefers it runs its
+/// code on the loop, so a request it makes is written without a hop to the loop, and the
+/// reply resumes it on the loop in the same iteration that read it, without waking another
+/// thread. That takes both thread hops out of a routed round trip from the parent's code.
+///
+/// Code run there holds up the routing of every child while it runs: keep it to short
+/// request/reply loops, never blocking calls (the blocking `Connection` forms, `sleep`,
+/// long computations).
+final class SupervisorExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { [self] in job.runSynchronously(on: asUnownedTaskExecutor()) }
+    }
+}
+
+extension Multiprocessing {
+    /// The supervisor's event-loop thread as a task executor, for latency-critical
+    /// request/reply loops in the parent: under
+    /// `withTaskExecutorPreference(Multiprocessing.supervisorExecutor)`, a
+    /// ``ChildProcess/request(_:as:timeout:)`` costs two pipe hops and no thread hop.
+    ///
+    /// ```swift
+    /// let worker = try await ChildProcess.start(Echo.self)
+    /// let replies = try await withTaskExecutorPreference(Multiprocessing.supervisorExecutor) {
+    ///     var replies: [Int] = []
+    ///     for value in 0..<1_000 { replies.append(try await worker.request(value, as: Int.self)) }
+    ///     return replies
+    /// }
+    /// ```
+    ///
+    /// Everything that runs there delays the routing of every child's messages while it
+    /// runs: keep to short request loops, and never block (no blocking `Connection` calls,
+    /// no long computations). Starts the supervisor if it was not running.
+    public static var supervisorExecutor: any TaskExecutor { SupervisorRuntime.shared.executor }
+}

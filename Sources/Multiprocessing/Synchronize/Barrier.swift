@@ -1,0 +1,138 @@
+/// A meeting point for a fixed number of parties in any processes of the tree (Python's
+/// `multiprocessing.Barrier`): each ``wait(timeout:)`` blocks until `parties` of them have
+/// arrived, then all are released together and the barrier is ready for the next round.
+///
+/// The action, if any, runs once per round, in the last party to arrive, before anyone is
+/// released. It is a closure of *this* process: a barrier decoded in another process has none
+/// until given one with ``withAction(_:)`` (give every process the same action when any party
+/// may arrive last). An action that throws breaks the barrier; its error goes to the party that
+/// ran it.
+///
+/// Broken (``SynchronizationError/Code/brokenBarrier``, Python's `BrokenBarrierError`) when a
+/// waiting party times out, is cancelled, or dies (found within 100 ms: the waiters watch each
+/// other's pids), when the action throws or its process dies in it, or on ``abort()``. Every
+/// waiter of that round and every later ``wait(timeout:)`` then throws, until ``reset()``.
+///
+/// ```swift
+/// let barrier = try Barrier(parties: 3, timeout: .seconds(30))
+/// for shard in 0..<2 { _ = try await ChildProcess.start(compute, Step(shard: shard, barrier: barrier)) }
+/// let index = try await barrier.wait()     // the third party: released with both children
+/// ```
+public final class Barrier: Sendable, Codable, CustomStringConvertible {
+    let placement: SharedPlacement
+    let action: (@Sendable () throws -> Void)?
+    var core: BarrierCore { BarrierCore(at: placement.pointer) }
+    static let name = "Barrier"
+
+    /// A barrier for `parties` parties (at least 1). `action` runs in the last party to arrive
+    /// each round; `timeout` is the default for waits that give none (nil: wait for as long as
+    /// it takes). Throws ``SynchronizationError/Code/invalidArgument`` for fewer than 1 party
+    /// or more than 65,536, or a negative timeout,
+    /// ``SynchronizationError/Code/sharedMemoryUnavailable`` when this process has no arena or
+    /// it is full.
+    public convenience init(parties: Int, action: (@Sendable () throws -> Void)? = nil,
+                            timeout: Duration? = nil) throws(SynchronizationError) {
+        try Self.validate(parties: parties, timeout: timeout)
+        let placement = try SharedPlacement.allocate(byteCount: BarrierCore.byteCount(parties: parties), alignment: BarrierCore.alignment,
+                                                     tag: SharedPlacement.Tag.barrier, Self.name)
+        try self.init(initializing: placement, parties: parties, action: action, timeout: timeout)
+    }
+
+    static func validate(parties: Int, timeout: Duration?) throws(SynchronizationError) {
+        guard (1...65_536).contains(parties) else {
+            throw SynchronizationError(.invalidArgument, "\(name): \(parties) parties is not in 1...65536")
+        }
+        if let timeout, timeout < .zero {
+            throw SynchronizationError(.invalidArgument, "\(name): the default timeout \(timeout) is negative")
+        }
+    }
+
+    init(initializing placement: SharedPlacement, parties: Int, action: (@Sendable () throws -> Void)?,
+         timeout: Duration?) throws(SynchronizationError) {
+        _ = try BarrierCore.initialize(at: placement.pointer, parties: parties, timeout: timeout)
+        self.placement = placement
+        self.action = action
+    }
+
+    init(attaching placement: SharedPlacement, action: (@Sendable () throws -> Void)?) {
+        self.placement = placement
+        self.action = action
+    }
+
+    /// The same barrier with `action` as this process's action (for a barrier decoded from a
+    /// handle, which carries none: a closure cannot travel between processes).
+    public func withAction(_ action: @escaping @Sendable () throws -> Void) -> Barrier {
+        Barrier(attaching: placement, action: action)
+    }
+
+    /// How many parties each round needs.
+    public var parties: Int { core.parties }
+    /// How many parties wait now (Python's `n_waiting`).
+    public var waitingCount: Int { core.waitingCount }
+    /// Whether the barrier is broken (Python's `broken`).
+    public var isBroken: Bool { core.isBroken }
+    /// The timeout of a wait that gives none.
+    public var defaultTimeout: Duration? { core.defaultTimeout }
+
+    /// Arrives and waits until every party has, at most `timeout` (nil: the barrier's default);
+    /// returns this party's arrival index, 0 for the first to arrive up to `parties - 1` for
+    /// the last (which ran the action). The blocking form, for synchronous code.
+    ///
+    /// Throws ``SynchronizationError/Code/brokenBarrier`` when the barrier is or becomes broken
+    /// (a timeout breaks it, here and for the others), ``SynchronizationError/Code/invalidArgument``
+    /// for a negative timeout; and the action's error in the party that ran it.
+    public func wait(timeout: Duration? = nil) throws -> Int {
+        let deadline = try SynchronizationError.deadline(timeout ?? core.defaultTimeout, "\(Self.name).wait")
+        return try core.wait(action: action, until: deadline, cancellation: nil, "\(Self.name).wait")
+    }
+
+    /// The async form of ``wait(timeout:)-(Duration?)``: waits on a dedicated thread, never on
+    /// Swift's cooperative pool. Task cancellation ends the wait with `CancellationError` and
+    /// breaks the barrier (a party that leaves cannot be waited for), as a timeout does.
+    public func wait(timeout: Duration? = nil) async throws -> Int {
+        let deadline = try SynchronizationError.deadline(timeout ?? core.defaultTimeout, "\(Self.name).wait")
+        try Task.checkCancellation()
+        // Arrive on the task (the last party runs the action here and needs no thread).
+        let arrival: BarrierCore.Arrival
+        switch try core.arrive(action: action, "\(Self.name).wait") {
+        case .released(let index): return index
+        case .waiting(let waiting): arrival = waiting
+        }
+        // A party that arrived and cannot wait would be waited for: it breaks the barrier instead.
+        return try await BlockingWait.run("\(Self.name).wait", ifNoThread: { [self] in try? abort() }) { [self] cancellation in
+            cancellation.onCancel { [self] in core.generation.wake() }
+            return try core.awaitRelease(arrival, until: deadline, cancellation: cancellation, "\(Self.name).wait")
+        }
+    }
+
+    /// Back to the empty state, not broken (Python's `reset`): parties waiting now get
+    /// ``SynchronizationError/Code/brokenBarrier``.
+    public func reset() throws(SynchronizationError) { try core.reset("\(Self.name).reset") }
+
+    /// Breaks the barrier (Python's `abort`): every waiter and later wait throws
+    /// ``SynchronizationError/Code/brokenBarrier`` until ``reset()``.
+    public func abort() throws(SynchronizationError) { try core.abort("\(Self.name).abort") }
+
+    /// A short description for logs.
+    public var description: String { "Barrier(parties: \(parties), waiting: \(waitingCount)\(isBroken ? ", broken" : ""))" }
+
+    /// Encodes the handle of the shared state (never the state itself): every decoded copy is
+    /// the same primitive. Throws `EncodingError.invalidValue` for one placed outside the arena.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(placement.handleForEncoding(Self.name, encoder))
+    }
+
+    /// The barrier a handle names, without an action (see ``withAction(_:)``). Throws
+    /// ``SynchronizationError/Code/sharedMemoryUnavailable`` for a handle that is not a live
+    /// Barrier of this tree's arena.
+    public convenience init(from decoder: any Decoder) throws {
+        let handle = try decoder.singleValueContainer().decode(ArenaHandle.self)
+        let byteCount = Int(clamping: handle.byteCount)
+        let placement = try SharedPlacement.resolve(handle, byteCount: byteCount, tag: SharedPlacement.Tag.barrier, Self.name)
+        guard byteCount >= BarrierCore.headerSize, BarrierCore(at: placement.pointer).parties == BarrierCore.parties(byteCount: byteCount) else {
+            throw SynchronizationError(.sharedMemoryUnavailable, "\(Self.name): the \(handle) does not hold a barrier")
+        }
+        self.init(attaching: placement, action: nil)
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import MPTestEntries
+import Testing
+@testable import Multiprocessing
+
+/// `Barrier`: parties in real processes meet, run the action once a round, and break (instead
+/// of hanging) on a timeout, an abort, a reset, a throwing action, or a party killed while it
+/// waits.
+@Suite(.serialized) struct SynchronizeBarrierTests {
+    typealias Counter = SyncTest.Counter
+    typealias Report = SynchronizeEntries.PartyReport
+    init() { TestWorker.use() }
+
+    @Test func aBarrierRefusesBadPartiesAndTimeouts() async throws {
+        for parties in [0, -1, 65_537] {
+            #expect(SyncTest.error { try Barrier(parties: parties) }?.code == .invalidArgument)
+        }
+        #expect(SyncTest.error { try Barrier(parties: 2, timeout: .seconds(-1)) }?.code == .invalidArgument)
+        let barrier = try Barrier(parties: 2)
+        #expect(SyncTest.error { try Self.wait(barrier, timeout: .seconds(-1)) }?.code == .invalidArgument)
+        #expect(await SyncTest.error { try await barrier.wait(timeout: .seconds(-1)) }?.code == .invalidArgument)
+        #expect(try Barrier(parties: 2, timeout: .seconds(Int64.max)).defaultTimeout == nil)   // too long to count: none
+        #expect(!barrier.isBroken)   // a refused wait did not arrive
+        #expect(barrier.waitingCount == 0)
+    }
+
+    static func wait(_ barrier: Barrier, timeout: Duration? = nil) throws -> Int { try barrier.wait(timeout: timeout) }
+
+    @Test func threeProcessesMeetForThreeRoundsAndTheActionRunsOnceARound() async throws {
+        let actions = try Counter(0, locking: false)
+        let barrier = try Barrier(parties: 3, timeout: .seconds(60))
+        #expect(barrier.parties == 3)
+        #expect(barrier.defaultTimeout == .seconds(60))
+        let children = [
+            try await ChildProcess.start(SynchronizeEntries.party, .init(barrier: barrier, actions: actions, rounds: 3)),
+            try await ChildProcess.start(SynchronizeEntries.party, .init(barrier: barrier, actions: actions, rounds: 3, useAsync: true)),
+        ]
+        let mine = barrier.withAction { try actions.withUnsafeMutablePointer { $0.pointee += 1 } }
+        var indices: [[Int]] = []
+        for round in 0..<3 {
+            let index = try await mine.wait()
+            #expect(try SyncTest.read(actions) >= round + 1)   // the round's action ran before the release
+            indices.append([index])
+        }
+        for child in children {
+            let report = try await child.result(of: SynchronizeEntries.party)
+            #expect(report.error == nil)
+            #expect(report.actionRanBeforeRelease)
+            for round in 0..<3 { indices[round].append(report.indices[round]) }
+            _ = try await child.join()
+        }
+        for round in 0..<3 { #expect(indices[round].sorted() == [0, 1, 2]) }
+        #expect(try SyncTest.read(actions) == 3)
+        #expect(!barrier.isBroken)
+    }
+
+    @Test func aTimeoutBreaksTheBarrierUntilItIsReset() throws {
+        let barrier = try Barrier(parties: 2)
+        #expect(SyncTest.error { try barrier.wait(timeout: .milliseconds(20)) }?.code == .brokenBarrier)
+        #expect(barrier.isBroken)
+        #expect(SyncTest.error { try barrier.wait(timeout: .seconds(60)) }?.code == .brokenBarrier)
+        try barrier.reset()
+        #expect(!barrier.isBroken)
+        #expect(barrier.waitingCount == 0)
+        // The default timeout applies to a wait that gives none.
+        let impatient = try Barrier(parties: 2, timeout: .milliseconds(20))
+        #expect(SyncTest.error { try impatient.wait() }?.code == .brokenBarrier)
+    }
+
+    @Test func anActionThatThrowsBreaksTheBarrierAndReachesItsParty() throws {
+        struct ActionFailed: Error {}
+        let barrier = try Barrier(parties: 1, action: { throw ActionFailed() })
+        #expect(throws: ActionFailed.self) { try barrier.wait() }
+        #expect(barrier.isBroken)
+        try barrier.reset()
+        let fine = try Barrier(parties: 1, action: {})
+        #expect(try fine.wait() == 0)
+        #expect(try fine.wait() == 0)
+    }
+
+    @Test(arguments: ["abort", "reset"])
+    func abortAndResetReleaseAWaitingProcessWithAnError(how: String) async throws {
+        let barrier = try Barrier(parties: 2)
+        let child = try await ChildProcess.start(SynchronizeEntries.party, .init(barrier: barrier, actions: try Counter(0, locking: false), rounds: 1))
+        try await SyncTest.eventually("the child waits at the barrier") { barrier.waitingCount == 1 }
+        if how == "abort" { try barrier.abort() } else { try barrier.reset() }
+        let report = try await child.result(of: SynchronizeEntries.party)
+        #expect(report.error == "brokenBarrier")
+        #expect(report.indices == [])
+        #expect(barrier.isBroken == (how == "abort"))
+        _ = try await child.join()
+    }
+
+    @Test func aPartyKilledWhileWaitingBreaksTheBarrierForTheOthers() async throws {
+        let barrier = try Barrier(parties: 3)
+        let actions = try Counter(0, locking: false)
+        let victim = try await ChildProcess.start(SynchronizeEntries.party, .init(barrier: barrier, actions: actions, rounds: 1))
+        try await SyncTest.eventually("the victim waits at the barrier") { barrier.waitingCount == 1 }
+        let survivor = try await ChildProcess.start(SynchronizeEntries.party, .init(barrier: barrier, actions: actions, rounds: 1, useAsync: true))
+        try await SyncTest.eventually("both wait at the barrier") { barrier.waitingCount == 2 }
+        victim.kill()
+        #expect(try await victim.join() == .signaled(.kill))
+        // No third party ever comes and nobody gave a timeout: the survivor is freed by the death.
+        let report = try await survivor.result(of: SynchronizeEntries.party)
+        #expect(report.error == "brokenBarrier")
+        #expect(barrier.isBroken)
+        #expect(try SyncTest.read(actions) == 0)
+        _ = try await survivor.join()
+    }
+}
