@@ -15,6 +15,9 @@
 - frames.json, envelopes.json, invalid-bodies.json: through ``python/mpwire.py``. Envelope kind
   names and codes must match the Kinds table in PROTOCOL.md (and ``mpwire.Kind`` wherever it
   names the kind; a documented kind mpwire lacks is noted on standard error).
+- queues.json: the whole envelope (queue id sixth), the payload (and a get answer's bin-wrapped
+  items), against the Queue kinds table and ``mpwire.QueueKind``; request frames are rebuilt
+  byte for byte with ``mpwire.queue_body``; every documented queue kind needs a vector.
 
 Prints one line per failure and ends with ``vectors: N passed, M failed``; exits 1 on any failure.
 """
@@ -52,6 +55,18 @@ def documented_kinds() -> dict[str, int]:
 
 
 KINDS = documented_kinds()
+
+
+def documented_queue_kinds() -> dict[str, int]:
+    """The kinds PROTOCOL.md's "Queue kinds" table defines, name to code."""
+    text = (HERE / "PROTOCOL.md").read_text(encoding="utf-8")
+    if "### Queue kinds" not in text:
+        return {}
+    section = text.split("### Queue kinds", 1)[1].split("\n#", 1)[0]
+    return {name: int(code) for code, name in re.findall(r"^\|\s*(\d+)\s*\|\s*`(\w+)`", section, re.MULTILINE)}
+
+
+QUEUE_KINDS = documented_queue_kinds()
 
 
 class Mismatch(Exception):
@@ -238,6 +253,41 @@ def check_envelope(vector: dict) -> None:
         expect(rebuilt == body, f"pack_body gives {rebuilt.hex()}")
 
 
+def check_queue(vector: dict) -> None:
+    """A queue frame: the whole envelope (the queue id sixth), the payload, the frame, and for a
+    get answer its bin-wrapped items; rebuilt byte for byte with mpwire."""
+    body = bytes.fromhex(vector["body"])
+    expect(bytes.fromhex(vector["frame"]) == mpwire.frame(body), "frame is not the 4-byte length + body")
+    envelope, payload = mpwire.split_body(body)   # a version-1 reader sees the first five
+    expect(list(envelope) == vector["envelope"][:5], f"envelope {envelope}, expected {vector['envelope'][:5]}")
+    kind, code = vector["kind"], vector["kindCode"]
+    expect(vector["envelope"][0] == code, "kindCode is not the envelope's kind")
+    if kind in QUEUE_KINDS:
+        expect(QUEUE_KINDS[kind] == code, f"PROTOCOL.md's Queue kinds table does not give {kind} code {code}")
+        # queueClosed comes from the supervisor: a five-element envelope, the queue id as payload.
+        fields = list(envelope) if kind == "queueClosed" else mpwire.split_queue_body(body)[0]
+        expect(fields == vector["envelope"], f"queue envelope {fields}, expected {vector['envelope']}")
+        member = "".join("_" + c if c.isupper() else c.upper() for c in kind[len("queue"):]).lstrip("_")
+        expect(mpwire.QueueKind[member] == code, f"mpwire.QueueKind.{member} is not code {code}")
+    else:
+        expect(KINDS.get(kind) == code, f"{kind} is not a version-1 kind with code {code}")
+    match(vector["payload"], unpack(bytes(payload)))
+    if "items" in vector:
+        status, items = mpwire.queue_get_answer(payload)
+        expect(status == mpwire.QueueStatus.OK, f"status {status}")
+        for index, (described, item) in enumerate(zip(vector["items"], items, strict=True)):
+            match(described, item, f"$.items[{index}]")
+        rebuilt = msgpack.packb([status] + [msgpack.packb(to_python(d)) for d in vector["items"]], use_bin_type=True)
+    else:
+        rebuilt = msgpack.packb(to_python(vector["payload"]), use_bin_type=True)
+    expect(rebuilt == bytes(payload), f"packb gives {rebuilt.hex()}, not the payload")
+    if kind in QUEUE_KINDS and kind != "queueClosed":
+        e = vector["envelope"]
+        timeout = {"timeout_us": e[6]} if len(e) > 6 else {}
+        again = mpwire.queue_body(e[0], e[2], e[5], correlation=e[4], raw_payload=bytes(payload), **timeout)
+        expect(again == body, f"mpwire.queue_body gives {again.hex()}")
+
+
 def check_invalid_body(vector: dict) -> None:
     body = bytes.fromhex(vector["body"])
     if vector["stage"] == "split":
@@ -262,6 +312,7 @@ CHECKS = [
     ("frames.json", check_frames),
     ("envelopes.json", check_envelope),
     ("invalid-bodies.json", check_invalid_body),
+    ("queues.json", check_queue),
 ]
 
 
@@ -297,6 +348,13 @@ def main() -> int:
     envelope_kinds = {v["envelope"]["kind"] for v in json.loads((VECTORS / "envelopes.json").read_text(encoding="utf-8"))["vectors"]}
     for name in sorted(set(KINDS) - envelope_kinds, key=KINDS.get):
         print(f"FAIL envelopes.json: no vector of kind {name}, which PROTOCOL.md defines")
+        failed += 1
+    queue_vector_kinds = {v["kind"] for v in json.loads((VECTORS / "queues.json").read_text(encoding="utf-8"))["vectors"]}
+    if not QUEUE_KINDS:
+        print("FAIL PROTOCOL.md: no Queue kinds table found")
+        failed += 1
+    for name in sorted(set(QUEUE_KINDS) - queue_vector_kinds, key=QUEUE_KINDS.get):
+        print(f"FAIL queues.json: no vector of kind {name}, which PROTOCOL.md defines")
         failed += 1
     print(f"vectors: {passed} passed, {failed} failed")
     return 1 if failed else 0

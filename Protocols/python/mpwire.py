@@ -47,6 +47,31 @@ class Kind(enum.IntEnum):
     DOWN = 9
 
 
+class QueueKind(enum.IntEnum):
+    """The queue kinds (PROTOCOL.md, Queues): sent by workers to the supervisor (destination 0)
+    with the queue id as a sixth envelope element, except ``CLOSED`` (supervisor to worker)."""
+
+    OPEN = 32
+    PUT = 33
+    PUT_WAIT = 34
+    GET = 35
+    REPORT = 36
+    CLOSE = 37
+    STATUS = 38
+    JOIN = 39
+    CANCEL = 40
+    CLOSED = 41
+
+
+class QueueStatus(enum.IntEnum):
+    """The first element of a get, putWait or join answer."""
+
+    OK = 0
+    TIMED_OUT = 1
+    CLOSED = 2
+    CANCELLED = 3
+
+
 class ProtocolError(Exception):
     """A framing or envelope error; ``code`` is the name the test vectors use."""
 
@@ -198,3 +223,32 @@ def error_from_exception(error: BaseException) -> dict:
     """An error payload naming a Python exception, e.g. ``{"type": "builtins.ValueError", ...}``."""
     kind = type(error)
     return remote_error(f"{kind.__module__}.{kind.__qualname__}", str(error))
+
+
+# -- queues (PROTOCOL.md, Queues) ------------------------------------------------------------
+
+def queue_body(kind: int, source: int, queue: int, payload: Any = None, *, correlation: int = 0,
+               raw_payload: bytes | None = None, timeout_us: Any = ...) -> bytes:
+    """A queue frame body from a worker: ``[kind, 0, source, 0, correlation, queue(, timeout)]``
+    then the payload (``raw_payload``: an item already packed, as a producer sends it). Pass
+    ``timeout_us`` (microseconds, or None for no limit) only for ``PUT_WAIT``."""
+    fields = [int(kind), 0, source, SUPERVISOR_ID, correlation, queue]
+    if timeout_us is not ...:
+        fields.append(timeout_us)
+    body = msgpack.packb(fields, use_bin_type=True)
+    return body + (raw_payload if raw_payload is not None else msgpack.packb(payload, use_bin_type=True))
+
+
+def split_queue_body(body: bytes) -> tuple[list, memoryview]:
+    """The whole envelope (queue frames carry the queue id as a sixth element) and the payload."""
+    envelope, payload = split_body(body)
+    fields = msgpack.unpackb(bytes(body[:len(body) - len(payload)]), raw=False)
+    if len(fields) < 6 or type(fields[5]) is not int:
+        raise ProtocolError("malformedEnvelope", "a queue frame's envelope needs the queue id as its sixth element")
+    return fields, payload
+
+
+def queue_get_answer(payload: bytes | memoryview) -> tuple[int, list]:
+    """A get answer ``[status, bin(item)...]``: the status and the items, each unpacked."""
+    status, *items = msgpack.unpackb(bytes(payload), raw=False)
+    return status, [unpack_payload(item) for item in items]

@@ -112,6 +112,7 @@ extension Multiprocessing {
             // The entry's code runs on the child's run loop, which also reads the channel.
             let loop = try ChildRunLoop(session: session)
             session.runLoop = loop
+            ChildSession.current = session
             code = try await loop.run { await definition.run(session) }
         } catch {
             session.log("the child's run loop could not start: \(error)")

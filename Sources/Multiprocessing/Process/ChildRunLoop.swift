@@ -28,6 +28,10 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
     private let queue = Mutex<[Work]>([])
     private let wake: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
     private let thread = Mutex<pthread_t?>(nil)
+    /// The loop's thread as a number, read without a lock by ``wakeToFlush()``.
+    private let loopThread = Atomic<UInt>(0)
+    /// A wake-up to flush was sent and the loop has not flushed since.
+    private let flushRequested = Atomic<Bool>(false)
 
     // Loop-thread state.
     private var mailbox: [FrameBody] = []
@@ -83,6 +87,7 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
 
     private func loop() {
         thread.withLock { $0 = OSThread.current }
+        loopThread.store(Self.currentThreadNumber, ordering: .releasing)
         let executor = asUnownedTaskExecutor()
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while true {
@@ -99,6 +104,9 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             // Frames already read but not dispatched: the first request often arrives in the
             // same read as the welcome, and frames wait here while the mailbox was full.
             if readInput, dispatchBuffered() { continue }
+            // About to wait: frames the code queued (queue puts, reports) go out now.
+            flushRequested.store(false, ordering: .relaxed)
+            try? session.flushPendingOutput()
             let descriptors = readInput ? [wake.readEnd, session.input] : [wake.readEnd]
             guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
             if !events[0].isEmpty {
@@ -145,6 +153,8 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
         switch body.envelope.kind {
         case .reply, .error:
             session.resolveReply(body)
+        case QueueWire.Kind.closed:
+            QueueClients.received(body)
         default:
             if let waiter = mailboxWaiter {
                 mailboxWaiter = nil
@@ -163,6 +173,25 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             mailboxWaiter = nil
             if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
         }
+    }
+
+    /// Frames were queued with ``ChildSession/sendLater(flushIfFull:_:)``: if that happened on
+    /// another thread (a detached task), wakes the loop, which writes them before it waits again.
+    /// On the loop's own thread it costs an atomic load: the loop flushes before it waits anyway.
+    func wakeToFlush() {
+        guard Self.currentThreadNumber != loopThread.load(ordering: .acquiring) else { return }
+        guard !flushRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var byte: UInt8 = 1
+        _ = withUnsafeBytes(of: &byte) { wake.writeEnd._write($0) }
+    }
+
+    /// The calling thread's `pthread_t` as a number (an unsigned long in glibc).
+    private static var currentThreadNumber: UInt {
+        #if canImport(Glibc)
+        OSThread.current
+        #else
+        unsafeBitCast(OSThread.current, to: UInt.self)
+        #endif
     }
 
     // MARK: the mailbox

@@ -13,6 +13,8 @@ final class ChildChannelHandler: ChannelInboundHandler {
     private let maxFrameSize: Int
     private let route: @Sendable (UInt64) -> ChildRecord?
     private var pending: ByteBuffer?
+    /// Set once the child was disconnected for what it sent: nothing more of it is parsed.
+    private var refused = false
     /// Frames to forward, one buffer per destination, flushed once per read (NOTES-linux.md:
     /// copying small frames into one buffer per destination keeps ~30 M frames/s).
     private var outbound: [UInt64: (record: ChildRecord, buffer: ByteBuffer)] = [:]
@@ -25,10 +27,29 @@ final class ChildChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        if pending == nil {
-            pending = incoming
+        if var partial = pending {
+            // Only the frame that straddles two reads is copied: it is completed from
+            // `incoming` and parsed, then the rest of `incoming` is parsed where it lies
+            // (appending every read to the leftover copied each byte once more).
+            partial.discardReadBytes()   // the leftover is less than one frame
+            if partial.readableBytes < 4 {
+                var header = incoming.readSlice(length: min(4 - partial.readableBytes, incoming.readableBytes))!
+                partial.writeBuffer(&header)
+            }
+            if partial.readableBytes >= 4 {
+                let length = Int(partial.getInteger(at: partial.readerIndex, as: UInt32.self)!)
+                let missing = length <= maxFrameSize ? max(0, 4 + length - partial.readableBytes) : 0
+                var rest = incoming.readSlice(length: min(missing, incoming.readableBytes))!
+                partial.writeBuffer(&rest)
+            }
+            pending = partial
+            if incoming.readableBytes > 0 {
+                parseFrames(context: context)   // the completed frame (or a disconnect)
+                guard !refused else { return }
+                if pending == nil { pending = incoming } else { pending!.writeBuffer(&incoming) }
+            }
         } else {
-            pending!.writeBuffer(&incoming)
+            pending = incoming
         }
         parseFrames(context: context)
     }
@@ -36,21 +57,24 @@ final class ChildChannelHandler: ChannelInboundHandler {
     private func parseFrames(context: ChannelHandlerContext) {
         guard var buffer = pending else { return }
         defer {
-            if buffer.readableBytes == 0 {
-                pending = nil
-            } else {
-                buffer.discardReadBytes()
-                pending = buffer
-            }
+            // The leftover (less than a frame) stays a view of the read buffer; it is moved to the
+            // front only when the next read completes it.
+            pending = buffer.readableBytes == 0 ? nil : buffer
         }
         while buffer.readableBytes >= 4 {
             let length = Int(buffer.getInteger(at: buffer.readerIndex, as: UInt32.self)!)
             guard length <= maxFrameSize else {
                 record.disconnect(reason: "sent a frame of \(length) bytes, above the maximum of \(maxFrameSize)")
+                refused = true
                 buffer.clear()
                 return
             }
             guard buffer.readableBytes >= 4 + length else { return }
+            if QueueServer.isQueueFrame(buffer, bodyAt: buffer.readerIndex + 4, length: length) {
+                QueueServer.shared.receive(from: record, body: buffer.getSlice(at: buffer.readerIndex + 4, length: length)!)
+                buffer.moveReaderIndex(forwardBy: 4 + length)
+                continue
+            }
             // An envelope addressed to another worker is forwarded as it is; its payload is
             // never decoded here.
             let header: Result<Envelope, FrameBodyError> = buffer.withUnsafeReadableBytes { raw in
@@ -86,6 +110,7 @@ final class ChildChannelHandler: ChannelInboundHandler {
                 record.received(body)
             case .failure(let error):
                 record.disconnect(reason: "sent a malformed frame: \(error)")
+                refused = true
                 buffer.clear()
                 return
             }

@@ -204,6 +204,7 @@ final class SupervisorRuntime: Sendable {
 
     private func forget(_ record: ChildRecord) {
         _ = live.withLock { $0.removeValue(forKey: record.id) }
+        QueueServer.ifStarted?.peerGone(record.id)
     }
 
     // MARK: supervisors and ordered shutdown

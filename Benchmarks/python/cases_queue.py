@@ -1,0 +1,134 @@
+"""Queues between processes (issue 5): the Python peers.
+
+- queue_small: one producer process puts {'id','name','value'} dicts on a multiprocessing.Queue,
+  one consumer process gets them.
+- queue_1k: the same with {'id', 'payload': 1 KiB of bytes}.
+- queue_2x2: two producers, two consumers, one multiprocessing.Queue.
+- manager_queue: queue_small over multiprocessing.Manager().Queue() (a proxy to the manager's
+  server process).
+
+One round, as on the Swift side: each producer gets a command n over its own Pipe, puts n
+items, and answers on that Pipe; the parent then polls q.qsize() (every 100 us; 1 ms for the
+manager, whose qsize is itself a round trip) until it is 0: every item was got. One op = one
+item. Children are forked daemons, stopped and joined when the harness drops the workload.
+"""
+
+import multiprocessing
+import time
+import weakref
+
+from fixtures import BINARY, SMALL
+from harness import Workload, case
+
+REPLY_TIMEOUT = 120
+
+
+def _producer(control, queue, item):
+    put = queue.put
+    while True:
+        n = control.recv()
+        if n is None:
+            break
+        for _ in range(n):
+            put(item)
+        control.send(n)
+    control.close()
+
+
+def _consumer(queue):
+    get = queue.get
+    while get() is not None:
+        pass
+
+
+def _stop(processes, controls, queue, consumers):
+    for control in controls:
+        try:
+            control.send(None)
+        except (OSError, ValueError, EOFError):
+            pass
+    for _ in range(consumers):
+        try:
+            queue.put(None)
+        except (OSError, ValueError, EOFError):
+            pass
+    for process in processes:
+        process.join(5)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _queue_workload(item, producers, consumers, manager=False, per_round=10_000):
+    context = multiprocessing.get_context("fork")
+    owner = None
+    if manager:
+        owner = multiprocessing.Manager()
+        queue = owner.Queue()
+    else:
+        queue = context.Queue()
+    controls, processes = [], []
+    for _ in range(producers):
+        mine, theirs = context.Pipe()
+        process = context.Process(target=_producer, args=(theirs, queue, item), daemon=True)
+        process.start()
+        theirs.close()
+        controls.append(mine)
+        processes.append(process)
+    for _ in range(consumers):
+        process = context.Process(target=_consumer, args=(queue,), daemon=True)
+        process.start()
+        processes.append(process)
+    pause = 0.001 if manager else 0.0001
+
+    def loop(n, controls=controls, qsize=queue.qsize, sleep=time.sleep):
+        # n rounds of per_round items each (the harness calibrates n).
+        for _ in range(n):
+            for control in controls:
+                control.send(per_round // producers)
+            for control in controls:
+                if not control.poll(REPLY_TIMEOUT):
+                    raise TimeoutError("a producer did not answer")
+                control.recv()
+            while qsize() > 0:
+                sleep(pause)
+
+    def stop():
+        _stop(processes, controls, queue, consumers)
+        if owner is not None:
+            owner.shutdown()
+
+    try:
+        loop(1)
+    except BaseException:
+        stop()
+        raise
+    workload = Workload(loop, ops_per_iteration=per_round // producers * producers,
+                        info={"start_method": "fork", "producers": str(producers), "consumers": str(consumers)})
+    weakref.finalize(workload, stop)
+    return workload
+
+
+@case("queue_small", "msg/s",
+      "one producer process puts {'id','name','value'} on a multiprocessing.Queue, one consumer "
+      "process gets them; one op = one item")
+def queue_small():
+    return _queue_workload(SMALL, 1, 1)
+
+
+@case("queue_1k", "msg/s", "as queue_small with {'id', 'payload': 1 KiB of bytes}")
+def queue_1k():
+    return _queue_workload(BINARY, 1, 1)
+
+
+@case("queue_2x2", "msg/s", "two producer processes, two consumer processes, one multiprocessing.Queue")
+def queue_2x2():
+    return _queue_workload(SMALL, 2, 2)
+
+
+@case("manager_queue", "msg/s", "queue_small over multiprocessing.Manager().Queue()")
+def manager_queue():
+    return _queue_workload(SMALL, 1, 1, manager=True, per_round=2_000)

@@ -1,0 +1,100 @@
+/// A ``Queue`` whose consumers mark each item done, and whose producers can wait until every
+/// item was: Python's `multiprocessing.JoinableQueue`. Delivery is at least once: an item a
+/// consumer got but did not mark done before it died is delivered again, ahead of later items.
+///
+/// ```swift
+/// let tasks = try JoinableQueue<String>()
+/// for _ in 0..<4 { _ = try await ChildProcess.start(work, tasks) }
+/// for url in urls { try await tasks.put(url) }
+/// try await tasks.join()            // every url was processed (and marked done)
+/// tasks.close()                     // the workers' loops end
+///
+/// let work = ProcessFunction("work") { (tasks: JoinableQueue<String>) -> Int in
+///     for try await url in tasks {
+///         process(url)
+///         try tasks.taskDone()      // after the work: a crash before this redelivers the url
+///     }
+///     return 0
+/// }
+/// ```
+///
+/// `taskDone()` marks the oldest item this process got and has not marked done (Python does
+/// not say which item either); call it in the process that got the item.
+public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
+    let core: QueueCore<Element>
+
+    /// A new queue holding at most `maxsize` items (0: unbounded).
+    public init(maxsize: Int = 0) throws {
+        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: true))
+    }
+
+    /// The bound given at creation; 0 means unbounded.
+    public var maxsize: Int { core.handle.maxsize }
+
+    /// See ``Queue/put(_:timeout:)``.
+    nonisolated(nonsending) public func put(_ item: Element, timeout: Duration? = nil) async throws {
+        try await core.put(item, timeout: timeout)
+    }
+
+    /// Python's `put_nowait`.
+    public func putNowait(_ item: Element) async throws {
+        try await core.put(item, timeout: .zero)
+    }
+
+    /// See ``Queue/get(timeout:)``. Mark the item done with ``taskDone()`` once processed.
+    nonisolated(nonsending) public func get(timeout: Duration? = nil) async throws -> Element {
+        try await core.get(timeout: timeout)
+    }
+
+    /// Python's `get_nowait`.
+    public func getNowait() async throws -> Element {
+        try await core.get(timeout: .zero)
+    }
+
+    /// Marks the oldest item this process got and has not marked done as done. Throws
+    /// ``QueueError/Code/taskDoneTooManyTimes`` if there is none (Python's `ValueError`).
+    public func taskDone() throws {
+        try core.client.taskDone()
+    }
+
+    /// Waits until every item put so far was got and marked done (Python's `join()`).
+    /// Honours task cancellation.
+    public func join() async throws {
+        try await core.client.join()
+    }
+
+    /// Items put and not yet marked done, in every process.
+    public var unfinishedCount: Int { get async throws { try await core.client.status().unfinished } }
+
+    /// See ``Queue/count``.
+    public var count: Int { get async throws { try await core.client.status().count } }
+
+    /// Python's `empty()`.
+    public var isEmpty: Bool { get async throws { try await count == 0 } }
+
+    /// Python's `full()`.
+    public var isFull: Bool { get async throws { let count = try await count; return maxsize > 0 && count >= maxsize } }
+
+    /// Closes the queue for every process (see ``Queue/close()``). Consumers waiting on a closed
+    /// queue end only when no other process holds an item that could still come back.
+    public func close() { core.client.close() }
+
+    /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
+    /// `DecodingError` that says which.
+    public init(from decoder: any Decoder) throws {
+        core = try QueueCore(from: decoder, joinable: true, as: "JoinableQueue")
+    }
+
+    /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).
+    public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
+
+    /// Gets items until the queue is closed and drained.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let core: QueueCore<Element>
+        /// The next item (waiting as ``get(timeout:)`` does); nil once the queue is closed and drained.
+        nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
+    }
+
+    /// An iterator that gets items until the queue is closed and drained.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
+}

@@ -1,0 +1,173 @@
+import MessagePack
+
+/// A multi-producer, multi-consumer FIFO queue shared by every process of the tree: Python's
+/// `multiprocessing.Queue`, served by the supervisor.
+///
+/// A `Queue` is a small `Codable` handle: pass it to a child as (part of) its argument or
+/// inside any message, and every process puts and gets through it. Items are any `Codable`
+/// value, encoded once by the producer and decoded once by the consumer; the supervisor
+/// forwards their bytes without decoding them.
+///
+/// ```swift
+/// struct Job: Codable { var id: Int; var name: String }
+/// let consume = ProcessFunction("consume") { (jobs: Queue<Job>) -> [Int] in
+///     var ids: [Int] = []
+///     for try await job in jobs { ids.append(job.id) }     // ends when closed and drained
+///     return ids
+/// }
+/// // after Multiprocessing.bootstrap(functions: [consume]):
+/// let jobs = try Queue<Job>(maxsize: 100)                 // mp.Queue(100)
+/// let worker = try await ChildProcess.start(consume, jobs)
+/// for id in 0..<1_000 { try await jobs.put(Job(id: id, name: "job \(id)")) }   // waits while full
+/// jobs.close()
+/// print(try await worker.result(of: consume).count)       // 1000
+/// ```
+///
+/// Semantics (Python's, with the differences a brokered queue makes):
+/// - `put` waits while a bounded queue is full; `get` waits while it is empty. Both take a
+///   timeout (`nil`: wait as long as it takes, `.zero`: do not wait) and throw
+///   ``QueueError/Code/full`` or ``QueueError/Code/empty`` when it passes; every wait honours
+///   task cancellation, and a cancelled get loses no item.
+/// - Items from one producer are first delivered in the order it put them; consumers that
+///   wait are served in turn (round-robin).
+/// - ``close()`` closes the queue for every process (as Go's `close` or asyncio's
+///   `shutdown`, not Python's per-process `close`): puts then fail with
+///   ``QueueError/Code/closed``, gets return what is left, then fail with it, and iteration ends.
+/// - A consumer fetches items ahead of its code (prefetch); ``count`` includes them. If it ends
+///   or dies, the items its code had not got go back to the front of the queue. An item whose
+///   `get` returned is consumed, as in Python (``JoinableQueue`` delivers it again instead
+///   unless it was marked done).
+public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
+    let core: QueueCore<Element>
+
+    /// A new queue holding at most `maxsize` items (0: unbounded). Throws
+    /// ``QueueError/Code/invalidArgument`` for a negative `maxsize`.
+    public init(maxsize: Int = 0) throws {
+        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: false))
+    }
+
+    /// The bound given at creation; 0 means unbounded.
+    public var maxsize: Int { core.handle.maxsize }
+
+    /// Puts `item` at the end, waiting while the queue is full: for at most `timeout` if given
+    /// (then ``QueueError/Code/full``), not at all with `.zero`. On an unbounded queue it never
+    /// waits. Throws ``QueueError/Code/itemTooLarge`` for an item above the largest frame and
+    /// ``QueueError/Code/closed`` once the queue is closed.
+    nonisolated(nonsending) public func put(_ item: Element, timeout: Duration? = nil) async throws {
+        try await core.put(item, timeout: timeout)
+    }
+
+    /// Python's `put_nowait`: ``put(_:timeout:)`` with `.zero`.
+    public func putNowait(_ item: Element) async throws {
+        try await core.put(item, timeout: .zero)
+    }
+
+    /// Removes and returns the first item, waiting while the queue is empty: for at most
+    /// `timeout` if given (then ``QueueError/Code/empty``), not at all with `.zero`. Throws
+    /// ``QueueError/Code/closed`` once the queue is closed and drained.
+    nonisolated(nonsending) public func get(timeout: Duration? = nil) async throws -> Element {
+        try await core.get(timeout: timeout)
+    }
+
+    /// Python's `get_nowait`: ``get(timeout:)`` with `.zero`.
+    public func getNowait() async throws -> Element {
+        try await core.get(timeout: .zero)
+    }
+
+    /// Python's `qsize()`: items not yet returned by a get, those prefetched by consumers
+    /// included. Exact for what this process did; other processes may be acting meanwhile.
+    public var count: Int { get async throws { try await core.client.status().count } }
+
+    /// Python's `empty()`.
+    public var isEmpty: Bool { get async throws { try await count == 0 } }
+
+    /// Python's `full()`: a bounded queue holding `maxsize` items or more.
+    public var isFull: Bool { get async throws { let count = try await count; return maxsize > 0 && count >= maxsize } }
+
+    /// Closes the queue for every process: no more puts; consumers get what is left, then
+    /// ``QueueError/Code/closed``, and their `for try await` loops end.
+    public func close() { core.client.close() }
+
+    // MARK: Codable, AsyncSequence
+
+    /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
+    /// `DecodingError` that says which.
+    public init(from decoder: any Decoder) throws {
+        core = try QueueCore(from: decoder, joinable: false, as: "Queue")
+    }
+
+    /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).
+    public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
+
+    /// Gets items until the queue is closed and drained.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let core: QueueCore<Element>
+        /// The next item (waiting as ``get(timeout:)`` does); nil once the queue is closed and drained.
+        nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
+    }
+
+    /// An iterator that gets items until the queue is closed and drained.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
+}
+
+/// What the three queue types share: the handle, this process's client of it (found once,
+/// when the handle is made or decoded), and encoding items at the edge.
+struct QueueCore<Element: Codable>: Sendable {
+    let handle: QueueHandle
+    let client: QueueClient
+
+    func decode(_ bytes: ArraySlice<UInt8>) throws -> Element {
+        try bytes.withUnsafeBytes { try QueueCodec.decoder.decode(Element.self, from: $0) }
+    }
+
+    @inline(__always)
+    nonisolated(nonsending) func put(_ item: Element, timeout: Duration?) async throws {
+        if timeout != nil { try QueueClient.check(timeout) }
+        if try client.tryPut(item) { return }
+        try await client.putWaiting(try QueueCodec.encoder.encode(item), timeout: timeout)
+    }
+
+    @inline(__always)
+    nonisolated(nonsending) func get(timeout: Duration?) async throws -> Element {
+        if timeout != nil { try QueueClient.check(timeout) }
+        if let bytes = try client.tryGet() { return try decode(bytes) }
+        return try decode(try await client.waitForItem(timeout: timeout))
+    }
+
+    nonisolated(nonsending) func next() async throws -> Element? {
+        do { return try await get(timeout: nil) } catch let error as QueueError where error.code == .closed { return nil }
+    }
+
+    private enum CodingKeys: String, CodingKey { case queue, maxsize, joinable }
+
+    init(handle: QueueHandle) {
+        self.handle = handle
+        self.client = QueueClients.client(for: handle)
+    }
+
+    init(from decoder: any Decoder, joinable: Bool, as typeName: String) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let handle = QueueHandle(id: try container.decode(UInt64.self, forKey: .queue),
+                                 maxsize: try container.decode(Int.self, forKey: .maxsize),
+                                 joinable: try container.decode(Bool.self, forKey: .joinable))
+        guard handle.joinable == joinable else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
+                "queue \(handle.id) is \(handle.joinable ? "a JoinableQueue" : "not a JoinableQueue"); it cannot be read as a \(typeName)"))
+        }
+        self.init(handle: handle)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(handle.id, forKey: .queue)
+        try container.encode(handle.maxsize, forKey: .maxsize)
+        try container.encode(handle.joinable, forKey: .joinable)
+    }
+}
+
+/// One encoder and decoder for every queue of the process (both reuse their working objects
+/// across calls and may be used from any thread).
+enum QueueCodec {
+    static let encoder = MessagePackEncoder()
+    static let decoder = MessagePackDecoder()
+}

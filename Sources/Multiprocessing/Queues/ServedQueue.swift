@@ -1,0 +1,178 @@
+import NIOCore
+
+/// A first-in first-out list with O(1) appends and pops, and an O(n) push to the front (only
+/// when a consumer dies and its items go back).
+struct FIFO<Element> {
+    private var storage: [Element?] = []
+    private var head = 0
+
+    var count: Int { storage.count - head }
+    var isEmpty: Bool { head == storage.count }
+    var first: Element? { isEmpty ? nil : storage[head] }
+
+    mutating func append(_ element: Element) { storage.append(element) }
+
+    mutating func append(contentsOf elements: some Sequence<Element>) {
+        for element in elements { storage.append(element) }
+    }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        storage[head] = nil
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024, head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+
+    /// Puts `elements` in front, in their order.
+    mutating func prepend(contentsOf elements: [Element]) {
+        guard !elements.isEmpty else { return }
+        storage = elements.map(Optional.some) + storage[head...]
+        head = 0
+    }
+
+    /// Removes and returns every element, in order.
+    mutating func removeAll() -> [Element] {
+        let all = storage[head...].map { $0! }
+        storage.removeAll()
+        head = 0
+        return all
+    }
+}
+
+/// Who gets an answer: a worker (a frame with the request's correlation) or the parent's own
+/// client (a closure called on the loop).
+struct QueueAnswerer {
+    var peer: UInt64
+    var correlation: UInt64
+    var local: (@Sendable (QueueAnswer) -> Void)?
+}
+
+/// An answer of the queue server to a request.
+enum QueueAnswer: Sendable {
+    case get(QueueWire.Status, [ArraySlice<UInt8>])
+    case put(QueueWire.Status, credit: Int)
+    case join(QueueWire.Status)
+    case status(QueueWire.QueueStatus)
+    case failure(QueueError)
+}
+
+/// One queue as the supervisor holds it (on its event loop). Items are the bytes their producer
+/// encoded, never decoded here: views of the buffer they were read into (no copy), except
+/// JoinableQueue items a consumer's code got, which are copied out so that one item held for a
+/// long task does not keep a whole read buffer alive.
+final class ServedQueue {
+    let id: UInt64
+    let maxsize: Int
+    let joinable: Bool
+
+    /// Items waiting for a consumer, oldest first.
+    var items = FIFO<ByteBuffer>()
+    var closed = false
+    /// What each process holds: items delivered ahead of its code (`inflight`), items its code
+    /// got and has not marked done (`unfinished`, JoinableQueue), room granted for puts (`credit`).
+    var holders: [UInt64: Holder] = [:]
+    var inflightTotal = 0
+    var heldUnfinishedTotal = 0
+    var reservedTotal = 0
+    /// Items put and not yet marked done (JoinableQueue).
+    var unfinished = 0
+    var getWaiters: [GetWaiter] = []
+    var putWaiters: [PutWaiter] = []
+    var joinWaiters: [QueueAnswerer] = []
+    /// Processes that opened the queue: told when it closes.
+    var peers: Set<UInt64> = []
+    /// Items that arrived after the close and were dropped (reported on stderr).
+    var droppedAfterClose = 0
+
+    /// A class, so that updating one in the table never copies its lists.
+    final class Holder {
+        var inflight = FIFO<ByteBuffer>()
+        var unfinished = FIFO<ByteBuffer>()
+        var credit = 0
+    }
+
+    /// What `peer` holds, made on first use.
+    func holder(_ peer: UInt64) -> Holder {
+        if let holder = holders[peer] { return holder }
+        let holder = Holder()
+        holders[peer] = holder
+        return holder
+    }
+
+    /// Whether the server has it on its list of queues to serve.
+    var isDirty = false
+
+    struct GetWaiter {
+        var answerer: QueueAnswerer
+        var max: Int
+        var nowait: Bool
+        var timer: Scheduled<Void>?
+    }
+
+    struct PutWaiter {
+        var answerer: QueueAnswerer
+        var item: ByteBuffer
+        var timer: Scheduled<Void>?
+    }
+
+    private static let allocator = ByteBufferAllocator()
+
+    init(id: UInt64, maxsize: Int, joinable: Bool) {
+        self.id = id
+        self.maxsize = maxsize
+        self.joinable = joinable
+    }
+
+    /// Python's `qsize()`: items not yet returned by a get, prefetched ones included.
+    var count: Int { items.count + inflightTotal }
+
+    /// How many more items may be put now (`Int.max` when unbounded).
+    var room: Int { maxsize == 0 ? .max : maxsize - count - reservedTotal }
+
+    /// Items held by processes other than `peer` that could still come back to the queue.
+    func heldByOthers(than peer: UInt64) -> Int {
+        let mine = holders[peer]
+        var held = inflightTotal - (mine?.inflight.count ?? 0)
+        if joinable { held += heldUnfinishedTotal - (mine?.unfinished.count ?? 0) }
+        return held
+    }
+
+    /// `peer`'s code got `got` more of the items delivered to it and finished `done` tasks.
+    func report(peer: UInt64, got: Int, done: Int) {
+        guard let holder = holders[peer] else { return }
+        let taken = min(max(got, 0), holder.inflight.count)
+        for _ in 0..<taken {
+            let item = holder.inflight.popFirst()!
+            if joinable { holder.unfinished.append(Self.allocator.buffer(buffer: item)) }
+        }
+        inflightTotal -= taken
+        if joinable {
+            heldUnfinishedTotal += taken
+            let finished = min(max(done, 0), holder.unfinished.count)
+            for _ in 0..<finished { _ = holder.unfinished.popFirst() }
+            heldUnfinishedTotal -= finished
+            unfinished -= finished
+        }
+    }
+
+    /// `peer` is gone: what it held and its code had not finished goes back to the front, in
+    /// delivery order (JoinableQueue: items its code got but did not mark done, first).
+    func release(peer: UInt64) {
+        peers.remove(peer)
+        guard let holder = holders.removeValue(forKey: peer) else { return }
+        let unfinishedItems = joinable ? holder.unfinished.removeAll() : []
+        let inflightItems = holder.inflight.removeAll()
+        inflightTotal -= inflightItems.count
+        heldUnfinishedTotal -= joinable ? unfinishedItems.count : 0
+        reservedTotal -= holder.credit
+        items.prepend(contentsOf: unfinishedItems + inflightItems)
+    }
+}

@@ -1,0 +1,61 @@
+/// An unbounded queue with only the basic operations: Python's `multiprocessing.SimpleQueue`.
+///
+/// Its `put` never waits, so it is synchronous and can be called from synchronous code in any
+/// process (it queues the frame; a worker writes its puts in batches). Like ``Queue`` it is a
+/// `Codable` handle shared by every process, and its consumers iterate it with `for try await`.
+///
+/// ```swift
+/// let results = try SimpleQueue<Int>()
+/// let squarer = ProcessFunction("squarer") { (job: Job) in   // struct Job: Codable { var n: Int; var out: SimpleQueue<Int> }
+///     for i in 0..<job.n { try job.out.put(i * i) }
+///     job.out.close()
+///     return job.n
+/// }
+/// _ = try await ChildProcess.start(squarer, Job(n: 10, out: results))
+/// for try await square in results { print(square) }         // 0, 1, 4, ... then the loop ends
+/// ```
+public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
+    let core: QueueCore<Element>
+
+    /// A new, unbounded queue.
+    public init() throws {
+        core = QueueCore(handle: try QueueHandle.make(maxsize: 0, joinable: false))
+    }
+
+    /// Puts `item` at the end; never waits. Throws ``QueueError/Code/itemTooLarge`` for an item
+    /// above the largest frame and ``QueueError/Code/closed`` once the queue is closed.
+    public func put(_ item: Element) throws {
+        try core.client.putUnbounded(item)
+    }
+
+    /// Removes and returns the first item, waiting until there is one. Throws
+    /// ``QueueError/Code/closed`` once the queue is closed and drained.
+    nonisolated(nonsending) public func get() async throws -> Element {
+        try await core.get(timeout: nil)
+    }
+
+    /// Python's `empty()`.
+    public var isEmpty: Bool { get async throws { try await core.client.status().count == 0 } }
+
+    /// Closes the queue for every process (see ``Queue/close()``).
+    public func close() { core.client.close() }
+
+    /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
+    /// `DecodingError` that says which.
+    public init(from decoder: any Decoder) throws {
+        core = try QueueCore(from: decoder, joinable: false, as: "SimpleQueue")
+    }
+
+    /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).
+    public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
+
+    /// Gets items until the queue is closed and drained.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let core: QueueCore<Element>
+        /// The next item (waiting as ``get()`` does); nil once the queue is closed and drained.
+        nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
+    }
+
+    /// An iterator that gets items until the queue is closed and drained.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
+}
