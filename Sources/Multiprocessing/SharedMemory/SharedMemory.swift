@@ -68,20 +68,22 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
         if let available = try? FileSystemSpace.availableBytes(at: "/dev/shm"), size > available {
             throw SharedMemoryError(.tooLarge, "a segment of \(size) bytes does not fit: /dev/shm has \(available) bytes left")
         }
-        var chosen = try name.map { (name) throws(SharedMemoryError) in try Self.checkName(name) }
-        var descriptor: FileDescriptor?
-        while descriptor == nil {
-            let candidate = chosen ?? "mp_" + String(UInt32.random(in: 0...UInt32.max) | 0x1000_0000, radix: 16)
+        let requested = try name.map { (name) throws(SharedMemoryError) in try Self.checkName(name) }
+        let fd: FileDescriptor
+        let segmentName: String
+        // A random name that happens to exist is drawn again; a requested one is an error.
+        while true {
+            let candidate = requested ?? "mp_" + String(UInt32.random(in: 0...UInt32.max) | 0x1000_0000, radix: 16)
             do {
-                descriptor = try FileDescriptor.openSharedMemory(name: Self.systemName(candidate), create: true, exclusive: true)
-                chosen = candidate
+                fd = try FileDescriptor.openSharedMemory(name: Self.systemName(candidate), create: true, exclusive: true)
+                segmentName = candidate
+                break
             } catch where error.underlyingError == .fileExists {
-                if chosen != nil { throw SharedMemoryError(.segmentExists, "a shared memory segment named \"\(candidate)\" exists already") }
+                if requested != nil { throw SharedMemoryError(.segmentExists, "a shared memory segment named \"\(candidate)\" exists already") }
             } catch {
                 throw SharedMemoryError(error, "creating the segment \"\(candidate)\"")
             }
         }
-        guard let fd = descriptor, let segmentName = chosen else { fatalError("unreachable") }
         defer { try? fd.close() }
         do {
             try arena.registerSegment(segmentName)
