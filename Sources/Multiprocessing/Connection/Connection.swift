@@ -239,6 +239,7 @@ public final class Connection: Sendable, CustomStringConvertible {
                 if let deadline, try !waitUntilReadable(deadline) {
                     throw ConnectionError(.timedOut, "no whole frame arrived within \(timeout ?? .zero)")
                 }
+                if deadline == nil { receiver.spinBeforeBlocking(on: readEnd) }
                 try receiver.fill(from: readEnd)   // blocks only when no deadline was given
                 if isClosed { throw ConnectionError.closedEnd }
             }

@@ -16,6 +16,16 @@ final class Receiver: @unchecked Sendable {
 
     static let chunkSize = 64 << 10
 
+    /// Whether a blocking receive looks for its frame a little before it sleeps.
+    @exclusivity(unchecked) private var spin = SpinPolicy()
+
+    /// Before a blocking read: looks for bytes for up to ``SpinPolicy/window`` (when the
+    /// policy says so), so that a reply that comes within it finds this thread awake.
+    func spinBeforeBlocking(on descriptor: FileDescriptor) {
+        guard spin.shouldSpin() else { return }
+        spin.record(found: FileDescriptor.spinPoll([descriptor], for: .readable, window: SpinPolicy.window) != nil)
+    }
+
     init(maxFrameSize: Int) { reader = FrameReader(maxFrameSize: maxFrameSize) }
 
     deinit { chunk?.deallocate() }

@@ -85,6 +85,9 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
         return await task.value
     }
 
+    /// Whether the loop looks for input a little before it sleeps (touched by the loop only).
+    private nonisolated(unsafe) var spin = SpinPolicy()
+
     private func loop() {
         thread.withLock { $0 = OSThread.current }
         loopThread.store(Self.currentThreadNumber, ordering: .releasing)
@@ -108,7 +111,14 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             flushRequested.store(false, ordering: .relaxed)
             try? session.flushPendingOutput()
             let descriptors = readInput ? [wake.readEnd, session.input] : [wake.readEnd]
-            guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
+            // A short spin first (SpinPolicy): a request's reply, or the next request of a
+            // busy peer, then finds this thread awake.
+            var spun: [PollEvents]?
+            if spin.shouldSpin() {
+                spun = FileDescriptor.spinPoll(descriptors, for: .readable, window: SpinPolicy.window)
+                spin.record(found: spun != nil)
+            }
+            guard let events = try? spun ?? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
             if !events[0].isEmpty {
                 _ = chunk.withUnsafeMutableBytes { wake.readEnd._read(into: $0) }
             }
