@@ -130,6 +130,9 @@ final class ChildChannelHandler: ChannelInboundHandler {
             }
         }
         outbound.removeAll(keepingCapacity: true)
+        // Frames went to other workers: their answers (or the next requests) tend to follow
+        // within microseconds, which the loop waits for awake.
+        SupervisorRuntime.shared.spinForAnswersSoon()
         if full {
             SupervisorRuntime.shared.backpressurePauses.wrappingAdd(1, ordering: .relaxed)
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }

@@ -23,11 +23,14 @@ final class ChildRecord: @unchecked Sendable {
 
     // Loop-confined state.
     var channel: (any Channel)?
+    /// The supervisor's read end of the channel (NIO owns it): looked at, never read, by
+    /// ``SupervisorRuntime/spinForAnswers()``.
+    var readDescriptor: FileDescriptor?
     private var handshakeDone = false
     private var handshakeWaiter: CheckedContinuation<Void, any Error>?
     private var waiters: [UInt64: CheckedContinuation<FrameBody, any Error>] = [:]
     private var exitWaiters: [UInt64: CheckedContinuation<TerminationStatus?, any Error>] = [:]
-    private var channelOpen = true
+    private(set) var channelOpen = true
     private var exitedStatus: TerminationStatus?
     private var disconnectReason: String?
     /// The answer to correlation 1 (a function's result) arrives once; it is kept for `result`.
@@ -245,6 +248,7 @@ final class ChildRecord: @unchecked Sendable {
                     }
                     waiters[correlation] = continuation
                     writeFrames(&writer)
+                    SupervisorRuntime.shared.spinForAnswersSoon()
                     if let timeout {
                         loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
                             waiters.removeValue(forKey: correlation)?.resume(throwing: ProcessError(.timedOut, "\(name) did not answer within \(timeout)"))
