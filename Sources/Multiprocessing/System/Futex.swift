@@ -130,8 +130,24 @@ struct FutexWord: @unchecked Sendable {
 
     /// ``_wait(whileEqualTo:until:)`` for at most ``recheckInterval``: the caller loops on its
     /// own condition and deadline anyway.
+    /// First it looks at the word for up to ``SpinPolicy/window`` (System/SpinPoll.swift), on a
+    /// machine where the waker can run meanwhile on another CPU: a change that comes within it
+    /// costs no sleep and no wake-up from another CPU.
     func _nap(whileEqualTo expected: UInt32, until deadline: MonotonicInstant?) -> Result<WaitOutcome, Errno> {
-        _wait(whileEqualTo: expected, until: MonotonicInstant.after(Self.recheckInterval).earlier(than: deadline))
+        if SpinPolicy.enabled, spin(whileEqualTo: expected) { return .success(.changed) }
+        return _wait(whileEqualTo: expected, until: MonotonicInstant.after(Self.recheckInterval).earlier(than: deadline))
+    }
+
+    /// Whether the word stopped holding `expected` within ``SpinPolicy/window``, looking at it
+    /// with `sched_yield` between looks (a waker on the same CPU then runs).
+    private func spin(whileEqualTo expected: UInt32) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: SpinPolicy.window)
+        repeat {
+            if load() != expected { return true }
+            sched_yield()
+        } while clock.now < deadline
+        return false
     }
 
     /// Wakes up to `count` threads sleeping on the word, in any process; returns how many.
