@@ -17,6 +17,7 @@ import multiprocessing
 import time
 import weakref
 
+from cases_process import _stop as stop_processes
 from fixtures import BINARY, SMALL
 from harness import Workload, case
 
@@ -42,24 +43,10 @@ def _consumer(queue):
 
 
 def _stop(processes, controls, queue, consumers):
-    for control in controls:
-        try:
-            control.send(None)
-        except (OSError, ValueError, EOFError):
-            pass
-    for _ in range(consumers):
-        try:
-            queue.put(None)
-        except (OSError, ValueError, EOFError):
-            pass
-    for process in processes:
-        process.join(5)
-        if process.is_alive():
-            process.terminate()
-            process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join()
+    """Tells each producer (over its Pipe) and each consumer (a None item) to stop, then joins."""
+    say_stop = [lambda control=control: control.send(None) for control in controls]
+    say_stop += [lambda: queue.put(None)] * consumers
+    stop_processes(processes, say_stop)
 
 
 def _queue_workload(item, producers, consumers, manager=False, per_round=10_000):

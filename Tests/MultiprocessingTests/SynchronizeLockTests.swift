@@ -7,6 +7,20 @@ import Testing
 enum SyncTest {
     typealias Counter = SynchronizeEntries.Counter
 
+    /// Starts a child that takes the job's lock and waits holding it; returns once it holds it.
+    static func startHolder(_ job: SynchronizeEntries.HoldAndWait,
+                            sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess {
+        let holder = try await ChildProcess.start(SynchronizeEntries.holdAndWait, job)
+        #expect(try await job.holding.wait(timeout: .seconds(60)), sourceLocation: sourceLocation)
+        return holder
+    }
+
+    /// Kills `holder` (SIGKILL, holding its lock) and reaps it.
+    static func kill(_ holder: ChildProcess, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        holder.kill()
+        #expect(try await holder.join() == .signaled(.kill), sourceLocation: sourceLocation)
+    }
+
     /// Runs blocking work on a thread of its own, never on the cooperative pool.
     static func onThread<R: Sendable>(_ body: @escaping @Sendable () throws -> R) -> Task<R, any Error> {
         Task {
@@ -106,10 +120,7 @@ enum SyncTest {
         let lock = try Lock()
         let state = try Counter(10, locking: false)
         let holding = try Event()
-        let holder = try await ChildProcess.start(SynchronizeEntries.holdAndWait, .init(lock: lock, state: state, holding: holding))
-        #expect(try await holding.wait(timeout: .seconds(60)))
-        holder.kill()
-        #expect(try await holder.join() == .signaled(.kill))
+        try await SyncTest.kill(try await SyncTest.startHolder(.init(lock: lock, state: state, holding: holding)))
 
         // Every acquirer is told, and nothing runs, until one brings a repair.
         let first = SyncTest.error { try SyncTest.withLock(lock) { Issue.record("the body ran") } }
@@ -153,10 +164,7 @@ enum SyncTest {
         let lock = try RLock()
         let state = try Counter(0, locking: false)
         let holding = try Event()
-        let holder = try await ChildProcess.start(SynchronizeEntries.holdAndWait, .init(rlock: lock, state: state, holding: holding))
-        #expect(try await holding.wait(timeout: .seconds(60)))
-        holder.kill()
-        #expect(try await holder.join() == .signaled(.kill))
+        try await SyncTest.kill(try await SyncTest.startHolder(.init(rlock: lock, state: state, holding: holding)))
 
         #expect(SyncTest.error { try SyncTest.withLock(lock) {} }?.code == .ownerDied)
         // The async form, from a task: recovered, then reentered on its thread.
@@ -258,8 +266,7 @@ enum SyncTest {
         let lock = try Lock()
         let state = try Counter(0, locking: false)
         let holding = try Event()
-        let holder = try await ChildProcess.start(SynchronizeEntries.holdAndWait, .init(lock: lock, state: state, holding: holding))
-        #expect(try await holding.wait(timeout: .seconds(60)))
+        let holder = try await SyncTest.startHolder(.init(lock: lock, state: state, holding: holding))
         #expect(try Self.acquire(lock, timeout: .zero) == false)
         #expect(try Self.acquire(lock, timeout: .milliseconds(20)) == false)
         #expect(SyncTest.error { try SyncTest.withLock(lock, timeout: .milliseconds(20)) {} }?.code == .timedOut)

@@ -186,11 +186,7 @@ import Testing
         }
         #expect(try await inside.wait(timeout: .seconds(60)))   // so the error can only come from a wait
         let holding = try Event()
-        let holder = try await ChildProcess.start(SynchronizeEntries.holdAndWait,
-                                                  .init(lock: lock, state: try Counter(0, locking: false), holding: holding))
-        #expect(try await holding.wait(timeout: .seconds(60)))
-        holder.kill()
-        _ = try await holder.join()
+        try await SyncTest.kill(try await SyncTest.startHolder(.init(lock: lock, state: try Counter(0, locking: false), holding: holding)))
         #expect(try await waiter.value == "ownerDied")
         #expect(lock.ownerDied)
         #expect(try await lock.withLock(recovering: {}) { true })
