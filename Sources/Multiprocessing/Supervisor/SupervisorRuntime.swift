@@ -208,7 +208,8 @@ final class SupervisorRuntime: Sendable {
     /// On the loop, after it wrote frames that will be answered: queues one spin
     /// (``spinForAnswers()``) to run once this iteration's work is done.
     func spinForAnswersSoon() {
-        guard SpinPolicy.enabled, !answerSpinQueued else { return }
+        // The policy is asked here, not in the task: while it backs off, no task is queued.
+        guard !answerSpinQueued, answerSpin.shouldSpin() else { return }
         answerSpinQueued = true
         loop.execute { [self] in
             answerSpinQueued = false
@@ -220,9 +221,9 @@ final class SupervisorRuntime: Sendable {
     /// to sleep in `epoll_wait`, so that an answer that comes within it finds the loop awake
     /// (System/SpinPoll.swift: a wake-up from another CPU costs about 25 us here). Reads
     /// nothing: NIO's next `epoll_wait` returns at once with what became readable. Adaptive
-    /// as every spin (``SpinPolicy``), so a quiet tree costs no CPU.
+    /// as every spin (``SpinPolicy``, asked by ``spinForAnswersSoon()``), so a quiet tree
+    /// costs no CPU.
     private func spinForAnswers() {
-        guard answerSpin.shouldSpin() else { return }
         let descriptors = live.withLock { $0.values.compactMap { $0.channelOpen ? $0.readDescriptor : nil } }
         guard !descriptors.isEmpty else { return }
         answerSpin.record(found: FileDescriptor.spinPoll(descriptors, for: .readable, window: SpinPolicy.window) != nil)
