@@ -41,6 +41,12 @@ let package = Package(
             dependencies: ["Multiprocessing", "MPTestEntries"],
             path: "Tests/MPTestWorker"
         ),
+        // A program that forgets bootstrap and starts a child: the runtime must refuse it.
+        .executableTarget(
+            name: "MPForgetfulParent",
+            dependencies: ["Multiprocessing"],
+            path: "Tests/MPForgetfulParent"
+        ),
         // The entries the test worker registers, shared with the tests that start them.
         .target(
             name: "MPTestEntries",
@@ -87,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "MultiprocessingTests",
             dependencies: [
-                "Multiprocessing", "MessagePack", "MPTestWorker", "MPTestEntries",
+                "Multiprocessing", "MessagePack", "MPTestWorker", "MPTestEntries", "MPForgetfulParent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -129,3 +129,32 @@ int mp_signal_to_pipe(int signo, int fd) {
     action.sa_flags = SA_RESTART;
     return sigaction(signo, &action, NULL);
 }
+
+// MARK: - A child's first act
+
+#include <stdlib.h>
+
+static int mp_early_check_ran = 0;
+
+int mp_early_child_check_ran(void) { return mp_early_check_ran; }
+
+/// Runs before `main` (and before any Swift code) in every executable that links
+/// Multiprocessing. When the `MP_` variables say the runtime started this process (an entry
+/// or a trampoline), it asks for SIGKILL when the parent's spawning thread ends and checks
+/// that the parent is still the one that started it: a child whose parent died, or whose
+/// program never reaches `bootstrap`, cannot run on as an orphan. `bootstrap` repeats both
+/// (the second line of defence). Only async-signal-safe calls besides `getenv`.
+__attribute__((constructor)) static void mp_early_child_check(void) {
+    mp_early_check_ran = 1;
+    const char *parent = getenv("MP_PARENT_PID");
+    if (parent == NULL || (getenv("MP_ENTRY") == NULL && getenv("MP_EXEC") == NULL)) return;
+    long expected = strtol(parent, NULL, 10);
+    if (expected <= 0) return;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if ((long)getppid() != expected) {
+        static const char message[] = "mp: the process that started this child is gone; exiting before main\n";
+        ssize_t ignored = write(2, message, sizeof message - 1);
+        (void)ignored;
+        _exit(74);   // ChildExitCode.orphaned
+    }
+}

@@ -41,6 +41,10 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     let worker = try await ChildProcess.start(TestEntries.writeLate, LateWrite(path: directory + "/done", milliseconds: 300),
                                               options: ProcessOptions(name: "worker"))
     ExitDemo.children.withLock { $0 = [daemon, worker] }
+} else if CommandLine.arguments.dropFirst().first == "--demo-nofile" {
+    try await FrontDoorDemo.tooFewDescriptors()   // FrontDoorTests
+} else if CommandLine.arguments.dropFirst().first == "--demo-foreign-daemon", CommandLine.arguments.count == 4 {
+    try await FrontDoorDemo.foreignDaemon(script: CommandLine.arguments[2], directory: CommandLine.arguments[3])
 } else if CommandLine.arguments.dropFirst().first == "--demo-shm" {
     try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
 } else {

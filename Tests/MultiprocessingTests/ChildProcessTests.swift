@@ -89,18 +89,6 @@ import Testing
         }
     }
 
-    @Test func anUnknownEntryIsAClearError() async throws {
-        let unregistered = ProcessFunction("not-registered-anywhere") { (x: Int) in x }
-        do {
-            _ = try await ChildProcess.run(unregistered, 1)
-            Issue.record("an unknown entry started")
-        } catch let error as ProcessError {
-            #expect(error.code == .unknownEntry)
-            #expect(error.status == .exited(ChildExitCode.unknownEntry))
-            #expect(error.message.contains("not-registered-anywhere"))
-        }
-    }
-
     @Test func aMissingExecutableIsAnErrorNamingThePath() async throws {
         do {
             _ = try await ChildProcess.run(TestEntries.square, 1, options: .init(executable: "/nonexistent/worker"))

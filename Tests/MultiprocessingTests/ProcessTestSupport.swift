@@ -1,4 +1,5 @@
 import Foundation
+import MPTestEntries
 @testable import Multiprocessing
 
 /// Tests start `MPTestWorker` (built beside the test bundle) as every child: in `swift test`
@@ -11,9 +12,22 @@ enum TestWorker {
         return bundle.appendingPathComponent("MPTestWorker").path
     }()
 
+    /// Points children at MPTestWorker and registers the same entries it does, through
+    /// bootstrap as a program would (the runtime refuses to start children before it, and
+    /// refuses entries this process does not register). Once per process.
     static func use() {
+        _ = bootstrapped
         Multiprocessing.defaultExecutable = path
     }
+
+    private static let bootstrapped: Void = {
+        do {
+            try Multiprocessing.bootstrapBlocking(functions: TestEntries.functions + QueueEntries.functions,
+                                                  workers: TestEntries.workers)
+        } catch {
+            fatalError("the test bundle could not bootstrap: \(error)")
+        }
+    }()
 
     /// Starts MPTestWorker as a parent (no entry) in one of its demo modes, with its output
     /// and errors in pipes.

@@ -97,4 +97,8 @@ int mp_signal_to_pipe(int signo, int fd);
 #include "mp_sync.h"
 #include "mp_shm.h"
 
+/// 1 once the constructor that checks a runtime-started child's parent ran (it runs before
+/// `main` in every executable that links this target, whether or not it is a child).
+int mp_early_child_check_ran(void);
+
 #endif

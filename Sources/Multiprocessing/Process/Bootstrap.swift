@@ -39,6 +39,15 @@ enum ChildEnvironment {
     static let execute = "MP_EXEC"
 }
 
+/// Whether ``Multiprocessing/bootstrap(functions:workers:)`` ran in this process: every spawn
+/// checks it (``SupervisorRuntime/started()``), so a program that forgot to call it gets an
+/// error at its first start instead of a chain of processes each starting the next.
+enum Bootstrap {
+    private static let flag = Atomic<Bool>(false)
+    static var done: Bool { flag.load(ordering: .acquiring) }
+    static func markDone() { flag.store(true, ordering: .releasing) }
+}
+
 /// Entries registered by ``Multiprocessing/bootstrap(functions:workers:)``, by name.
 enum EntryRegistry {
     private static let entries = Mutex<[String: EntryDefinition]>([:])
@@ -68,17 +77,38 @@ extension Multiprocessing {
     /// try await Multiprocessing.bootstrap(functions: [square], workers: [Tally.self])
     /// ```
     public static func bootstrap(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) async throws {
+        guard let entry = try prepare(functions: functions, workers: workers) else { return }
+        ProcessEnvironment.exit(await runChild(entry: entry))
+    }
+
+    /// ``bootstrap(functions:workers:)`` for a synchronous `main` (or a test bundle's set-up):
+    /// the same registration and the same answer to "am I a child?". In the parent it
+    /// returns at once; in a child it runs the entry on a task, blocks the calling thread
+    /// until the entry ends, and exits with its code. A separate name, not an overload: in
+    /// top-level code an `await` would otherwise pick this one.
+    public static func bootstrapBlocking(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) throws {
+        guard let entry = try prepare(functions: functions, workers: workers) else { return }
+        Task { ProcessEnvironment.exit(await runChild(entry: entry)) }
+        while true { _ = try? FileDescriptor.poll([], for: .readable, timeout: nil) }
+    }
+
+    /// Registers the entries and marks this process bootstrapped; runs a trampoline's
+    /// `exec`; returns the entry to run in a child, `nil` in the parent (whose interrupt
+    /// handling and arena are set up here).
+    private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type]) throws -> String? {
         for function in functions { try EntryRegistry.register(function.definition) }
         for worker in workers { try EntryRegistry.register(worker.definition) }
+        // From here on this process may start children (in a child: once its entry runs).
+        Bootstrap.markDone()
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)
         }
         guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
             Interrupts.install()   // the parent: Ctrl-C stops the children in order
             _ = try? Arena.current   // the root creates the process tree's arena
-            return
+            return nil
         }
-        ProcessEnvironment.exit(await runChild(entry: entry))
+        return entry
     }
 
     /// The life of a child: tie its life to the supervisor's, check the entry, shake hands,
@@ -141,6 +171,8 @@ extension Multiprocessing {
         environment[ChildEnvironment.execute] = nil
         environment[ChildEnvironment.parent] = nil
         let arguments = Array(CommandLineArguments.all.dropFirst())
+        // This may be a pool thread with most signals blocked: the program gets a clean slate.
+        SignalMask.resetForExec()
         let error = ProcessEnvironment.execute(target, arguments: arguments, environment: environment)
         ProcessEnvironment.writeError("mp: cannot execute \(target): \(error)\n")
         ProcessEnvironment.exitImmediately(127)

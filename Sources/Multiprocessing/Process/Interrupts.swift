@@ -30,7 +30,7 @@ enum Interrupts {
                     ProcessEnvironment.writeError("[supervisor] \(Signal(rawValue: signal)): stopping every child in order\n")
                     let done = Mutex(false)
                     Task {
-                        await SupervisorRuntime.shared.shutDownEverything()
+                        await SupervisorRuntime.ifStarted?.shutDownEverything()
                         done.withLock { $0 = true }
                     }
                     while !done.withLock({ $0 }) { _ = try? pipe.waitUntilReadable(timeout: .milliseconds(20)) }

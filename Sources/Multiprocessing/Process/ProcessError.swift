@@ -14,7 +14,8 @@ public struct ProcessError: Error, Hashable, Sendable, CustomStringConvertible {
 
         /// The executable could not be started (missing, not executable, ...).
         public static let spawnFailed = Code("spawnFailed")
-        /// The child does not know the entry it was started for.
+        /// The entry is not registered: refused before spawning when this process does not
+        /// register it, or reported by a child whose executable does not.
         public static let unknownEntry = Code("unknownEntry")
         /// The child ended or broke the protocol before the handshake was done.
         public static let handshakeFailed = Code("handshakeFailed")
@@ -28,6 +29,13 @@ public struct ProcessError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let duplicateEntry = Code("duplicateEntry")
         /// A timeout was negative, or another argument made no sense.
         public static let invalidArgument = Code("invalidArgument")
+        /// A child was started before ``Multiprocessing/bootstrap(functions:workers:)`` ran in
+        /// this process: the message says what to call, and where.
+        public static let notBootstrapped = Code("notBootstrapped")
+        /// The supervisor's runtime could not start (a resource limit such as
+        /// `RLIMIT_NOFILE`); ``ProcessError/underlyingError`` says which. The next start
+        /// tries again.
+        public static let supervisorUnavailable = Code("supervisorUnavailable")
     }
 
     public var code: Code

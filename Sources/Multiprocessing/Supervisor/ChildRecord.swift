@@ -8,7 +8,8 @@ import Synchronization
 final class ChildRecord: @unchecked Sendable {
     let id: UInt64
     let pid: Int32
-    let pidfd: PidFD
+    /// The process, through its pidfd (owned here; signals reach its whole group).
+    let process: ChildHandle
     let name: String
     let entry: String?
     let daemon: Bool
@@ -41,10 +42,10 @@ final class ChildRecord: @unchecked Sendable {
     private let sharedStatus = Mutex<TerminationStatus?>(nil)
     private let tokens = Atomic<UInt64>(2)   // 1 is the function argument's correlation id
 
-    init(id: UInt64, pid: Int32, pidfd: PidFD, name: String, entry: String?, daemon: Bool, loop: any EventLoop, maxFrameSize: Int) {
+    init(id: UInt64, pid: Int32, process: ChildHandle, name: String, entry: String?, daemon: Bool, loop: any EventLoop, maxFrameSize: Int) {
         self.id = id
         self.pid = pid
-        self.pidfd = pidfd
+        self.process = process
         self.name = name
         self.entry = entry
         self.daemon = daemon
@@ -111,7 +112,7 @@ final class ChildRecord: @unchecked Sendable {
         disconnectReason = reason
         ProcessEnvironment.writeError("[supervisor] \(name) (pid \(pid)) disconnected: it \(reason)\n")
         channel?.close(promise: nil)
-        _ = try? pidfd.kill()
+        process.send(.kill)
         channelEnded()
     }
 
@@ -148,7 +149,7 @@ final class ChildRecord: @unchecked Sendable {
         for waiter in resultWaiters.values { waiter.resume(throwing: failure) }
         resultWaiters.removeAll()
         channel?.close(promise: nil)
-        try? pidfd.close()
+        process.close()
         onFinished?(self)
         onFinished = nil
         onMonitor = nil
@@ -219,7 +220,8 @@ final class ChildRecord: @unchecked Sendable {
                 loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
                     guard let waiter = handshakeWaiter else { return }
                     handshakeWaiter = nil
-                    _ = try? pidfd.kill()
+                    // The whole group: a child that never said hello may have started others.
+                    process.send(.kill)
                     waiter.resume(throwing: ProcessError(.timedOut, "\(name) did not complete its handshake within \(timeout)"))
                 }
             }
@@ -321,11 +323,12 @@ final class ChildRecord: @unchecked Sendable {
         }
     }
 
-    /// Sends `signal` through the pidfd; false if the child had already exited.
+    /// Sends `signal` to the child and its process group; false if it had already been
+    /// reaped (or its handle closed). Any thread: ``ChildHandle`` serializes the signal with
+    /// the reap and the close, so a closed pidfd's reused number is never signalled.
     @discardableResult
     func send(_ signal: Signal) -> Bool {
-        guard status == nil else { return false }
-        return (try? pidfd.sendSignal(signal)) ?? false
+        process.send(signal)
     }
 
     /// Sends a one-way `message` to the child (any thread); encoding errors are thrown here.

@@ -6,7 +6,8 @@ import Synchronization
 /// recycled pid is never confused with ours.
 final class Reaper: Sendable {
     private struct Watch: Sendable {
-        let pidfd: PidFD
+        let child: ChildHandle
+        let descriptor: FileDescriptor
         let onExit: @Sendable (TerminationStatus) -> Void
     }
 
@@ -18,10 +19,12 @@ final class Reaper: Sendable {
         try OSThread.start(name: "mp-reaper") { [self] in run() }
     }
 
-    /// Calls `onExit` (on the reaper's thread) once the process behind `pidfd` has exited and
-    /// been reaped. The pidfd stays the caller's; it must stay open until `onExit` ran.
-    func watch(_ pidfd: PidFD, onExit: @escaping @Sendable (TerminationStatus) -> Void) {
-        watched.withLock { $0[pidfd.descriptor.rawValue] = Watch(pidfd: pidfd, onExit: onExit) }
+    /// Calls `onExit` (on the reaper's thread) once `child` has exited and been reaped (with
+    /// what was left of its process group killed: ``ChildHandle/reapIfExited()``). The handle
+    /// stays the caller's; it must stay open until `onExit` ran.
+    func watch(_ child: ChildHandle, onExit: @escaping @Sendable (TerminationStatus) -> Void) {
+        guard let descriptor = child.pollDescriptor else { return }
+        watched.withLock { $0[descriptor.rawValue] = Watch(child: child, descriptor: descriptor, onExit: onExit) }
         poke()
     }
 
@@ -34,7 +37,7 @@ final class Reaper: Sendable {
         var drain = [UInt8](repeating: 0, count: 64)
         while true {
             let current = watched.withLock { Array($0.values) }
-            let descriptors = [wake.readEnd] + current.map(\.pidfd.descriptor)
+            let descriptors = [wake.readEnd] + current.map(\.descriptor)
             guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }
             if !events[0].isEmpty {
                 _ = drain.withUnsafeMutableBytes { wake.readEnd._read(into: $0) }
@@ -43,14 +46,14 @@ final class Reaper: Sendable {
                 let status: TerminationStatus
                 do {
                     // A readable pidfd means the process exited; nil here is a spurious wake.
-                    guard let collected = try watch.pidfd.exitStatusIfExited() else { continue }
+                    guard let collected = try watch.child.reapIfExited() else { continue }
                     status = collected
                 } catch {
                     // ECHILD: someone else reaped it (waitpid(-1), SIGCHLD ignored). It is gone
                     // all the same; never spin on its readable pidfd.
                     status = .unknown
                 }
-                watched.withLock { _ = $0.removeValue(forKey: watch.pidfd.descriptor.rawValue) }
+                watched.withLock { _ = $0.removeValue(forKey: watch.descriptor.rawValue) }
                 watch.onExit(status)
             }
         }

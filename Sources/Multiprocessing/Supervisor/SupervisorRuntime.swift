@@ -8,9 +8,48 @@ import Synchronization
 /// (the parent-death signal is tied to the spawning thread, so that thread lives as long as
 /// the process), and owns every child's lifecycle.
 final class SupervisorRuntime: Sendable {
-    static let shared: SupervisorRuntime = {
-        do { return try SupervisorRuntime() } catch { fatalError("the supervisor could not start: \(error)") }
-    }()
+    /// The runtime once it started; a failed start is not kept, so the next spawn tries again.
+    private static let instance = Mutex<SupervisorRuntime?>(nil)
+
+    /// The runtime, started on first use: what every spawn goes through. Throws
+    /// ``ProcessError/Code/notBootstrapped`` when this process never called
+    /// ``Multiprocessing/bootstrap(functions:workers:)`` (a child started from such a program
+    /// would run `main` from the top and start a child again, endlessly), and
+    /// ``ProcessError/Code/supervisorUnavailable`` when the runtime cannot start (too many
+    /// open files, say): a resource limit is an error to the caller, never a crash.
+    static func started() throws(ProcessError) -> SupervisorRuntime {
+        guard Bootstrap.done else {
+            throw ProcessError(.notBootstrapped, "cannot start a child: this program never called Multiprocessing.bootstrap. "
+                + "Call `try await Multiprocessing.bootstrap(functions: [...], workers: [...])` first, at the top of main, "
+                + "before anything else runs (a child is this program started again, and bootstrap is where it runs its entry)")
+        }
+        return try startIfNeeded()
+    }
+
+    /// The runtime, started now if it was not.
+    private static func startIfNeeded() throws(ProcessError) -> SupervisorRuntime {
+        try instance.withLock { (current) throws(ProcessError) -> SupervisorRuntime in
+            if let current { return current }
+            do throws(SystemError) {
+                let runtime = try SupervisorRuntime()
+                current = runtime
+                return runtime
+            } catch {
+                throw ProcessError(.supervisorUnavailable, "the supervisor could not start: \(error)", underlyingError: error)
+            }
+        }
+    }
+
+    /// The runtime if it started; `nil` before the first spawn.
+    static var ifStarted: SupervisorRuntime? { instance.withLock { $0 } }
+
+    /// The runtime, for code that cannot throw: what runs once a child exists (the runtime
+    /// started then), a parent's queue (served on the loop) and
+    /// ``Multiprocessing/supervisorExecutor``. Only those last two can start it, and they
+    /// end the process if it cannot start; every spawn goes through ``started()`` instead.
+    static var shared: SupervisorRuntime {
+        do { return try startIfNeeded() } catch { fatalError("\(error)") }
+    }
 
     let group: MultiThreadedEventLoopGroup
     let loop: any EventLoop
@@ -27,14 +66,22 @@ final class SupervisorRuntime: Sendable {
     /// the low mark: the bound on what the supervisor holds for one slow reader.
     static let writeWaterMarks = (low: 256 << 10, high: 1 << 20)
 
-    private init() throws {
+    /// Descriptors the runtime opens when it starts: the reaper's wake pipe (2), the event
+    /// loop's epoll, eventfd and timerfd (3), and the first child's two pipes (4).
+    private static let startDescriptors = 9
+
+    private init() throws(SystemError) {
+        // The arena first: its exit handler (segment cleanup) then runs after this one.
+        _ = Arena.descriptorForChildren
+        // SwiftNIO ends the process (fatalError) when its loop's epoll cannot be created, so
+        // the descriptors the start needs are made sure of first: past RLIMIT_NOFILE this
+        // throws, before any thread exists that a failed start would leave behind.
+        try FileDescriptor.ensureHeadroom(Self.startDescriptors)
+        reaper = try Reaper()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
         executor = SupervisorExecutor(loop: loop)
-        reaper = try Reaper()
-        // The arena first: its exit handler (segment cleanup) then runs after this one.
-        _ = Arena.descriptorForChildren
-        ProcessEnvironment.atExit { SupervisorRuntime.shared.shutDownAtExit() }
+        ProcessEnvironment.atExit { SupervisorRuntime.ifStarted?.shutDownAtExit() }
     }
 
     /// What a spawn needs besides the entry.
@@ -169,13 +216,14 @@ final class SupervisorRuntime: Sendable {
             try? fromChild.readEnd.close()
             throw ProcessError(.spawnFailed, "\(launch.name): pidfd_open(\(pid)) failed: \(error)", underlyingError: error)
         }
-        let record = ChildRecord(id: id, pid: pid, pidfd: pidfd, name: launch.name, entry: launch.entry,
+        let process = ChildHandle(pidfd)
+        let record = ChildRecord(id: id, pid: pid, process: process, name: launch.name, entry: launch.entry,
                                  daemon: launch.daemon, loop: loop, maxFrameSize: maxFrameSize)
         record.onFinished = { [weak self] record in self?.forget(record) }
         record.onMonitor = { [weak self] watcher, target in self?.monitor(target, by: watcher) }
         record.onExit = { [weak self] record, status in self?.reportDown(record, status) }
         live.withLock { $0[id] = record }
-        reaper.watch(pidfd) { [loop] status in loop.execute { record.exited(status) } }
+        reaper.watch(process) { [loop] status in loop.execute { record.exited(status) } }
         return (record, fromChild.readEnd, toChild.writeEnd, captured)
     }
 

@@ -157,6 +157,20 @@ enum SignalMask {
     }
 }
 
+extension SignalMask {
+    /// Gives a process about to `exec` what ``Spawner`` gives a spawned child: an empty mask
+    /// on the calling thread (a Swift concurrency pool thread blocks most signals, and `exec`
+    /// keeps the caller's mask) and every ignored signal back at its default (`exec` keeps
+    /// "ignored"; handlers it resets itself). glibc's internal signals 32 and 33 are left
+    /// alone. The corresponding C functions are `pthread_sigmask` and `sigaction`.
+    static func resetForExec() {
+        _ = try? set(.empty)
+        for number in Int32(1)...mp_sigrtmax() where number != SIGKILL && number != SIGSTOP && number != 32 && number != 33 {
+            _ = try? Signal(rawValue: number).setIgnored(false)
+        }
+    }
+}
+
 extension Signal {
     /// Sends the signal to the calling thread. The corresponding C function is `raise`.
     func raise() throws(SystemError) {
