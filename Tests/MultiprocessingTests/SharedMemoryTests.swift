@@ -163,4 +163,41 @@ import Testing
         #expect(!exists(demo.childSegment))
         #expect(kill(demo.childPID, 0) != 0 || ProcessControl.status(of: demo.childPID)?.state == Character("Z"))
     }
+
+    /// Every process whose parent is `pid`, from `/proc`.
+    static func children(of pid: Int32) -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap(Int32.init).filter { ProcessControl.status(of: $0)?.parentID == pid }
+    }
+
+    @Test func sigkillOfTheRootLeavesNothingInDevShm() async throws {
+        // Orphans of the demo (its child, its segment tracker) come to this process, which
+        // reaps them by pid: no zombie is left.
+        try ProcessControl.setChildSubreaper(true)
+        defer { try? ProcessControl.setChildSubreaper(false) }
+        let demo = try launchDemo("wait")
+        defer { if demo.process.isRunning { kill(demo.process.processIdentifier, SIGKILL) } }
+        let root = demo.process.processIdentifier
+        #expect(exists(demo.parentSegment) && exists(demo.childSegment))
+        let tree = Self.children(of: root)
+        #expect(tree.contains(demo.childPID))
+        #expect(tree.count == 2, "expected the child and the segment tracker: \(tree)")
+
+        kill(root, SIGKILL)
+        demo.process.waitUntilExit()
+        #expect(demo.process.terminationReason == .uncaughtSignal)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(10))
+        func dead(_ pid: Int32) -> Bool { ProcessControl.status(of: pid).map(\.isZombie) ?? true }
+        while clock.now < deadline, exists(demo.parentSegment) || exists(demo.childSegment) || !tree.allSatisfy(dead) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(!exists(demo.parentSegment), "the root's segment is still in /dev/shm")
+        #expect(!exists(demo.childSegment), "the child's segment is still in /dev/shm")
+        #expect(tree.allSatisfy(dead), "left alive: \(tree.filter { !dead($0) })")
+        for pid in tree where ProcessControl.status(of: pid)?.parentID == ProcessControl.id { _ = try? ProcessControl.reapChild(pid) }
+        #expect(tree.allSatisfy { ProcessControl.status(of: $0) == nil }, "zombies left: \(tree)")
+        // What a failed run left: never leave segments behind for the next test.
+        for name in [demo.parentSegment, demo.childSegment] { _ = unlink("/dev/shm/" + name) }
+    }
 }

@@ -96,6 +96,7 @@ int mp_signal_to_pipe(int signo, int fd);
 
 #include "mp_sync.h"
 #include "mp_shm.h"
+#include "mp_tracker.h"
 
 /// 1 once the constructor that checks a runtime-started child's parent ran (it runs before
 /// `main` in every executable that links this target, whether or not it is a child).

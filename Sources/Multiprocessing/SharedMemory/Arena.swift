@@ -94,7 +94,7 @@ final class Arena: @unchecked Sendable {
         }
         return Result { () throws(SharedMemoryError) -> Arena in
             let arena = try create()
-            SegmentTracker.arenaCreated()
+            SegmentTracker.arenaCreated(arena)
             return arena
         }
     }

@@ -1,14 +1,38 @@
-/// The resource tracker of named shared memory segments (Python's `resource_tracker`, without
-/// its extra process): the names of live segments are kept in a table in the arena, which
-/// every process of the tree maps. `SharedMemory(create:)` registers a name there, `unlink`
-/// removes it, from any process. The root process (the arena's creator) unlinks every name
-/// still in the table when it exits: normally, after its children (`atexit`), and on
-/// SIGINT/SIGTERM, after stopping them (`Interrupts`). A child that crashes leaves its names
-/// in the table, so they go at the root's exit.
+import Synchronization
+
+/// The resource tracker of named shared memory segments (Python's `resource_tracker`): the
+/// names of live segments are kept in a table in the arena, which every process of the tree
+/// maps. `SharedMemory(create:)` registers a name there, `unlink` removes it, from any
+/// process. The root process (the arena's creator) unlinks every name still in the table
+/// when it exits: normally, after its children (`atexit`), and on SIGINT/SIGTERM, after
+/// stopping them (`Interrupts`). A child that crashes leaves its names in the table, so they
+/// go at the root's exit.
+///
+/// A root killed with SIGKILL runs none of that: a tracker process (``TrackerProcess``),
+/// started with the arena, holds the read end of a pipe whose write end only the root has;
+/// the root's death, however it comes, is an end of file there, and the tracker unlinks what
+/// is left in the table (its copy of the arena's mapping survives) and exits. After a normal
+/// exit the root closes the pipe and reaps the tracker.
 enum SegmentTracker {
-    /// Called once by the root when it creates the arena.
-    static func arenaCreated() {
-        ProcessEnvironment.atExit { SegmentTracker.unlinkEverySegment() }
+    private static let tracker = Mutex<TrackerProcess?>(nil)
+
+    /// Called once by the root when it creates `arena`: the exit-time cleanup, and the
+    /// tracker process for a death that skips it. Without a tracker (a fork that failed),
+    /// the exit-time cleanup still runs.
+    static func arenaCreated(_ arena: Arena) {
+        ProcessEnvironment.atExit { SegmentTracker.cleanUpAtExit() }
+        let started = try? TrackerProcess.start(table: UnsafeRawPointer(arena.base + ArenaLayout.segmentTableOffset),
+                                                slotCount: ArenaLayout.segmentSlotCount, slotSize: ArenaLayout.segmentSlotSize)
+        tracker.withLock { $0 = started }
+    }
+
+    /// At the root's exit: unlinks what is left, then stops and reaps the tracker.
+    static func cleanUpAtExit() {
+        unlinkEverySegment()
+        tracker.withLock { current in
+            current?.stop()
+            current = nil
+        }
     }
 
     /// Unlinks every segment still registered (in the root; nothing elsewhere).

@@ -333,7 +333,7 @@ final class SupervisorRuntime: Sendable {
     private func shutDownAtExit() {
         let signal = Interrupts.received.load(ordering: .sequentiallyConsistent)
         if signal != 0 {
-            SegmentTracker.unlinkEverySegment()   // the children are stopped already
+            SegmentTracker.cleanUpAtExit()   // the children are stopped already
             ProcessEnvironment.exitImmediately(128 + signal)
         }
         let children = self.children
