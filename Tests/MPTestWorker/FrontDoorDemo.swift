@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import MPTestEntries
 import Multiprocessing
@@ -46,5 +47,43 @@ enum FrontDoorDemo {
             if sleeper.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         }
         FileHandle.standardOutput.write(Data("pids \(worker.pid) \(sleeper)\n".utf8))
+    }
+
+    /// This process's resident set in KiB (`/proc/self/statm`, second field, in pages).
+    static func residentKiB() -> Int {
+        let text = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+        let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 1024
+    }
+
+    /// `cycles` spawn/exit cycles (a function run, a start and join, a killed sleeper, in
+    /// turn), printing "rss CYCLE KIB heap KIB ..." ten times and, at the end, the growth per
+    /// cycle after the first fifth (the warm-up): a soak for scripts/long-spawn-run, not a
+    /// timed test.
+    static func spawnCycles(_ cycles: Int) async throws {
+        let step = max(1, cycles / 10)
+        var afterWarmUp: Int?
+        for cycle in 1...cycles {
+            switch cycle % 3 {
+            case 0:
+                _ = try await ChildProcess.run(TestEntries.square, cycle)
+            case 1:
+                let child = try await ChildProcess.start(TestEntries.nothing, 0)
+                try await child.join()
+            default:
+                let child = try await ChildProcess.start(TestEntries.sleep, 60_000)
+                child.kill()
+                try await child.join()
+            }
+            if cycle % step == 0 {
+                let rss = residentKiB()
+                if cycle == 2 * step { afterWarmUp = rss }
+                FileHandle.standardOutput.write(Data("rss \(cycle) \(rss) KiB heap \(mp_heap_bytes_in_use() / 1024) KiB fds \((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0) threads \((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0)\n".utf8))
+            }
+        }
+        if let afterWarmUp, cycles > 2 * step {
+            let growth = Double(residentKiB() - afterWarmUp) * 1024 / Double(cycles - 2 * step)
+            FileHandle.standardOutput.write(Data("growth after warm-up: \(String(format: "%.0f", growth)) bytes of RSS per cycle over the last \(cycles - 2 * step) cycles\n".utf8))
+        }
     }
 }

@@ -45,6 +45,9 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     try await FrontDoorDemo.tooFewDescriptors()   // FrontDoorTests
 } else if CommandLine.arguments.dropFirst().first == "--demo-foreign-daemon", CommandLine.arguments.count == 4 {
     try await FrontDoorDemo.foreignDaemon(script: CommandLine.arguments[2], directory: CommandLine.arguments[3])
+} else if CommandLine.arguments.dropFirst().first == "--demo-spawn-cycles", CommandLine.arguments.count == 3,
+          let cycles = Int(CommandLine.arguments[2]) {
+    try await FrontDoorDemo.spawnCycles(cycles)   // scripts/long-spawn-run
 } else if CommandLine.arguments.dropFirst().first == "--demo-shm" {
     try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
 } else {

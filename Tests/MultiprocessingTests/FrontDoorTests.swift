@@ -192,6 +192,24 @@ import Testing
         })
     }
 
+    // MARK: memory
+
+    @Test func aFinishedChildsRecordIsFreedAtOnce() async throws {
+        // Its waits' timeouts (a 30 s handshake timeout by default) are cancelled when the
+        // waits end: a pending timer kept every record of the last 30 s alive (about 5 KiB a
+        // spawn in scripts/long-spawn-run).
+        weak var record: ChildRecord?
+        do {
+            let child = try await ChildProcess.start(TestEntries.nothing, 0)
+            record = child.record
+            #expect(try await child.join(timeout: .seconds(30)) == .exited(0))
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(10))
+        while record != nil, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(record == nil, "the record of a finished child is still alive")
+    }
+
     // MARK: resource limits
 
     @Test func aSupervisorThatCannotStartIsATypedErrorNotACrash() async throws {

@@ -37,6 +37,10 @@ final class ChildRecord: @unchecked Sendable {
     /// The answer to correlation 1 (a function's result) arrives once; it is kept for `result`.
     private var functionResult: Result<FrameBody, any Error>?
     private var resultWaiters: [UInt64: CheckedContinuation<FrameBody, any Error>] = [:]
+    /// The waits' timeouts by token (the handshake's under 0), cancelled when their wait ends:
+    /// a pending timer holds this record (a 30 s handshake timer kept 30 s of records alive).
+    private var timers: [UInt64: Scheduled<Void>] = [:]
+    private static let handshakeTimer: UInt64 = 0
 
     // Shared state.
     private let sharedStatus = Mutex<TerminationStatus?>(nil)
@@ -70,6 +74,7 @@ final class ChildRecord: @unchecked Sendable {
                 let welcome = try Welcome(answering: hello, id: id, maxFrameSize: maxFrameSize)
                 write(Envelope(.welcome, from: Envelope.supervisor, to: id), welcome)
                 handshakeDone = true
+                cancelTimer(Self.handshakeTimer)
                 handshakeWaiter?.resume()
                 handshakeWaiter = nil
             } catch {
@@ -80,9 +85,13 @@ final class ChildRecord: @unchecked Sendable {
             let correlation = envelope.correlation
             if correlation == ChildSession.argumentCorrelation, functionResult == nil {
                 functionResult = .success(body)
-                for waiter in resultWaiters.values { waiter.resume(returning: body) }
+                for (token, waiter) in resultWaiters {
+                    cancelTimer(token)
+                    waiter.resume(returning: body)
+                }
                 resultWaiters.removeAll()
             } else if let waiter = waiters.removeValue(forKey: correlation) {
+                cancelTimer(correlation)
                 waiter.resume(returning: body)
             }
         case .goodbye:
@@ -129,7 +138,10 @@ final class ChildRecord: @unchecked Sendable {
         sharedStatus.withLock { $0 = status }
         onExit?(self, status)
         onExit = nil
-        for waiter in exitWaiters.values { waiter.resume(returning: status) }
+        for (token, waiter) in exitWaiters {
+            cancelTimer(token)
+            waiter.resume(returning: status)
+        }
         exitWaiters.removeAll()
         finishIfDone()
     }
@@ -148,6 +160,8 @@ final class ChildRecord: @unchecked Sendable {
         if functionResult == nil { functionResult = .failure(failure) }
         for waiter in resultWaiters.values { waiter.resume(throwing: failure) }
         resultWaiters.removeAll()
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
         channel?.close(promise: nil)
         process.close()
         onFinished?(self)
@@ -166,6 +180,11 @@ final class ChildRecord: @unchecked Sendable {
             return ProcessError(.handshakeFailed, "\(name) \(status) before its handshake", status: status)
         }
         return ProcessError(.childExited, "\(name) \(status) before it answered", status: status)
+    }
+
+    /// Cancels the timeout of the wait `token`, if it has one (on the loop).
+    private func cancelTimer(_ token: UInt64) {
+        timers.removeValue(forKey: token)?.cancel()
     }
 
     // MARK: writing (on the loop)
@@ -217,7 +236,8 @@ final class ChildRecord: @unchecked Sendable {
                 if handshakeDone { continuation.resume(); return }
                 if let status = exitedStatus, !channelOpen { continuation.resume(throwing: endError(status)); return }
                 handshakeWaiter = continuation
-                loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                timers[Self.handshakeTimer] = loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                    timers[Self.handshakeTimer] = nil
                     guard let waiter = handshakeWaiter else { return }
                     handshakeWaiter = nil
                     // The whole group: a child that never said hello may have started others.
@@ -252,7 +272,8 @@ final class ChildRecord: @unchecked Sendable {
                     writeFrames(&writer)
                     SupervisorRuntime.shared.spinForAnswersSoon()
                     if let timeout {
-                        loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                        timers[correlation] = loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                            timers[correlation] = nil
                             waiters.removeValue(forKey: correlation)?.resume(throwing: ProcessError(.timedOut, "\(name) did not answer within \(timeout)"))
                         }
                     }
@@ -260,6 +281,7 @@ final class ChildRecord: @unchecked Sendable {
             }
         } onCancel: {
             loop.execute { [self] in
+                cancelTimer(correlation)
                 waiters.removeValue(forKey: correlation)?.resume(throwing: CancellationError())
             }
         }
@@ -289,7 +311,8 @@ final class ChildRecord: @unchecked Sendable {
                     if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
                     resultWaiters[token] = continuation
                     if let timeout {
-                        loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                        timers[token] = loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                            timers[token] = nil
                             resultWaiters.removeValue(forKey: token)?.resume(
                                 throwing: ProcessError(.timedOut, "\(name) did not return its result within \(timeout)"))
                         }
@@ -297,7 +320,10 @@ final class ChildRecord: @unchecked Sendable {
                 }
             }
         } onCancel: {
-            loop.execute { [self] in resultWaiters.removeValue(forKey: token)?.resume(throwing: CancellationError()) }
+            loop.execute { [self] in
+                cancelTimer(token)
+                resultWaiters.removeValue(forKey: token)?.resume(throwing: CancellationError())
+            }
         }
     }
 
@@ -312,14 +338,18 @@ final class ChildRecord: @unchecked Sendable {
                     if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
                     exitWaiters[token] = continuation
                     if let timeout {
-                        loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                        timers[token] = loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+                            timers[token] = nil
                             exitWaiters.removeValue(forKey: token)?.resume(returning: nil)
                         }
                     }
                 }
             }
         } onCancel: {
-            loop.execute { [self] in exitWaiters.removeValue(forKey: token)?.resume(throwing: CancellationError()) }
+            loop.execute { [self] in
+                cancelTimer(token)
+                exitWaiters.removeValue(forKey: token)?.resume(throwing: CancellationError())
+            }
         }
     }
 

@@ -42,7 +42,8 @@ public actor Supervisor {
         for spec in specs where !seen.insert(spec.id).inserted {
             throw SupervisorError(code: .duplicateID, childID: spec.id, message: "two children are named \(spec.id)")
         }
-        SupervisorRuntime.shared.register(self)
+        // Before bootstrap this throws notBootstrapped, and no runtime starts.
+        try SupervisorRuntime.started().register(self)
         for spec in specs {
             do {
                 try await launch(spec)
