@@ -242,6 +242,12 @@ def check_envelope(vector: dict) -> None:
             expect(mpwire.Kind[e["kind"].upper()] == e["kindCode"], f"mpwire.Kind.{e['kind'].upper()} is not code {e['kindCode']}")
     else:
         expect(e["kindCode"] not in set(KINDS.values()) | set(mpwire.Kind), "a known kind must be named")
+    # Well-formed per the Kinds table: a request or monitor carries a correlation, the kinds
+    # that answer nothing and expect nothing carry 0.
+    if e["kind"] in ("hello", "welcome", "message", "goodbye", "down"):
+        expect(e["correlation"] == 0, f"a {e['kind']} carries correlation 0, not {e['correlation']}")
+    if e["kind"] in ("request", "monitor"):
+        expect(e["correlation"] != 0, f"a {e['kind']} carries a non-zero correlation")
     match(vector["payload"], unpack(bytes(payload)))
     # One streaming unpacker reads both values, as PROTOCOL.md tells Python peers to.
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, timestamp=0, ext_hook=mpwire.ext_hook)
@@ -329,12 +335,15 @@ def main() -> int:
         elif known != code:
             print(f"FAIL PROTOCOL.md: {name} is code {code}, mpwire.Kind.{name.upper()} is {int(known)}")
             failed += 1
+    seen_names: dict[str, str] = {}                  # name -> the file that used it first
     for file_name, check in CHECKS:
         document = json.loads((VECTORS / file_name).read_text(encoding="utf-8"))
-        names = [v["name"] for v in document["vectors"]]
-        if len(names) != len(set(names)):
-            print(f"FAIL {file_name}: vector names repeat")
-            failed += 1
+        # A name identifies one vector across every file (reports and fixtures key on it).
+        for name in [v["name"] for v in document["vectors"]]:
+            if name in seen_names:
+                print(f"FAIL {file_name}: the vector name {name} is used already in {seen_names[name]}")
+                failed += 1
+            seen_names.setdefault(name, file_name)
         for vector in document["vectors"]:
             try:
                 check(vector)

@@ -108,7 +108,10 @@ def main():
         if envelope.kind == Kind.REQUEST:
             answer_request(channel, envelope, payload)
         elif envelope.kind == Kind.GOODBYE:            # asked to finish: say goodbye, exit 0
-            channel.send(Envelope(Kind.GOODBYE, 0, channel.id, mpwire.SUPERVISOR_ID, 0), {"status": 0})
+            try:
+                channel.send(Envelope(Kind.GOODBYE, 0, channel.id, mpwire.SUPERVISOR_ID, 0), {"status": 0})
+            except BrokenPipeError:                    # the supervisor closed already: nothing to tell
+                pass
             return
         elif envelope.kind not in KNOWN_KINDS:         # a kind from a later version
             channel.send(envelope.answer(Kind.ERROR), mpwire.remote_error(

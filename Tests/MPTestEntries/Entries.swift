@@ -210,7 +210,7 @@ public enum TestEntries {
         return job.count
     }
 
-    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self] + SharedMemoryEntries.workers
+    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self, StubbornTally.self] + SharedMemoryEntries.workers
 }
 
 /// Adds every request to a running total and answers the total.
@@ -222,6 +222,16 @@ public struct Tally: Worker {
             total += request.value
             try request.reply(total)
         }
+    }
+}
+
+/// A ``Tally`` that ignores SIGTERM: under a `.timeout` shutdown it is slow to stop (only
+/// SIGKILL at the end of the grace period ends it).
+public struct StubbornTally: Worker {
+    public init() {}
+    public func run(_ context: WorkerContext) async throws {
+        signal(SIGTERM, SIG_IGN)
+        try await Tally().run(context)
     }
 }
 

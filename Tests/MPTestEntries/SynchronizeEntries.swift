@@ -161,6 +161,25 @@ public enum SynchronizeEntries {
         return job.times
     }
 
+    /// One `wait` on a condition (under its lock), counted in `woken` when it returns;
+    /// answers what `wait` returned.
+    public struct WaitOnce: Codable, Sendable {
+        public var condition: Condition, woken: Counter, timeoutMilliseconds: Int
+        public init(condition: Condition, woken: Counter, timeoutMilliseconds: Int) {
+            self.condition = condition; self.woken = woken; self.timeoutMilliseconds = timeoutMilliseconds
+        }
+    }
+    public static let waitOnce = ProcessFunction("sync.waitOnce") { (job: WaitOnce) -> Bool in
+        try blockingWaitOnce(job)
+    }
+    static func blockingWaitOnce(_ job: WaitOnce) throws -> Bool {
+        try job.condition.withLock {
+            let notified = try job.condition.wait(timeout: .milliseconds(job.timeoutMilliseconds))
+            try job.woken.withUnsafeMutablePointer { $0.pointee += 1 }
+            return notified
+        }
+    }
+
     public static let functions: [any ProcessEntry] = [increment, holdAndWait, releaseForeign, consumeToken, awaitEvent,
-                                                       receiveEvent, party, useSemaphore]
+                                                       receiveEvent, party, useSemaphore, waitOnce]
 }

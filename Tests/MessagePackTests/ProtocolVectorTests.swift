@@ -397,8 +397,8 @@ extension ProtocolVectors {
         "bool": Fixture("Bool") { true },
         "string": Fixture("String") { "h\u{e9}llo" },
         "int-negative": Fixture("Int") { -200 },
-        "int8-min": Fixture("Int8") { Int8.min },
-        "uint64-max": Fixture("UInt64") { UInt64.max },
+        "codable-int8-min": Fixture("Int8") { Int8.min },
+        "codable-uint64-max": Fixture("UInt64") { UInt64.max },
         "widths-extremes": Fixture("Widths") {
             Widths(i8: .min, i16: .min, i32: .min, i64: .min, u8: .max, u16: .max, u32: .max, u64: .max, int: -1, uint: 0)
         },

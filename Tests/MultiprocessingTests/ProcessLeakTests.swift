@@ -266,9 +266,12 @@ import Testing
             return "failed start"
         case _ where i % 200 == 25:
             // An oversized frame header and a malformed body, in turn: the supervisor
-            // disconnects and kills the child.
-            let bytes: [UInt8] = i % 400 == 25 ? [0x7f, 0xff, 0xff, 0xff] : [0, 0, 0, 3, 0xc1, 0xc1, 0xc1]
+            // disconnects and kills the first child; the second stays (its body is dropped)
+            // until killed here.
+            let oversized = i % 400 == 25
+            let bytes: [UInt8] = oversized ? [0x7f, 0xff, 0xff, 0xff] : [0, 0, 0, 3, 0xc1, 0xc1, 0xc1]
             let child = try await ChildProcess.start(TestEntries.writeRaw, bytes)
+            if !oversized { child.kill() }
             await #expect(throws: ProcessError.self) { _ = try await child.result(of: TestEntries.writeRaw) }
             try await expectExit(child, .signaled(.kill), cycle: i)
             return "garbage"

@@ -221,10 +221,7 @@ struct PythonWorkerTests {
     @Test func aGoodbyeFromTheSupervisorEndsItWithStatusZero() async throws {
         try await withWorker { (worker: ChildProcess) async throws in
             #expect(try await worker.request(1, as: Int.self, timeout: .seconds(30)) == 1)
-            let record = worker.record
-            record.loop.execute {
-                record.write(Envelope(.goodbye, from: Envelope.supervisor, to: record.id), Goodbye(status: 0))
-            }
+            worker.sayGoodbye()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }

@@ -248,6 +248,13 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
     /// Stops it at once: SIGKILL, through its pidfd.
     public func kill() { record.send(.kill) }
 
+    /// Says `goodbye` to it (Protocols/PROTOCOL.md, Conversation): a worker finishes the work
+    /// it has, says goodbye and exits 0. ``join(timeout:)`` then tells how it ended.
+    public func sayGoodbye() {
+        let record = record
+        record.loop.execute { record.write(Envelope(.goodbye, from: Envelope.supervisor, to: record.id), Goodbye(status: 0)) }
+    }
+
     /// Closes the supervisor's side of its channel: a worker's mailbox ends, and it returns.
     public func close() { record.closeChannel() }
 

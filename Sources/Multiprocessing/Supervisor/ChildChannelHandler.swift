@@ -5,7 +5,8 @@ import NIOCore
 /// buffer: a byte-level handler, not a decoder that pushes one message per frame through the
 /// pipeline (NOTES-linux.md measured that ~30x slower). Each whole frame is split into its
 /// envelope and payload bytes and handed to the child's record; a frame above the maximum
-/// size, or a body that is not an envelope and a payload, disconnects the child.
+/// size disconnects the child (framing is lost); a body that is not an envelope and a payload
+/// is dropped and reported (before the welcome it disconnects).
 final class ChildChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -84,7 +85,7 @@ final class ChildChannelHandler: ChannelInboundHandler {
             }
             if case .success(let envelope) = header, envelope.destination != Envelope.supervisor {
                 guard envelope.source == record.id else {
-                    record.write(envelope.answer(.error), RemoteError.wrongSource(envelope.source, expected: record.id))
+                    record.refuseWrongSource(envelope)
                     buffer.moveReaderIndex(forwardBy: 4 + length)
                     continue
                 }
@@ -96,6 +97,8 @@ final class ChildChannelHandler: ChannelInboundHandler {
                     if envelope.kind == .request {
                         record.write(Envelope(.error, from: Envelope.supervisor, to: record.id, correlation: envelope.correlation),
                                      RemoteError.unknownDestination(envelope.destination))
+                    } else {
+                        record.report("sent a \(envelope.kind) to worker \(envelope.destination), which does not exist (dropped)")
                     }
                 }
                 continue
@@ -109,10 +112,12 @@ final class ChildChannelHandler: ChannelInboundHandler {
             case .success(let body):
                 record.received(body)
             case .failure(let error):
-                record.disconnect(reason: "sent a malformed frame: \(error)")
-                refused = true
-                buffer.clear()
-                return
+                // Framing is intact: after the welcome the body is dropped and the child stays.
+                guard record.refuseMalformedBody(error) else {
+                    refused = true
+                    buffer.clear()
+                    return
+                }
             }
         }
     }

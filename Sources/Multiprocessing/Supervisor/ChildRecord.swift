@@ -62,11 +62,20 @@ final class ChildRecord: @unchecked Sendable {
 
     func nextToken() -> UInt64 { tokens.wrappingAdd(1, ordering: .relaxed).oldValue }
 
+    /// Whether the handshake completed (on the loop).
+    var isWelcomed: Bool { handshakeDone }
+
     // MARK: events (on the loop)
 
     func received(_ body: FrameBody) {
         loop.preconditionInEventLoop()
         let envelope = body.envelope
+        // After the welcome every frame carries the child's id: a reply from another source is
+        // never taken as the answer to this child's request.
+        if handshakeDone, envelope.source != id {
+            refuseWrongSource(envelope)
+            return
+        }
         switch envelope.kind {
         case .hello where !handshakeDone:
             do {
@@ -79,7 +88,7 @@ final class ChildRecord: @unchecked Sendable {
                 handshakeWaiter = nil
             } catch {
                 write(envelope.answer(.error), RemoteError(error))
-                disconnect(reason: "failed the handshake: \(error)")
+                refuseHandshake(reason: "failed the handshake: \(error)")
             }
         case .reply, .error:
             let correlation = envelope.correlation
@@ -93,6 +102,8 @@ final class ChildRecord: @unchecked Sendable {
             } else if let waiter = waiters.removeValue(forKey: correlation) {
                 cancelTimer(correlation)
                 waiter.resume(returning: body)
+            } else {
+                report("sent a \(envelope.kind) for correlation \(correlation), which no request awaits (dropped)")
             }
         case .goodbye:
             break
@@ -107,8 +118,12 @@ final class ChildRecord: @unchecked Sendable {
         case .message where envelope.destination == Envelope.supervisor:
             break   // nothing in the parent reads one-way messages addressed to it yet
         default:
-            if envelope.kind == .request {
-                write(envelope.answer(.error), RemoteError.unknownKind(envelope.kind))
+            if Envelope.Kind.version1.contains(envelope.kind) {
+                if envelope.kind == .request {
+                    write(envelope.answer(.error), RemoteError.unknownKind(envelope.kind))
+                }
+            } else {
+                refuseUnknownKind(envelope)
             }
         }
     }
@@ -124,6 +139,24 @@ final class ChildRecord: @unchecked Sendable {
         process.send(.kill)
         channelEnded()
     }
+
+    /// Ends the conversation with a child refused at its handshake, so that it can read why:
+    /// the error frame is already written; the supervisor's writing side closes (the child
+    /// reads the frame, then end of input) and the child is killed a moment later if it has
+    /// not exited by then.
+    func refuseHandshake(reason: String) {
+        loop.preconditionInEventLoop()
+        guard disconnectReason == nil else { return }
+        disconnectReason = reason
+        report("disconnected: it \(reason)")
+        channel?.close(mode: .output, promise: nil)
+        loop.scheduleTask(in: Self.refusalGrace) { [self] in
+            if exitedStatus == nil { _ = try? pidfd.kill() }
+        }
+    }
+
+    /// How long a refused child has to read the error frame and exit before it is killed.
+    static let refusalGrace: TimeAmount = .seconds(1)
 
     func channelEnded() {
         loop.preconditionInEventLoop()

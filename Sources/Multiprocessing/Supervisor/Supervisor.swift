@@ -23,7 +23,15 @@ public actor Supervisor {
 
     private var current: [String: ChildProcess] = [:]
     private var restarts: [ContinuousClock.Instant] = []
-    private var stopping = false
+    /// Exits not handled yet, oldest first. A start or a restart is one transaction: exits
+    /// that arrive during it wait here and are handled, in order, once it has finished.
+    private var pendingExits: [(id: String, child: ChildProcess, status: TerminationStatus)] = []
+    /// True while a transaction (`start`, a restart, the draining of `pendingExits`) runs.
+    private var busy = false
+    /// Set by ``shutdown()``: no exit is handled and no child started after it.
+    private var closing = false
+    /// ``shutdown()`` waiting for the current transaction to end.
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var outcome: Result<Void, SupervisorError>?
     private var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
 
@@ -44,14 +52,18 @@ public actor Supervisor {
         }
         // Before bootstrap this throws notBootstrapped, and no runtime starts.
         try SupervisorRuntime.started().register(self)
-        for spec in specs {
+        busy = true
+        for spec in specs where !closing {
             do {
                 try await launch(spec)
             } catch {
                 await stopAll()
+                becomeIdle()
                 throw SupervisorError(code: .startFailed, childID: spec.id, message: "\(error)")
             }
         }
+        // Children that died while their younger siblings started are handled now.
+        await drainExits()
     }
 
     /// The running incarnation of the child `id`, if it is running.
@@ -60,7 +72,11 @@ public actor Supervisor {
     /// Stops every child in reverse start order, each by its shutdown policy; nothing is
     /// restarted while this runs. ``wait()`` then returns.
     public func shutdown() async {
-        guard outcome == nil else { return }
+        guard outcome == nil, !closing else { return }
+        closing = true
+        // A restart under way starts nothing more once `closing` is set; what it already
+        // started is in `current` when it ends, so the stop below finds every child.
+        if busy { await withCheckedContinuation { idleWaiters.append($0) } }
         await stopAll()
         eventSink.yield(.stopped)
         finish(.success(()))
@@ -86,9 +102,35 @@ public actor Supervisor {
         }
     }
 
+    /// Queues the exit; handles the queue unless a transaction is running (it will).
     private func exited(_ id: String, _ child: ChildProcess, _ status: TerminationStatus) async {
-        // An incarnation already replaced or stopped on purpose is not news.
-        guard current[id] === child, !stopping, outcome == nil else { return }
+        pendingExits.append((id, child, status))
+        guard !busy else { return }
+        busy = true
+        await drainExits()
+    }
+
+    /// Handles the queued exits one at a time, each to its end (a restart included), then
+    /// leaves the transaction. Runs only with `busy` set.
+    private func drainExits() async {
+        while !pendingExits.isEmpty, !closing, outcome == nil {
+            let (id, child, status) = pendingExits.removeFirst()
+            await handleExit(id, child, status)
+        }
+        pendingExits.removeAll()
+        becomeIdle()
+    }
+
+    private func becomeIdle() {
+        busy = false
+        for waiter in idleWaiters { waiter.resume() }
+        idleWaiters.removeAll()
+    }
+
+    private func handleExit(_ id: String, _ child: ChildProcess, _ status: TerminationStatus) async {
+        // An incarnation already replaced, or stopped by the tree itself (`stop` takes it out
+        // of `current` first), is not news.
+        guard current[id] === child else { return }
         current[id] = nil
         eventSink.yield(.exited(id: id, status: status))
         guard let spec = specs.first(where: { $0.id == id }) else { return }
@@ -118,13 +160,12 @@ public actor Supervisor {
         case .oneForAll: group = specs
         case .restForOne: group = Array(specs[index...])
         }
-        // Stop the rest of the group, newest first, then start the group in order.
-        stopping = true
+        // Stop the rest of the group, newest first, then start the group in order. Exits
+        // arriving meanwhile (a child outside the group, a member just started) are queued.
         for other in group.reversed() where other.id != spec.id {
             if let child = current.removeValue(forKey: other.id) { await stop(child, other) }
         }
-        stopping = false
-        for member in group where member.id == spec.id || member.restart != .temporary {
+        for member in group where !closing && (member.id == spec.id || member.restart != .temporary) {
             eventSink.yield(.restarting(id: member.id))
             do {
                 try await launch(member)
@@ -137,7 +178,6 @@ public actor Supervisor {
     }
 
     private func stopAll() async {
-        stopping = true
         for spec in specs.reversed() {
             if let child = current.removeValue(forKey: spec.id) { await stop(child, spec) }
         }

@@ -8,14 +8,21 @@
 /// region; from async code, ``withLock(when:timeout:_:)-(_,_,@Sendable()->R)`` does the whole
 /// "lock, wait for the predicate, run the body, unlock" on a dedicated thread.
 ///
-/// Layout: two futex words next to the lock's own state: `sequence` (bumped by every notify;
-/// waiters sleep on it) and `waiters`. Why it survives a dead process: a waiter holds nothing
-/// while it sleeps (a dead one just leaves the kernel's queue); a notifier or waiter that dies
-/// holding the lock is the lock's business (the next one gets `ownerDied`); a notifier killed
-/// between bumping `sequence` and waking is covered by the sleepers' look at it at least once
-/// a second. A notification
-/// given to a waiter that dies before using it is lost, as one given to a waiter that ignores
-/// it: wait for a predicate, with a timeout.
+/// Layout: two futex words next to the lock's own state, `sequence` (bumped by every notify
+/// that granted something; waiters sleep on it) and `waiters`, then the waiting list
+/// (``ConditionTickets``): each waiter takes a ticket, `notify(n)` grants the `n` oldest
+/// waiting tickets of living processes, and a waiter returns `true` only when its own ticket
+/// was granted (as Python, which releases the `n` oldest waiters' locks). A wake-up that was
+/// not for it (a notify for others, the look at `sequence` at least once a second, a spurious
+/// futex return) sends it back to sleep; a timeout returns `false`. Why it survives a dead
+/// process: a waiter holds nothing but its slot while it sleeps, and a notify skips (and
+/// frees) the slots of processes that ended, so a dead waiter never swallows a notification
+/// meant for a living one; a notifier or waiter that dies holding the lock is the lock's
+/// business (the next one gets `ownerDied`); a notifier killed between granting and waking is
+/// covered by the sleepers' look at their slot at least once a second. A notification granted
+/// to a waiter that dies before it returns is lost, as one given to a waiter that ignores it:
+/// wait for a predicate, with a timeout. At most 64 threads wait at
+/// once, in all processes; one more throws ``SynchronizationError/Code/tooManyWaiters``.
 ///
 /// ```swift
 /// let items = try Condition()
@@ -44,9 +51,10 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
     let placement: SharedPlacement
     let lockGuard: Guard
     static let name = "Condition"
-    static let byteCount = 8
+    static let byteCount = ConditionTickets.byteCount
     private var sequence: FutexWord { FutexWord(placement.pointer) }
     private var waiters: FutexWord { FutexWord(placement.pointer + 4) }
+    private var tickets: ConditionTickets { ConditionTickets(base: placement.pointer) }
 
     /// A condition over a new ``RLock`` (Python's default). Throws
     /// ``SynchronizationError/Code/sharedMemoryUnavailable`` when this process has no arena or
@@ -77,6 +85,7 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         self.lockGuard = lockGuard
         sequence.initialize(to: 0)
         waiters.initialize(to: 0)
+        tickets.initialize()
     }
 
     init(attaching placement: SharedPlacement, guard lockGuard: Guard) {
@@ -112,15 +121,17 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
 
     // MARK: waiting (inside withLock)
 
-    /// Releases the lock, sleeps until notified or `timeout` passes (nil: as long as it takes),
-    /// takes the lock back; returns false when the timeout passed (Python's `wait`). A wait may
-    /// also end early when two notifications race, so callers re-check their condition (or use
+    /// Releases the lock, sleeps until a notify is meant for this waiter or `timeout` passes
+    /// (nil: as long as it takes), takes the lock back; returns true when notified, false when
+    /// the timeout passed (Python's `wait`). Another waiter may still change the state between
+    /// the notify and this return, so callers re-check their condition (or use
     /// ``wait(for:timeout:)``).
     ///
     /// Throws ``SynchronizationError/Code/notOwner`` when the calling thread does not hold the
     /// lock, ``SynchronizationError/Code/ownerDied`` (with the lock held again) when a process
     /// died holding the lock meanwhile, ``SynchronizationError/Code/invalidArgument`` for a
-    /// negative timeout.
+    /// negative timeout, ``SynchronizationError/Code/tooManyWaiters`` when
+    /// 64 threads wait already.
     @available(*, noasync, message: "a lock belongs to a thread; use withLock(when:) from async code")
     public func wait(timeout: Duration? = nil) throws -> Bool {
         let deadline = try SynchronizationError.deadline(timeout, "\(what).wait")
@@ -135,8 +146,8 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         return try wait(for: predicate, until: deadline, cancellation: nil)
     }
 
-    /// Wakes up to `count` threads waiting on this condition, in any process (Python's
-    /// `notify(n)`). Throws ``SynchronizationError/Code/notOwner`` when the calling thread does
+    /// Wakes the `count` threads that have waited longest on this condition, in any process
+    /// (Python's `notify(n)`); the others sleep on. Throws ``SynchronizationError/Code/notOwner`` when the calling thread does
     /// not hold the lock, ``SynchronizationError/Code/invalidArgument`` for a count below 0.
     public func notify(_ count: Int = 1) throws(SynchronizationError) {
         guard count >= 0 else {
@@ -209,32 +220,49 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
 
     private func wait(until deadline: MonotonicInstant?, cancellation: WaitCancellation?) throws -> Bool {
         let core = lockGuard.core
-        // Read before releasing the lock: a notify after the release bumps it, so the futex
-        // wait returns at once instead of missing it.
-        let observed = sequence.load()
-        let levels = try core.releaseAll("\(what).wait")
+        guard try core.isHeldByCallingThread("\(what).wait") else { throw LockCore.notOwner("\(what).wait") }
+        // The ticket is taken with the lock held: a notify after the release below sees it.
+        guard let slot = tickets.enqueue() else {
+            throw SynchronizationError(.tooManyWaiters, "\(what).wait: \(ConditionTickets.capacity) threads wait on it already")
+        }
+        let levels: UInt32
+        do { levels = try core.releaseAll("\(what).wait") } catch { _ = tickets.leave(slot); throw error }
         waiters.add(1)
-        var notified = true
         var failure: Errno?
-        while sequence.load() == observed {
+        while true {
+            // Read before looking at the slot: a grant after the look changes it, so the futex
+            // wait returns at once instead of missing the wake-up.
+            let observed = sequence.load()
+            if tickets.isGranted(slot) { break }
             if let cancellation, cancellation.isCancelled { break }
-            if let deadline, deadline.hasPassed { notified = false; break }
+            if let deadline, deadline.hasPassed { break }
             if case .failure(let errno) = sequence._nap(whileEqualTo: observed, until: deadline) { failure = errno; break }
         }
         waiters.subtract(1)
         let cancelled = cancellation?.isCancelled ?? false
-        // A cancelled waiter may have been the one a notify(1) woke: pass the wake-up on.
-        if cancelled, sequence.load() != observed { sequence.wake(1) }
+        defer {
+            // Leaving frees the slot; a grant that came after the timeout still counts (the
+            // waiter returns notified), one that came to a cancelled waiter is passed on.
+            let notified = tickets.leave(slot)
+            if cancelled, notified { grantAndWake(1) }
+        }
         try core.reacquire(levels: levels, "\(what).wait")
         if let failure { throw SynchronizationError.system(failure, "futex", "\(what).wait") }
         if cancelled { throw CancellationError() }
-        return notified
+        return tickets.isGranted(slot)
     }
 
     private func wake(_ count: Int32, _ what: String) throws(SynchronizationError) {
         guard try lockGuard.core.isHeldByCallingThread(what) else { throw LockCore.notOwner(what) }
+        grantAndWake(Int(count))
+    }
+
+    /// Grants the oldest `count` waiters and wakes every sleeper: the futex cannot pick which
+    /// ones, so those not granted look at their slot and sleep again.
+    private func grantAndWake(_ count: Int) {
+        guard tickets.grant(count) > 0 else { return }
         sequence.add(1)
-        if count > 0, waiters.load() > 0 { sequence.wake(count) }
+        sequence.wake()
     }
 
     /// Threads sleeping in a wait now, in every process (a waiter that died counts on).

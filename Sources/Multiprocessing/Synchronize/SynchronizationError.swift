@@ -41,6 +41,9 @@ public struct SynchronizationError: Error, Hashable, Sendable, CustomStringConve
         public static let brokenBarrier = Code("brokenBarrier")
         /// A `withLock(timeout:)` ran past its timeout (the forms that answer `false` do not throw).
         public static let timedOut = Code("timedOut")
+        /// A ``Condition`` wait while 64 threads (in all processes)
+        /// wait on it already.
+        public static let tooManyWaiters = Code("tooManyWaiters")
         /// A negative timeout, a negative count, a barrier of no parties.
         public static let invalidArgument = Code("invalidArgument")
         /// The primitive's shared memory could not be had (no arena, a stale handle);

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""A worker that breaks Protocols/PROTOCOL.md on request, so the supervisor's refusals can be
+tested against a foreign peer (Tests/MultiprocessingTests/PythonWorkerTests.swift).
+
+It is worker.py, except that a request ``{"misbehave": what}`` first sends something wrong,
+then answers ``"real"`` as it should:
+
+- ``"wrong-source"``: a reply with that request's correlation but another source (``"forged"``);
+- ``"malformed"``: a frame whose body is not an envelope and a payload;
+- ``"stray"``: a reply to a correlation nobody awaits;
+- ``"unknown-destination"``: a message to a worker id that does not exist;
+- ``"unknown-kind"``: a frame of kind 42 to the supervisor (correlation 77); the answer is
+  then ``[kind, correlation, type]`` of the frame the supervisor sent back.
+
+With the argument ``version0`` it says hello with version 0 instead, and exits 7 when the
+supervisor answered with an error frame before closing (8: another frame, 9: none).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpwire  # noqa: E402
+import worker  # noqa: E402
+from mpwire import Envelope, Kind  # noqa: E402
+
+UNKNOWN_KIND = 42
+
+
+def refused_at_hello(channel):
+    hello = mpwire.hello(entry=worker.ENTRY)
+    hello["version"] = 0
+    channel.send(Envelope(Kind.HELLO, 0, 0, 0, 0), hello)
+    body = channel.receive()
+    if body is None:
+        os._exit(9)
+    envelope, _ = mpwire.split_body(body)
+    os._exit(7 if envelope.kind == Kind.ERROR else 8)
+
+
+def misbehave(channel, envelope, what):
+    me = channel.id
+    if what == "wrong-source":
+        channel.send(Envelope(Kind.REPLY, 0, me + 1000, envelope.source, envelope.correlation), "forged")
+    elif what == "malformed":
+        data = memoryview(mpwire.frame(b"\xc1"))       # 0xc1 is never a MessagePack value
+        while data:
+            data = data[os.write(worker.WRITE_FD, data):]
+    elif what == "stray":
+        channel.send(Envelope(Kind.REPLY, 0, me, mpwire.SUPERVISOR_ID, 0xFFFF_FFFF), "stray")
+    elif what == "unknown-destination":
+        channel.send(Envelope(Kind.MESSAGE, 0, me, 999_999_999, 0), "lost")
+    elif what == "unknown-kind":
+        channel.send(Envelope(UNKNOWN_KIND, 0, me, mpwire.SUPERVISOR_ID, 77), "?")
+        answer, payload = mpwire.split_body(channel.receive())
+        value = mpwire.unpack_payload(payload)
+        kind_type = value.get("type") if isinstance(value, dict) else None
+        channel.send(envelope.answer(Kind.REPLY), [int(answer.kind), answer.correlation, kind_type])
+        return
+    channel.send(envelope.answer(Kind.REPLY), "real")
+
+
+def main():
+    channel = worker.Channel()
+    if sys.argv[1:] == ["version0"]:
+        refused_at_hello(channel)
+    worker.handshake(channel)
+    while (body := channel.receive()) is not None:
+        envelope, payload = mpwire.split_body(body)
+        if envelope.kind != Kind.REQUEST:
+            continue
+        value = mpwire.unpack_payload(payload)
+        if isinstance(value, dict) and "misbehave" in value:
+            misbehave(channel, envelope, value["misbehave"])
+        else:
+            worker.answer_request(channel, envelope, payload)
+
+
+if __name__ == "__main__":
+    main()
