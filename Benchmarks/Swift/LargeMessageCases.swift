@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Multiprocessing
 
 // One large message from a child to the parent (issue 10, section 4). Python peer:
