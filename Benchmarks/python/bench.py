@@ -18,6 +18,7 @@ import cases_frames  # noqa: E402,F401
 import cases_process  # noqa: E402,F401
 import cases_shared  # noqa: E402,F401
 import cases_sync  # noqa: E402,F401
+import cases_large  # noqa: E402,F401
 import cases_queue  # noqa: E402,F401
 
 

@@ -190,7 +190,7 @@ public enum TestEntries {
 
     public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes, ask, writeRaw, halfFrame,
                                                        superviseAndWait, spawnUntilKilled, stubborn, connectionEcho, printLines, flood]
-        + processFunctions + SharedMemoryEntries.functions + SynchronizeEntries.functions
+        + processFunctions + SharedMemoryEntries.functions + SynchronizeEntries.functions + FlowEntries.functions
     /// Writes each line to standard output (the last one without a newline) and "oops" to
     /// standard error.
     public static let printLines = ProcessFunction("printLines") { (lines: [String]) -> Int in
@@ -206,11 +206,11 @@ public enum TestEntries {
     }
     public static let flood = ProcessFunction("flood") { (job: Flood, context: WorkerContext) -> Int in
         let payload = Data(repeating: 7, count: job.size)   // bin, not an array of numbers
-        for _ in 0..<job.count { try context.send(payload, to: job.target) }
+        for _ in 0..<job.count { try await context.send(payload, to: job.target) }
         return job.count
     }
 
-    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self, StubbornTally.self] + SharedMemoryEntries.workers
+    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self, StubbornTally.self, Relay.self, Volley.self] + SharedMemoryEntries.workers
 }
 
 /// Adds every request to a running total and answers the total.
@@ -259,7 +259,7 @@ public struct Recorder: Worker {
                     try await context.monitor(UInt64(target))
                     try request.reply(true)
                 } else if let target = request.value["send"]?.int64Value {
-                    try context.send(request.value["value"] ?? .nil, to: UInt64(target))
+                    try await context.send(request.value["value"] ?? .nil, to: UInt64(target))
                     try request.reply(true)
                 } else {
                     try request.reply(MessagePackValue.array(seen))

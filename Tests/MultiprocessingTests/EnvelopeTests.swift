@@ -312,6 +312,8 @@ enum EnvelopeVectors {
         "goodbye": PayloadFixture("Goodbye", Goodbye(status: 0)),
         "monitor-request": PayloadFixture("Monitor", Monitor(id: 5)),
         "monitor-reply": PayloadFixture("MessagePackValue", MessagePackValue.nil),
+        "flow-pause": PayloadFixture("MessagePackValue", MessagePackValue.nil),
+        "flow-resume": PayloadFixture("MessagePackValue", MessagePackValue.nil),
         "down-exited": PayloadFixture("Down", Down(id: 5, status: .exited(3))),
         "down-signaled": PayloadFixture("Down", Down(id: 5, status: .signaled(.kill))),
         "down-unknown": PayloadFixture("Down", Down(id: 12, status: .unknown)),

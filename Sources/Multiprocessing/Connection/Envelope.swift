@@ -87,6 +87,11 @@ extension Envelope {
         public static let monitor = Kind(rawValue: 8)
         /// The supervisor reports that a monitored worker ended (payload ``Down``).
         public static let down = Kind(rawValue: 9)
+        /// Flow control (capability ``FlowControl/capability``): the sender asks its peer on the
+        /// channel to hold new requests and messages for it until a ``resume``. No payload (nil).
+        public static let pause = Kind(rawValue: 42)
+        /// Flow control: the sender takes new requests and messages again. No payload (nil).
+        public static let resume = Kind(rawValue: 43)
 
         /// The kinds protocol version 1 defines.
         public static let version1: [Kind] = [.hello, .welcome, .message, .request, .reply, .error, .goodbye, .monitor, .down]
@@ -103,6 +108,8 @@ extension Envelope {
             case 7: "goodbye"
             case 8: "monitor"
             case 9: "down"
+            case 42: "pause"
+            case 43: "resume"
             default: nil
             }
         }

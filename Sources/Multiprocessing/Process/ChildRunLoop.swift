@@ -20,9 +20,15 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
         case closure(@Sendable () -> Void)
     }
 
-    /// Frames waiting for the entry's code. When it is full the loop stops reading the channel,
-    /// so the pipe fills and the sender waits (backpressure, never unbounded memory).
+    /// Requests and messages waiting for the entry's code. With flow control (the supervisor
+    /// agreed to it in its welcome) the loop always reads the channel, and a mailbox that
+    /// reaches this many frames asks the supervisor to `pause` them (`resume` once it drained to
+    /// a quarter): replies, errors and control frames are still read and dispatched at once,
+    /// so a handler waiting for an answer never waits behind the requests that wait for it.
+    /// Without flow control the loop stops reading while the mailbox is full (version 1).
     static let mailboxCapacity = 256
+    /// Where a paused mailbox asks for `resume`.
+    static let mailboxResumeMark = mailboxCapacity / 4
 
     private let session: ChildSession
     private let queue = Mutex<[Work]>([])
@@ -38,6 +44,11 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
     private var mailboxHead = 0
     private var mailboxWaiter: CheckedContinuation<FrameBody?, any Error>?
     private var inputEnded = false
+    /// The mailbox asked the supervisor to pause and has not resumed yet.
+    private var mailboxPauseSent = false
+    private var mailboxCount: Int { mailbox.count - mailboxHead }
+    /// Whether the loop reads the channel now: always with flow control, else while the mailbox has room.
+    private var mayRead: Bool { session.speaksFlowControl || mailboxCount < Self.mailboxCapacity }
     private var inputError: (any Error)?
     private var finished = false
 
@@ -103,7 +114,7 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             }
             if !work.isEmpty { continue }
             if finished { return }
-            let readInput = !inputEnded && mailbox.count - mailboxHead < Self.mailboxCapacity
+            let readInput = !inputEnded && mayRead
             // Frames already read but not dispatched: the first request often arrives in the
             // same read as the welcome, and frames wait here while the mailbox was full.
             if readInput, dispatchBuffered() { continue }
@@ -133,7 +144,7 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
     private func dispatchBuffered() -> Bool {
         var dispatched = false
         do {
-            while mailbox.count - mailboxHead < Self.mailboxCapacity, let body = try session.nextBufferedFrame() {
+            while mayRead, let body = try session.nextBufferedFrame() {
                 dispatch(body)
                 dispatched = true
             }
@@ -165,14 +176,36 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             session.resolveReply(body)
         case QueueWire.Kind.closed:
             QueueClients.received(body)
+        case .pause, .resume:
+            session.sendGate.set(paused: body.envelope.kind == .pause)
         default:
             if let waiter = mailboxWaiter {
                 mailboxWaiter = nil
                 waiter.resume(returning: body)
             } else {
                 mailbox.append(body)
+                if session.speaksFlowControl, !mailboxPauseSent, mailboxCount >= Self.mailboxCapacity {
+                    mailboxPauseSent = true
+                    sendFlow(.pause)
+                }
             }
         }
+    }
+
+    /// Tells the supervisor to hold (`pause`) or deliver again (`resume`) this mailbox's
+    /// requests and messages.
+    private func sendFlow(_ kind: Envelope.Kind) {
+        try? session.send(Envelope(kind, from: session.id, to: Envelope.supervisor), MessagePackValue.nil)
+    }
+
+    /// On the loop's thread: reads and dispatches what already arrived on the channel, without
+    /// waiting (a sender that never suspends still sees a `pause`). Elsewhere the loop is free
+    /// to read by itself, and this does nothing.
+    func readArrivedInput() {
+        guard isOnLoop, !inputEnded, mayRead else { return }
+        guard let events = try? FileDescriptor.poll([session.input], for: .readable, timeout: .zero), !events[0].isEmpty else { return }
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        readChannel(into: &chunk)
     }
 
     private func endInput(_ error: (any Error)?) {
@@ -214,6 +247,10 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
                     let body = mailbox[mailboxHead]
                     mailboxHead += 1
                     if mailboxHead == mailbox.count { mailbox.removeAll(keepingCapacity: true); mailboxHead = 0 }
+                    if mailboxPauseSent, mailboxCount <= Self.mailboxResumeMark {
+                        mailboxPauseSent = false
+                        sendFlow(.resume)
+                    }
                     continuation.resume(returning: body)
                 } else if inputEnded {
                     if let inputError { continuation.resume(throwing: inputError) } else { continuation.resume(returning: nil) }

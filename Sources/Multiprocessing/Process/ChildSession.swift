@@ -21,9 +21,14 @@ public final class ChildSession: @unchecked Sendable {
     public let entry: String
     /// The name the parent gave this child.
     public let name: String
+    /// The supervisor agreed to flow control in its welcome: the mailbox asks it to pause
+    /// instead of this child stopping to read (ChildRunLoop), and ``sendGate`` follows its pauses.
+    private(set) var speaksFlowControl = false
+    /// Closed while the supervisor asked this child to hold new requests and messages.
+    let sendGate = SendGate()
     private var reader: FrameReader
     private let writeLock = Mutex<Void>(())
-    private let maxFrameSize: Int
+    let maxFrameSize: Int
 
     init(input: FileDescriptor, output: FileDescriptor, entry: String, name: String, maxFrameSize: Int = MessagePackLimits.defaultMaxFrameSize) {
         self.input = input
@@ -37,12 +42,13 @@ public final class ChildSession: @unchecked Sendable {
     /// Says hello and waits for the welcome.
     func handshake() throws {
         try send(FrameBody(Envelope(.hello, from: 0, to: Envelope.supervisor),
-                           encoding: Hello(pid: ProcessControl.id, entry: entry, capabilities: [])))
+                           encoding: Hello(pid: ProcessControl.id, entry: entry, capabilities: [FlowControl.capability])))
         guard let answer = try receive() else { throw Closed() }
         switch answer.envelope.kind {
         case .welcome:
             let welcome = try answer.decodePayload(Welcome.self)
             id = welcome.id
+            speaksFlowControl = welcome.capabilities.contains(FlowControl.capability)
         case .error:
             throw try answer.decodePayload(RemoteError.self)
         default:
@@ -71,6 +77,11 @@ public final class ChildSession: @unchecked Sendable {
         try writeLock.withLock { _ in
             try writer.drain { try writeAfterPending($0) }
         }
+    }
+
+    /// Sends one whole frame (length prefix included) after any pending output.
+    func sendFrame(_ frame: UnsafeRawBufferPointer) throws {
+        try writeLock.withLock { _ in try writeAfterPending(frame) }
     }
 
     /// Sends `envelope` and `payload` as one frame.
@@ -178,6 +189,7 @@ public final class ChildSession: @unchecked Sendable {
 
     /// The channel ended: whoever waits for an answer learns that none will come.
     func channelEnded() {
+        sendGate.set(paused: false)   // waiting senders go on, and learn the channel closed
         let closed = ProcessError(.disconnected, "the channel to the supervisor closed")
         let waiting = replyWaiters.withLock { table in
             readerEnded = true
@@ -222,6 +234,19 @@ public final class ChildSession: @unchecked Sendable {
     nonisolated(unsafe) private var readerEnded = false
     private let correlations = Atomic<UInt64>(2)
 
+    /// Waits while the supervisor asked this child to hold new requests and messages. On the
+    /// run loop's thread it first reads what already arrived (every ``FlowControl/releaseChunk``
+    /// bytes sent): code that sends without ever suspending would otherwise never see a `pause`.
+    func waitToSend(bytes: Int) async {
+        guard speaksFlowControl else { return }
+        if sentSinceCheck.wrappingAdd(bytes, ordering: .relaxed).newValue >= FlowControl.releaseChunk {
+            sentSinceCheck.store(0, ordering: .relaxed)
+            runLoop?.readArrivedInput()
+        }
+        await sendGate.waitUntilOpen()
+    }
+    private let sentSinceCheck = Atomic<Int>(0)
+
     /// Sends a request to the worker `destination` (0: the supervisor) and waits for its answer.
     func request<P: Encodable>(_ payload: P, to destination: UInt64, kind: Envelope.Kind = .request,
                                timeout: Duration?) async throws -> FrameBody {
@@ -229,6 +254,7 @@ public final class ChildSession: @unchecked Sendable {
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
         try writer.append(Envelope(kind, from: id, to: destination, correlation: correlation), payload: payload)
         let frame = writer.take()
+        if destination != Envelope.supervisor { await waitToSend(bytes: frame.count) }
         let timeoutTask = timeout.map { timeout in
             Task { [self] in
                 try await Task.sleep(for: timeout)

@@ -27,9 +27,14 @@ public struct WorkerContext: Sendable {
     }
 
     /// Sends `value` to the worker `destination` as a one-way message (its mailbox gets it as
-    /// a ``WorkerEvent/message(from:_:)``), through the supervisor.
-    public func send<M: Encodable>(_ value: M, to destination: UInt64) throws {
-        try session.send(Envelope(.message, from: id, to: destination), value)
+    /// a ``WorkerEvent/message(from:_:)``), through the supervisor. Waits while the supervisor
+    /// holds this worker's new requests and messages (a destination is slow: flow control).
+    public func send<M: Encodable>(_ value: M, to destination: UInt64) async throws {
+        var writer = FrameWriter(maxFrameSize: session.maxFrameSize)
+        try writer.append(Envelope(.message, from: id, to: destination), payload: value)
+        let frame = writer.take()
+        await session.waitToSend(bytes: frame.count)
+        try frame.withUnsafeBytes { try session.sendFrame($0) }
     }
 
     /// Asks the supervisor to report when the worker `target` ends: a ``WorkerEvent/down(_:)``

@@ -28,11 +28,15 @@ final class ChildChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        if var partial = pending {
-            // Only the frame that straddles two reads is copied: it is completed from
-            // `incoming` and parsed, then the rest of `incoming` is parsed where it lies
-            // (appending every read to the leftover copied each byte once more).
-            partial.discardReadBytes()   // the leftover is less than one frame
+        if pending != nil {
+            // Only the frame that straddles two reads is copied, into one accumulation buffer
+            // that owns its storage (`pending` is cleared first, so no write copies it again)
+            // and is reserved from the declared length: linear in the frame, however many
+            // reads it takes. It is completed from `incoming` and parsed, then the rest of
+            // `incoming` is parsed where it lies.
+            var partial = pending!
+            pending = nil
+            partial.discardReadBytes()   // the leftover is less than one frame (a no-op once owned)
             if partial.readableBytes < 4 {
                 var header = incoming.readSlice(length: min(4 - partial.readableBytes, incoming.readableBytes))!
                 partial.writeBuffer(&header)
@@ -40,6 +44,7 @@ final class ChildChannelHandler: ChannelInboundHandler {
             if partial.readableBytes >= 4 {
                 let length = Int(partial.getInteger(at: partial.readerIndex, as: UInt32.self)!)
                 let missing = length <= maxFrameSize ? max(0, 4 + length - partial.readableBytes) : 0
+                if partial.writableBytes < missing { partial.reserveCapacity(minimumWritableBytes: missing) }
                 var rest = incoming.readSlice(length: min(missing, incoming.readableBytes))!
                 partial.writeBuffer(&rest)
             }
@@ -91,6 +96,12 @@ final class ChildChannelHandler: ChannelInboundHandler {
                 }
                 if let target = outbound[envelope.destination]?.record ?? route(envelope.destination) {
                     var slice = buffer.readSlice(length: 4 + length)!
+                    if FlowControl.isHeld(envelope.kind), !target.flow.acceptsAtOnce(target.channel) {
+                        // Requests and messages wait for a paused or full child; replies,
+                        // errors and control frames never do (ChildFlow.swift).
+                        target.deliverHeldKind(&slice, from: record)
+                        continue
+                    }
                     outbound[envelope.destination, default: (target, context.channel.allocator.buffer(capacity: 4096))].buffer.writeBuffer(&slice)
                 } else {
                     buffer.moveReaderIndex(forwardBy: 4 + length)
@@ -124,28 +135,20 @@ final class ChildChannelHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         guard !outbound.isEmpty else { return }
-        var full = false
+        // Backpressure is ChildFlow's: a destination that is paused or not writable has new
+        // requests and messages held, and their senders paused past its budget. This channel is
+        // never stopped wholesale here, so the replies it carries always arrive.
         for (_, entry) in outbound {
             entry.record.forward(entry.buffer)
-            // Backpressure: a destination past its high watermark stops this source's reads
-            // until it drains, so a fast sender waits instead of growing the supervisor's memory.
-            if let channel = entry.record.channel, !channel.isWritable, !entry.record.blockedSources.contains(where: { $0 === record }) {
-                entry.record.blockedSources.append(record)
-                full = true
-            }
         }
         outbound.removeAll(keepingCapacity: true)
         // Frames went to other workers: their answers (or the next requests) tend to follow
         // within microseconds, which the loop waits for awake.
         SupervisorRuntime.shared.spinForAnswersSoon()
-        if full {
-            SupervisorRuntime.shared.backpressurePauses.wrappingAdd(1, ordering: .relaxed)
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { record.releaseBlockedSources() }
+        if context.channel.isWritable { record.releaseHeld() }
         context.fireChannelWritabilityChanged()
     }
 

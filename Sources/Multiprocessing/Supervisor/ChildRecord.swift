@@ -24,6 +24,8 @@ final class ChildRecord: @unchecked Sendable {
 
     // Loop-confined state.
     var channel: (any Channel)?
+    /// Requests and messages held for this child, and whether it is paused as a sender.
+    let flow = ChildFlow()
     /// The supervisor's read end of the channel (NIO owns it): looked at, never read, by
     /// ``SupervisorRuntime/spinForAnswers()``.
     var readDescriptor: FileDescriptor?
@@ -80,7 +82,8 @@ final class ChildRecord: @unchecked Sendable {
         case .hello where !handshakeDone:
             do {
                 let hello = try body.decodePayload(Hello.self)
-                let welcome = try Welcome(answering: hello, id: id, maxFrameSize: maxFrameSize)
+                let welcome = try Welcome(answering: hello, id: id, capabilities: [FlowControl.capability], maxFrameSize: maxFrameSize)
+                flow.speaksFlowControl = welcome.capabilities.contains(FlowControl.capability)
                 write(Envelope(.welcome, from: Envelope.supervisor, to: id), welcome)
                 handshakeDone = true
                 cancelTimer(Self.handshakeTimer)
@@ -107,6 +110,8 @@ final class ChildRecord: @unchecked Sendable {
             }
         case .goodbye:
             break
+        case .pause, .resume:
+            mailboxFlow(envelope.kind)
         case .monitor:
             do {
                 let target = try body.decodePayload(Monitor.self).id
@@ -161,6 +166,7 @@ final class ChildRecord: @unchecked Sendable {
     func channelEnded() {
         loop.preconditionInEventLoop()
         guard channelOpen else { return }
+        dropHeld()
         channelOpen = false
         finishIfDone()
     }
@@ -228,19 +234,6 @@ final class ChildRecord: @unchecked Sendable {
         writeFrames(&writer)
     }
 
-    /// Children whose reading is paused because this child's channel is full (on the loop).
-    var blockedSources: [ChildRecord] = []
-
-    /// Resumes reading from every child that waited for this one to drain (on the loop).
-    func releaseBlockedSources() {
-        let sources = blockedSources
-        blockedSources.removeAll()
-        for source in sources {
-            guard let channel = source.channel else { continue }
-            channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() }
-        }
-    }
-
     /// Writes whole frames forwarded from another worker (on the loop).
     func forward(_ frames: ByteBuffer) {
         guard let channel, channelOpen else { return }
@@ -302,8 +295,14 @@ final class ChildRecord: @unchecked Sendable {
                         return
                     }
                     waiters[correlation] = continuation
-                    writeFrames(&writer)
-                    SupervisorRuntime.shared.spinForAnswersSoon()
+                    let frame = writer.drain { ByteBufferAllocator().buffer(bytes: $0) }
+                    // Held like any request while the child's mailbox is paused; past the held
+                    // budget this call waits, on the loop, for it to drain.
+                    flow.whenWithinBudget { [self] in
+                        var frame = frame
+                        deliverHeldKind(&frame, from: nil)
+                        SupervisorRuntime.shared.spinForAnswersSoon()
+                    }
                     if let timeout {
                         timers[correlation] = loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
                             timers[correlation] = nil
@@ -400,8 +399,10 @@ final class ChildRecord: @unchecked Sendable {
         try writer.append(Envelope(.message, from: Envelope.supervisor, to: id), payload: payload)
         let frame = writer.take()
         loop.execute { [self] in
-            guard let channel, channelOpen else { return }
-            channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+            flow.whenWithinBudget { [self] in
+                var buffer = ByteBufferAllocator().buffer(bytes: frame)
+                deliverHeldKind(&buffer, from: nil)
+            }
         }
     }
 

@@ -60,10 +60,12 @@ final class SupervisorRuntime: Sendable {
     /// Live children by id (any thread reads; the loop writes).
     private let live = Mutex<[UInt64: ChildRecord]>([:])
     private let ids = Atomic<UInt64>(1)
-    /// How many times a source's reads were paused for a full destination (for tests and stats).
+    /// How many times a sender was paused for a destination past its held budget (for tests and stats).
     let backpressurePauses = Atomic<Int>(0)
+    /// The most bytes ever held for one child (ChildFlow), for tests and stats.
+    let heldBytesHighWater = Atomic<Int>(0)
     /// A child's channel stops being writable past this many pending bytes, and is again below
-    /// the low mark: the bound on what the supervisor holds for one slow reader.
+    /// the low mark: past it, new requests and messages for the child are held (ChildFlow).
     static let writeWaterMarks = (low: 256 << 10, high: 1 << 20)
 
     /// Descriptors the runtime opens when it starts: the reaper's wake pipe (2), the event
