@@ -156,7 +156,7 @@ final class ChildRecord: @unchecked Sendable {
         report("disconnected: it \(reason)")
         channel?.close(mode: .output, promise: nil)
         loop.scheduleTask(in: Self.refusalGrace) { [self] in
-            if exitedStatus == nil { _ = try? pidfd.kill() }
+            if exitedStatus == nil { process.send(.kill) }
         }
     }
 
