@@ -42,3 +42,16 @@ enum TestWorker {
         return (demo, output, errors)
     }
 }
+
+extension SlowCounter {
+    /// Asks `counter` (a running `SlowCounter`) how many messages it has counted, every 20 ms,
+    /// until it reaches `expected` or `polls` answers came; returns the last count.
+    static func count(of counter: ChildProcess, reaching expected: Int, polls: Int) async throws -> Int {
+        var received = 0
+        for _ in 0..<polls where received < expected {
+            received = try await counter.request(0, as: Int.self)
+            if received < expected { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        return received
+    }
+}
