@@ -9,28 +9,34 @@ then answers ``"real"`` as it should:
 - ``"malformed"``: a frame whose body is not an envelope and a payload;
 - ``"stray"``: a reply to a correlation nobody awaits;
 - ``"unknown-destination"``: a message to a worker id that does not exist;
-- ``"unknown-kind"``: a frame of kind 42 to the supervisor (correlation 77); the answer is
+- ``"unknown-kind"``: a frame of kind 99 (defined by no version) to the supervisor (correlation 77); the answer is
   then ``[kind, correlation, type]`` of the frame the supervisor sent back.
 
-With the argument ``version0`` it says hello with version 0 instead, and exits 7 when the
-supervisor answered with an error frame before closing (8: another frame, 9: none).
+With the argument ``version0`` it says hello with version 0 instead, waits 0.3 s, reads, and
+exits 7 when the supervisor answered with an error frame before closing (8: another frame, 9:
+none); killed before it read, it ends by SIGKILL.
 """
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpwire  # noqa: E402
 import worker  # noqa: E402
 from mpwire import Envelope, Kind  # noqa: E402
 
-UNKNOWN_KIND = 42
+UNKNOWN_KIND = 99
+REFUSED_READ_DELAY = 0.3  # seconds
 
 
 def refused_at_hello(channel):
     hello = mpwire.hello(entry=worker.ENTRY)
     hello["version"] = 0
     channel.send(Envelope(Kind.HELLO, 0, 0, 0, 0), hello)
+    # Reads only after a while (well inside the supervisor's grace of a second), so a supervisor
+    # that killed a refused peer at once would kill it before it read the error frame.
+    time.sleep(REFUSED_READ_DELAY)
     body = channel.receive()
     if body is None:
         os._exit(9)

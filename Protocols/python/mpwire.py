@@ -34,7 +34,7 @@ _UINT64_MAX = (1 << 64) - 1
 
 
 class Kind(enum.IntEnum):
-    """Envelope kinds of protocol version 1 (PROTOCOL.md, Kinds)."""
+    """Envelope kinds (PROTOCOL.md, Kinds): version 1's, then flow control's (capability ``flow``)."""
 
     HELLO = 1
     WELCOME = 2
@@ -45,6 +45,8 @@ class Kind(enum.IntEnum):
     GOODBYE = 7
     MONITOR = 8
     DOWN = 9
+    PAUSE = 42
+    RESUME = 43
 
 
 class QueueKind(enum.IntEnum):

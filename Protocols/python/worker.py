@@ -9,7 +9,13 @@ reach every path:
 - ``{"exit": N}`` makes it exit with status N at once, without answering.
 
 It ends with status 0 when the supervisor closes the channel at a frame boundary, or says
-goodbye. Needs PyPI's ``msgpack`` and ``mpwire.py`` (beside this file). From Swift::
+goodbye.
+
+It does not announce the ``flow`` capability and relies on version-1 behaviour (PROTOCOL.md,
+Flow control, "Without the capability"): it reads one frame and answers it before it reads
+the next, so its mailbox is the pipe itself and a full pipe is its backpressure; it sends no
+requests or messages of its own, so it has nothing to hold. The supervisor never sends it
+``pause`` or ``resume``; were one to arrive, it is answered as an unknown kind. Needs PyPI's ``msgpack`` and ``mpwire.py`` (beside this file). From Swift::
 
     let worker = try await ChildProcess.start(executable: "/path/to/Protocols/python/worker.py")
     let echoed = try await worker.request(["a": 1], as: [String: Int].self)
@@ -25,7 +31,8 @@ import mpwire  # noqa: E402
 from mpwire import Envelope, Kind  # noqa: E402
 
 ENTRY = "python-echo"
-KNOWN_KINDS = set(Kind)
+# Version 1's kinds: without the flow capability, pause and resume are not this peer's.
+KNOWN_KINDS = set(Kind) - {Kind.PAUSE, Kind.RESUME}
 # Frames arrive on the first descriptor and leave on the second: fds 3 and 4.
 READ_FD, WRITE_FD = (int(fd) for fd in os.environ.get("MP_CHANNEL_FDS", "3,4").split(","))
 

@@ -176,7 +176,9 @@ public struct FrameWriter: ~Copyable {
         let length = buffer.count - start - 4
         guard length <= maxFrameSize else {
             buffer.truncate(to: start)
-            throw MessagePackError(.frameTooLarge, at: start, "value encodes to \(length) bytes, above the maximum frame of \(maxFrameSize)")
+            var error = MessagePackError(.frameTooLarge, at: start, "value encodes to \(length) bytes, above the maximum frame of \(maxFrameSize)")
+            error.size = length
+            throw error
         }
         buffer.setBigEndian(UInt32(length), at: start)
     }

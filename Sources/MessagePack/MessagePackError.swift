@@ -44,6 +44,9 @@ public struct MessagePackError: Error, Hashable, Sendable, CustomStringConvertib
     public var offset: Int
     /// A sentence naming what was wrong.
     public var message: String
+    /// For ``Code/frameTooLarge`` from a ``FrameWriter``: the size in bytes of the frame body
+    /// it refused, so a caller can name it in its own error; nil otherwise.
+    public var size: Int?
 
     public init(_ code: Code, at offset: Int, _ message: String) {
         self.code = code

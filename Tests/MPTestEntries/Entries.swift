@@ -190,7 +190,7 @@ public enum TestEntries {
 
     public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes, ask, writeRaw, halfFrame,
                                                        superviseAndWait, spawnUntilKilled, stubborn, connectionEcho, printLines, flood]
-        + processFunctions + SharedMemoryEntries.functions + SynchronizeEntries.functions + FlowEntries.functions
+        + processFunctions + SharedMemoryEntries.functions + SynchronizeEntries.functions + FlowEntries.functions + SizeEntries.functions
     /// Writes each line to standard output (the last one without a newline) and "oops" to
     /// standard error.
     public static let printLines = ProcessFunction("printLines") { (lines: [String]) -> Int in
@@ -210,7 +210,7 @@ public enum TestEntries {
         return job.count
     }
 
-    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self, StubbornTally.self, Relay.self, Volley.self] + SharedMemoryEntries.workers
+    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self, StubbornTally.self, Relay.self, Volley.self] + SharedMemoryEntries.workers + SizeEntries.workers
 }
 
 /// Adds every request to a running total and answers the total.

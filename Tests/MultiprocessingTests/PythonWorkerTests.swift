@@ -267,13 +267,13 @@ struct PythonWorkerTests {
             // the echo that follows finds no waiter and is dropped.
             let correlation = record.nextToken() + 1
             record.loop.execute {
-                record.write(Envelope(Envelope.Kind(rawValue: 42), from: Envelope.supervisor, to: record.id, correlation: correlation), "?")
+                record.write(Envelope(Envelope.Kind(rawValue: 99), from: Envelope.supervisor, to: record.id, correlation: correlation), "?")
             }
             do {
                 _ = try await worker.request("echo", as: String.self, timeout: .seconds(30))
                 Issue.record("the unknown kind was not refused")
             } catch let error as RemoteError {
-                #expect(error == RemoteError.unknownKind(Envelope.Kind(rawValue: 42)))
+                #expect(error == RemoteError.unknownKind(Envelope.Kind(rawValue: 99)))
             }
             // The channel stays open.
             #expect(try await worker.request("still here", as: String.self, timeout: .seconds(30)) == "still here")

@@ -84,10 +84,15 @@ public final class ChildSession: @unchecked Sendable {
         try writeLock.withLock { _ in try writeAfterPending(frame) }
     }
 
-    /// Sends `envelope` and `payload` as one frame.
+    /// Sends `envelope` and `payload` as one frame; one above the maximum is refused with
+    /// ``ProcessError/Code/messageTooLarge`` naming the envelope's kind, and nothing is sent.
     func send<P: Encodable>(_ envelope: Envelope, _ payload: P) throws {
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        try writer.append(envelope, payload: payload)
+        do {
+            try writer.append(envelope, payload: payload)
+        } catch {
+            throw ProcessError.sizeChecked(error, "\(envelope.kind == .error ? "an" : "a") \(envelope.kind)", limit: maxFrameSize)
+        }
         try writeLock.withLock { _ in
             try writer.drain { try writeAfterPending($0) }
         }
@@ -252,7 +257,11 @@ public final class ChildSession: @unchecked Sendable {
                                timeout: Duration?) async throws -> FrameBody {
         let correlation = correlations.wrappingAdd(1, ordering: .relaxed).oldValue
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        try writer.append(Envelope(kind, from: id, to: destination, correlation: correlation), payload: payload)
+        do {
+            try writer.append(Envelope(kind, from: id, to: destination, correlation: correlation), payload: payload)
+        } catch {
+            throw ProcessError.sizeChecked(error, "a request", limit: maxFrameSize)
+        }
         let frame = writer.take()
         if destination != Envelope.supervisor { await waitToSend(bytes: frame.count) }
         let timeoutTask = timeout.map { timeout in

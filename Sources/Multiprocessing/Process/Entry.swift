@@ -65,7 +65,12 @@ public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Senda
                 let input = try argument.decodePayload(Input.self)
                 let output = try await body(input, WorkerContext(session: session))
                 reply = try FrameBody(argument.envelope.answer(.reply), encoding: output)
-                try session.send(reply)
+                do {
+                    try session.send(reply)
+                } catch {
+                    // The caller then gets a RemoteError naming messageTooLarge, not MessagePack's.
+                    throw ProcessError.sizeChecked(error, "a result", limit: session.maxFrameSize)
+                }
                 return 0
             } catch let error as ChildSession.Closed {
                 _ = error

@@ -1,3 +1,5 @@
+import MessagePack
+
 /// An error of the process layer: a child that could not start, a handshake that failed, a
 /// result that never came. A struct with an extensible ``Code`` (STYLE.md).
 ///
@@ -36,6 +38,10 @@ public struct ProcessError: Error, Hashable, Sendable, CustomStringConvertible {
         /// `RLIMIT_NOFILE`); ``ProcessError/underlyingError`` says which. The next start
         /// tries again.
         public static let supervisorUnavailable = Code("supervisorUnavailable")
+        /// A request, argument, message, reply or result encodes to more than the maximum
+        /// frame: the message names the size and the limit. Nothing was sent; the channel
+        /// stays usable.
+        public static let messageTooLarge = Code("messageTooLarge")
     }
 
     public var code: Code
@@ -53,4 +59,15 @@ public struct ProcessError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
+}
+
+extension ProcessError {
+    /// `error` as the runtime reports it: MessagePack's `frameTooLarge` from a writer becomes
+    /// ``Code/messageTooLarge`` naming `what` ("a request"), its size and `limit`; any other
+    /// error is returned as it is.
+    static func sizeChecked(_ error: any Error, _ what: String, limit: Int) -> any Error {
+        guard let error = error as? MessagePackError, error.code == .frameTooLarge else { return error }
+        let size = error.size.map { "\($0) bytes" } ?? "more bytes"
+        return ProcessError(.messageTooLarge, "\(what) of \(size) is above the maximum frame of \(limit) bytes; nothing was sent")
+    }
 }

@@ -31,7 +31,11 @@ public struct WorkerContext: Sendable {
     /// holds this worker's new requests and messages (a destination is slow: flow control).
     public func send<M: Encodable>(_ value: M, to destination: UInt64) async throws {
         var writer = FrameWriter(maxFrameSize: session.maxFrameSize)
-        try writer.append(Envelope(.message, from: id, to: destination), payload: value)
+        do {
+            try writer.append(Envelope(.message, from: id, to: destination), payload: value)
+        } catch {
+            throw ProcessError.sizeChecked(error, "a message", limit: session.maxFrameSize)
+        }
         let frame = writer.take()
         await session.waitToSend(bytes: frame.count)
         try frame.withUnsafeBytes { try session.sendFrame($0) }

@@ -291,7 +291,7 @@ final class ChildRecord: @unchecked Sendable {
                     do {
                         try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: correlation), payload: payload)
                     } catch {
-                        continuation.resume(throwing: error)
+                        continuation.resume(throwing: ProcessError.sizeChecked(error, "a request", limit: maxFrameSize))
                         return
                     }
                     waiters[correlation] = continuation
@@ -320,11 +320,16 @@ final class ChildRecord: @unchecked Sendable {
     }
 
     /// Sends a function's argument: the first frame after the handshake, a request with
-    /// correlation id 1, whose reply ``functionReply()`` waits for. Encoding errors (a value
-    /// above the maximum frame, say) are thrown here, before anything is sent.
+    /// correlation id 1, whose reply ``functionReply()`` waits for. Encoding errors are thrown
+    /// here, before anything is sent (a value above the maximum frame as
+    /// ``ProcessError/Code/messageTooLarge``).
     func sendArgument<P: Encodable & Sendable>(_ payload: P) throws {
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: ChildSession.argumentCorrelation), payload: payload)
+        do {
+            try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: ChildSession.argumentCorrelation), payload: payload)
+        } catch {
+            throw ProcessError.sizeChecked(error, "an argument", limit: maxFrameSize)
+        }
         let bytes = writer.take()
         loop.execute { [self] in
             var writer = FrameWriter(maxFrameSize: maxFrameSize)
@@ -396,7 +401,11 @@ final class ChildRecord: @unchecked Sendable {
     /// Sends a one-way `message` to the child (any thread); encoding errors are thrown here.
     func sendMessage<P: Encodable & Sendable>(_ payload: P) throws {
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        try writer.append(Envelope(.message, from: Envelope.supervisor, to: id), payload: payload)
+        do {
+            try writer.append(Envelope(.message, from: Envelope.supervisor, to: id), payload: payload)
+        } catch {
+            throw ProcessError.sizeChecked(error, "a message", limit: maxFrameSize)
+        }
         let frame = writer.take()
         loop.execute { [self] in
             flow.whenWithinBudget { [self] in
