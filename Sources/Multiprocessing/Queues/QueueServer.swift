@@ -377,26 +377,6 @@ final class QueueServer: @unchecked Sendable {
         queue.getWaiters = waiting
     }
 
-    /// The queue went past its byte budget: said once per queue on standard error.
-    private func warnOverBudget(_ queue: ServedQueue) {
-        guard !queue.warnedOverBudget else { return }
-        queue.warnedOverBudget = true
-        ProcessEnvironment.writeError("[supervisor] queue \(queue.id): \(queue.bytes) bytes of items held, past its byte budget of \(queue.byteBudget) bytes; puts wait\n")
-    }
-
-    /// Tells `peer` whether to send `putWait` (`throttled`) or one-way puts again.
-    private func sendThrottle(_ queue: ServedQueue, to peer: UInt64, _ throttled: Bool) {
-        if peer == Envelope.supervisor {
-            QueueClients.setThrottled(queue.id, throttled)
-            return
-        }
-        appendFrame(to: peer, kind: QueueWire.Kind.throttle, correlation: 0) { bytes in
-            bytes.writeInteger(UInt8(0x92))
-            bytes.writeMessagePackUInt(queue.id)
-            bytes.writeInteger(UInt8(throttled ? 0xc3 : 0xc2))
-        }
-    }
-
     /// Tells `peer` that `queue` was closed (its puts fail from then on).
     private func notifyClosed(_ queue: ServedQueue, peer: UInt64) {
         if peer == Envelope.supervisor {
