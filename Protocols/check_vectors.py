@@ -270,8 +270,8 @@ def check_queue(vector: dict) -> None:
     expect(vector["envelope"][0] == code, "kindCode is not the envelope's kind")
     if kind in QUEUE_KINDS:
         expect(QUEUE_KINDS[kind] == code, f"PROTOCOL.md's Queue kinds table does not give {kind} code {code}")
-        # queueClosed comes from the supervisor: a five-element envelope, the queue id as payload.
-        fields = list(envelope) if kind == "queueClosed" else mpwire.split_queue_body(body)[0]
+        # queueClosed and queueThrottle come from the supervisor: a five-element envelope.
+        fields = list(envelope) if kind in ("queueClosed", "queueThrottle") else mpwire.split_queue_body(body)[0]
         expect(fields == vector["envelope"], f"queue envelope {fields}, expected {vector['envelope']}")
         member = "".join("_" + c if c.isupper() else c.upper() for c in kind[len("queue"):]).lstrip("_")
         expect(mpwire.QueueKind[member] == code, f"mpwire.QueueKind.{member} is not code {code}")
@@ -287,7 +287,7 @@ def check_queue(vector: dict) -> None:
     else:
         rebuilt = msgpack.packb(to_python(vector["payload"]), use_bin_type=True)
     expect(rebuilt == bytes(payload), f"packb gives {rebuilt.hex()}, not the payload")
-    if kind in QUEUE_KINDS and kind != "queueClosed":
+    if kind in QUEUE_KINDS and kind not in ("queueClosed", "queueThrottle"):
         e = vector["envelope"]
         timeout = {"timeout_us": e[6]} if len(e) > 6 else {}
         again = mpwire.queue_body(e[0], e[2], e[5], correlation=e[4], raw_payload=bytes(payload), **timeout)

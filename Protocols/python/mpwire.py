@@ -51,7 +51,8 @@ class Kind(enum.IntEnum):
 
 class QueueKind(enum.IntEnum):
     """The queue kinds (PROTOCOL.md, Queues): sent by workers to the supervisor (destination 0)
-    with the queue id as a sixth envelope element, except ``CLOSED`` (supervisor to worker)."""
+    with the queue id as a sixth envelope element, except ``CLOSED`` and ``THROTTLE`` (supervisor
+    to worker)."""
 
     OPEN = 32
     PUT = 33
@@ -63,6 +64,7 @@ class QueueKind(enum.IntEnum):
     JOIN = 39
     CANCEL = 40
     CLOSED = 41
+    THROTTLE = 44
 
 
 class QueueStatus(enum.IntEnum):

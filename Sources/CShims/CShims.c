@@ -27,6 +27,8 @@ int mp_memfd_create(const char *name, unsigned int flags) { return memfd_create(
 
 int mp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
+int mp_malloc_trim(size_t pad) { return malloc_trim(pad); }
+
 int mp_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }

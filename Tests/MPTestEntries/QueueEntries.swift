@@ -162,5 +162,18 @@ public enum QueueEntries {
         return count
     }
 
-    public static let functions: [any ProcessEntry] = [produce, consumeAll, getOne, getAndHold, probe, relay, work, cancelledGet, putAndJoin, putDetached, bumpShared]
+    /// Puts `count` strings of `size` bytes into `queue` as fast as it can; returns the count.
+    public struct ProduceBlobs: Codable, Sendable {
+        public var queue: Queue<String>
+        public var count: Int
+        public var size: Int
+        public init(queue: Queue<String>, count: Int, size: Int) { self.queue = queue; self.count = count; self.size = size }
+    }
+    public static let produceBlobs = ProcessFunction("queue-produce-blobs") { (job: ProduceBlobs) -> Int in
+        let blob = String(repeating: "b", count: job.size)
+        for _ in 0..<job.count { try await job.queue.put(blob) }
+        return job.count
+    }
+
+    public static let functions: [any ProcessEntry] = [produce, produceBlobs, consumeAll, getOne, getAndHold, probe, relay, work, cancelledGet, putAndJoin, putDetached, bumpShared]
 }

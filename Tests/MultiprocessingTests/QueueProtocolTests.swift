@@ -33,7 +33,7 @@ import MessagePack
 
         var bodyBytes: [UInt8] { EnvelopeVectors.bytes(body) }
         /// Sent by a worker, with the queue id in the envelope.
-        var isRequest: Bool { QueueWire.Kind.range.contains(kindCode) && kind != "queueClosed" }
+        var isRequest: Bool { QueueWire.Kind.range.contains(kindCode) && kind != "queueClosed" && kind != "queueThrottle" }
     }
 
     static let vectors = (try? EnvelopeVectors.load("queues", as: Vector.self)) ?? []
@@ -43,6 +43,19 @@ import MessagePack
         for kind in QueueWire.Kind.all {
             #expect(covered.contains(kind.rawValue), "no vector of \(QueueWire.Kind.name(kind) ?? "?")")
             #expect(Self.vectors.filter { $0.kindCode == kind.rawValue }.allSatisfy { $0.kind == QueueWire.Kind.name(kind) })
+        }
+    }
+
+    /// A worker reads `queueThrottle [queue, throttled]` as the vectors write it.
+    @Test func aWorkerReadsTheThrottleNotice() throws {
+        let notices = Self.vectors.filter { $0.kind == "queueThrottle" }
+        #expect(notices.count == 2)
+        for vector in notices {
+            let body = try FrameBody(parsing: vector.bodyBytes)
+            #expect(body.envelope.kind == QueueWire.Kind.throttle)
+            let notice = try body.decodePayload(QueueWire.Throttle.self)
+            #expect(notice.queue == 1)
+            #expect(notice.throttled == (vector.name == "queue-throttle-on"))
         }
     }
 

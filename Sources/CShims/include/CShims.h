@@ -28,6 +28,9 @@ int mp_memfd_create(const char *name, unsigned int flags);
 /// `pipe2(fds, flags)`. Flags: `O_CLOEXEC`, `O_NONBLOCK`.
 int mp_pipe2(int fds[2], int flags);
 
+/// `malloc_trim(pad)` (glibc's `<malloc.h>`): 1 if memory was given back to the kernel.
+int mp_malloc_trim(size_t pad);
+
 /// `posix_spawn_file_actions_addclosefrom_np(actions, from)`: returns 0 or an error number.
 int mp_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 

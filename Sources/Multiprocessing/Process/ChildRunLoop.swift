@@ -176,6 +176,8 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
             session.resolveReply(body)
         case QueueWire.Kind.closed:
             QueueClients.received(body)
+        case QueueWire.Kind.throttle:
+            QueueClients.receivedThrottle(body)
         case .pause, .resume:
             session.sendGate.set(paused: body.envelope.kind == .pause)
         default:

@@ -42,7 +42,7 @@ public final class ChildSession: @unchecked Sendable {
     /// Says hello and waits for the welcome.
     func handshake() throws {
         try send(FrameBody(Envelope(.hello, from: 0, to: Envelope.supervisor),
-                           encoding: Hello(pid: ProcessControl.id, entry: entry, capabilities: [FlowControl.capability])))
+                           encoding: Hello(pid: ProcessControl.id, entry: entry, capabilities: [FlowControl.capability, QueueWire.budgetCapability])))
         guard let answer = try receive() else { throw Closed() }
         switch answer.envelope.kind {
         case .welcome:
@@ -124,13 +124,16 @@ public final class ChildSession: @unchecked Sendable {
     /// Queues frames (`build` appends them to the writer, encoding straight into it) to go out
     /// with the next write: many small frames, one syscall. Past ``pendingLimit`` they are
     /// written at once, unless `flushIfFull` is false (the caller holds a lock the flush may
-    /// need). A frame `build` fails to append is not queued.
-    func sendLater(flushIfFull: Bool = true, _ build: (inout FrameWriter) throws -> Void) throws {
+    /// need). A frame `build` fails to append is not queued. Returns whether it wrote.
+    @discardableResult
+    func sendLater(flushIfFull: Bool = true, _ build: (inout FrameWriter) throws -> Void) throws -> Bool {
         let full = try pending.withLock { writer in
             try build(&writer)
             return writer.count >= Self.pendingLimit
         }
-        if full, flushIfFull { try flushPendingOutput() }
+        guard full, flushIfFull else { return false }
+        try flushPendingOutput()
+        return true
     }
 
     /// Writes every queued frame now (the run loop calls it before it waits).

@@ -23,13 +23,17 @@
 public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     let core: QueueCore<Element>
 
-    /// A new queue holding at most `maxsize` items (0: unbounded).
-    public init(maxsize: Int = 0) throws {
-        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: true))
+    /// A new queue holding at most `maxsize` items (0: unbounded) and about `byteBudget` bytes of
+    /// encoded items in the supervisor (see ``Queue/init(maxsize:byteBudget:)``).
+    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20) throws {
+        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: true, byteBudget: byteBudget))
     }
 
     /// The bound given at creation; 0 means unbounded.
     public var maxsize: Int { core.handle.maxsize }
+
+    /// The byte budget given at creation (see ``Queue/byteBudget``).
+    public var byteBudget: Int { core.handle.byteBudget }
 
     /// See ``Queue/put(_:timeout:)``.
     nonisolated(nonsending) public func put(_ item: Element, timeout: Duration? = nil) async throws {

@@ -30,6 +30,11 @@ import MessagePack
 ///   task cancellation, and a cancelled get loses no item.
 /// - Items from one producer are first delivered in the order it put them; consumers that
 ///   wait are served in turn (round-robin).
+/// - The supervisor holds at most about `byteBudget` bytes of items for the queue (64 MiB unless
+///   told otherwise): past it, `put` waits as on a full bounded queue (with its timeout and
+///   ``QueueError/Code/full``) until consumers have taken it back under half the budget, so a
+///   fast producer cannot grow the parent's memory without end. The supervisor says so once per
+///   queue on standard error.
 /// - ``close()`` closes the queue for every process (as Go's `close` or asyncio's
 ///   `shutdown`, not Python's per-process `close`): puts then fail with
 ///   ``QueueError/Code/closed``, gets return what is left, then fail with it, and iteration ends.
@@ -40,14 +45,18 @@ import MessagePack
 public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     let core: QueueCore<Element>
 
-    /// A new queue holding at most `maxsize` items (0: unbounded). Throws
-    /// ``QueueError/Code/invalidArgument`` for a negative `maxsize`.
-    public init(maxsize: Int = 0) throws {
-        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: false))
+    /// A new queue holding at most `maxsize` items (0: unbounded) and, in the supervisor, about
+    /// `byteBudget` bytes of encoded items (past it, puts wait). Throws
+    /// ``QueueError/Code/invalidArgument`` for a negative `maxsize` or a `byteBudget` below 1.
+    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20) throws {
+        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: false, byteBudget: byteBudget))
     }
 
     /// The bound given at creation; 0 means unbounded.
     public var maxsize: Int { core.handle.maxsize }
+
+    /// The byte budget given at creation: bytes of encoded items the supervisor holds before puts wait.
+    public var byteBudget: Int { core.handle.byteBudget }
 
     /// Puts `item` at the end, waiting while the queue is full: for at most `timeout` if given
     /// (then ``QueueError/Code/full``), not at all with `.zero`. On an unbounded queue it never
@@ -96,7 +105,8 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
         core = try QueueCore(from: decoder, joinable: false, as: "Queue")
     }
 
-    /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).
+    /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` and `"byteBudget"` if not
+    /// the default (never the items).
     public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
 
     /// Gets items until the queue is closed and drained.
@@ -138,7 +148,7 @@ struct QueueCore<Element: Codable>: Sendable {
         do { return try await get(timeout: nil) } catch let error as QueueError where error.code == .closed { return nil }
     }
 
-    private enum CodingKeys: String, CodingKey { case queue, maxsize, joinable }
+    private enum CodingKeys: String, CodingKey { case queue, maxsize, joinable, byteBudget }
 
     init(handle: QueueHandle) {
         self.handle = handle
@@ -149,7 +159,8 @@ struct QueueCore<Element: Codable>: Sendable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let handle = QueueHandle(id: try container.decode(UInt64.self, forKey: .queue),
                                  maxsize: try container.decode(Int.self, forKey: .maxsize),
-                                 joinable: try container.decode(Bool.self, forKey: .joinable))
+                                 joinable: try container.decode(Bool.self, forKey: .joinable),
+                                 byteBudget: try container.decodeIfPresent(Int.self, forKey: .byteBudget) ?? QueueHandle.defaultByteBudget)
         guard handle.joinable == joinable else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
                 "queue \(handle.id) is \(handle.joinable ? "a JoinableQueue" : "not a JoinableQueue"); it cannot be read as a \(typeName)"))
@@ -162,6 +173,7 @@ struct QueueCore<Element: Codable>: Sendable {
         try container.encode(handle.id, forKey: .queue)
         try container.encode(handle.maxsize, forKey: .maxsize)
         try container.encode(handle.joinable, forKey: .joinable)
+        if handle.byteBudget != QueueHandle.defaultByteBudget { try container.encode(handle.byteBudget, forKey: .byteBudget) }
     }
 }
 

@@ -35,6 +35,8 @@ final class QueueClient: Sendable {
         /// Closed here, or the supervisor said another process closed it.
         var closed = false
         var credit = 0
+        /// The supervisor holds the queue past its byte budget: puts wait (`putWait`).
+        var throttled = false
         var unreportedGot = 0
         var unreportedDone = 0
         /// Items this process's code got and has not marked done (JoinableQueue).
@@ -234,7 +236,7 @@ final class QueueClient: Sendable {
     func tryPut<Item: Encodable>(_ item: Item) throws -> Bool {
         let mode = state.withLock { s -> PutMode in
             if s.closed { return .closed }
-            if handle.maxsize == 0 { return .oneWay }
+            if handle.maxsize == 0 { return s.throttled ? .wait : .oneWay }
             if s.credit > 0 { s.credit -= 1; return .oneWay }
             return .wait
         }
@@ -259,7 +261,8 @@ final class QueueClient: Sendable {
         case .put(.ok, let credit):
             if credit > 0 { state.withLock { $0.credit += credit } }
         case .put(.timedOut, _):
-            throw QueueError(.full, "queue \(handle.id) stayed full (maxsize \(handle.maxsize))\(timeout == .zero ? "" : " until the timeout")")
+            let bound = handle.maxsize > 0 ? "maxsize \(handle.maxsize), byte budget \(handle.byteBudget)" : "past its byte budget of \(handle.byteBudget) bytes"
+            throw QueueError(.full, "queue \(handle.id) stayed full (\(bound))\(timeout == .zero ? "" : " until the timeout")")
         case .put(.closed, _):
             markClosed()
             throw closedError
@@ -274,7 +277,11 @@ final class QueueClient: Sendable {
 
     /// A put that never waits: on an unbounded queue (SimpleQueue).
     func putUnbounded<Item: Encodable>(_ item: Item) throws {
-        if state.withLock({ $0.closed }) { throw closedError }
+        let (closed, throttled) = state.withLock { ($0.closed, $0.throttled) }
+        if closed { throw closedError }
+        if throttled {
+            throw QueueError(.full, "queue \(handle.id) is past its byte budget of \(handle.byteBudget) bytes: the supervisor takes no more until consumers take items")
+        }
         try transport.put(handle, item, envelope: putEnvelope)
     }
 
@@ -335,6 +342,8 @@ final class QueueClient: Sendable {
     }
 
     func markClosed() { state.withLock { $0.closed = true } }
+
+    func setThrottled(_ throttled: Bool) { state.withLock { $0.throttled = throttled } }
 
     func taskDone() throws {
         try state.withLock { s in

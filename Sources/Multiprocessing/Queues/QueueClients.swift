@@ -2,19 +2,26 @@ import MessagePack
 import Synchronization
 
 /// What identifies a queue in every process: the id the supervisor serves it under and how it
-/// was made. The public types encode it as `{"queue": id, "maxsize": n, "joinable": bool}`.
-struct QueueHandle: Codable, Hashable, Sendable {
+/// was made. The public types encode it as `{"queue": id, "maxsize": n, "joinable": bool}`, plus
+/// `"byteBudget"` when it is not the default.
+struct QueueHandle: Hashable, Sendable {
     var id: UInt64
     var maxsize: Int
     var joinable: Bool
+    /// Bytes of items the supervisor holds for the queue past which puts wait.
+    var byteBudget: Int = QueueHandle.defaultByteBudget
+
+    /// The byte budget of a queue made without one: 64 MiB.
+    static let defaultByteBudget = 64 << 20
 
     /// A new queue's handle: ids from the parent count from 1; a worker's carry its id in the
     /// high 32 bits, so no two processes make the same one without asking anyone.
-    static func make(maxsize: Int, joinable: Bool) throws -> QueueHandle {
+    static func make(maxsize: Int, joinable: Bool, byteBudget: Int = defaultByteBudget) throws -> QueueHandle {
         guard maxsize >= 0 else { throw QueueError(.invalidArgument, "maxsize \(maxsize) is negative (0 means unbounded)") }
+        guard byteBudget > 0 else { throw QueueError(.invalidArgument, "byteBudget \(byteBudget) must be above 0 bytes") }
         let serial = serials.wrappingAdd(1, ordering: .relaxed).oldValue
         let owner = ChildSession.current?.id ?? 0
-        return QueueHandle(id: owner << 32 | serial, maxsize: maxsize, joinable: joinable)
+        return QueueHandle(id: owner << 32 | serial, maxsize: maxsize, joinable: joinable, byteBudget: byteBudget)
     }
 
     private static let serials = Atomic<UInt64>(1)
@@ -50,6 +57,17 @@ enum QueueClients {
 
     static func markClosed(_ id: UInt64) {
         table.withLock { $0[id] }?.markClosed()
+    }
+
+    /// The supervisor says whether queue `id` is past its byte budget (this process's puts then wait).
+    static func setThrottled(_ id: UInt64, _ throttled: Bool) {
+        table.withLock { $0[id] }?.setThrottled(throttled)
+    }
+
+    /// A `queueThrottle` notice from the supervisor (payload: `[queue id, throttled]`).
+    static func receivedThrottle(_ body: FrameBody) {
+        guard let notice = try? body.decodePayload(QueueWire.Throttle.self) else { return }
+        setThrottled(notice.queue, notice.throttled)
     }
 
     /// A `queueClosed` notice from the supervisor (payload: the queue id).

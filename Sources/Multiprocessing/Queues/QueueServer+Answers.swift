@@ -60,6 +60,26 @@ extension QueueServer {
         }
     }
 
+    /// The queue went past its byte budget: said once per queue on standard error.
+    func warnOverBudget(_ queue: ServedQueue) {
+        guard !queue.warnedOverBudget else { return }
+        queue.warnedOverBudget = true
+        ProcessEnvironment.writeError("[supervisor] queue \(queue.id): \(queue.bytes) bytes of items held, past its byte budget of \(queue.byteBudget) bytes; puts wait\n")
+    }
+
+    /// Tells `peer` whether to send `putWait` (`throttled`) or one-way puts again.
+    func sendThrottle(_ queue: ServedQueue, to peer: UInt64, _ throttled: Bool) {
+        if peer == Envelope.supervisor {
+            QueueClients.setThrottled(queue.id, throttled)
+            return
+        }
+        appendFrame(to: peer, kind: QueueWire.Kind.throttle, correlation: 0) { bytes in
+            bytes.writeInteger(UInt8(0x92))
+            bytes.writeMessagePackUInt(queue.id)
+            bytes.writeInteger(UInt8(throttled ? 0xc3 : 0xc2))
+        }
+    }
+
     /// Appends a frame `[kind, 0, 0, peer, correlation]` + payload to what `peer` is owed.
     func appendFrame(to peer: UInt64, kind: Envelope.Kind, correlation: UInt64, reserving size: Int = 64,
                              payload: (inout ByteBuffer) -> Void) {

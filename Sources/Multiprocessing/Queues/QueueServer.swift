@@ -74,9 +74,10 @@ final class QueueServer: @unchecked Sendable {
             switch header.kind {
             case QueueWire.Kind.open:
                 let open = try decode(QueueWire.Open.self, payload)
-                self.open(peer: peer, id: header.queue, maxsize: open.maxsize, joinable: open.joinable)
+                self.open(peer: peer, id: header.queue, maxsize: open.maxsize, joinable: open.joinable,
+                          byteBudget: open.byteBudget ?? QueueHandle.defaultByteBudget)
             case QueueWire.Kind.put:
-                put(peer: peer, id: header.queue, item: payload)
+                put(peer: peer, id: header.queue, item: payload, throttleable: record.speaksQueueBudget)
             case QueueWire.Kind.putWait:
                 putWait(id: header.queue, item: payload, timeout: header.timeout.map { .microseconds(Int64(clamping: $0)) }, answerer: answerer)
             case QueueWire.Kind.get:
@@ -129,16 +130,19 @@ final class QueueServer: @unchecked Sendable {
         return nil
     }
 
-    func open(peer: UInt64, id: UInt64, maxsize: Int, joinable: Bool) {
+    func open(peer: UInt64, id: UInt64, maxsize: Int, joinable: Bool, byteBudget: Int) {
         let queue = queues[id] ?? {
-            let queue = ServedQueue(id: id, maxsize: max(0, maxsize), joinable: joinable)
+            let queue = ServedQueue(id: id, maxsize: max(0, maxsize), joinable: joinable, byteBudget: max(1, byteBudget))
             queues[id] = queue
             return queue
         }()
         queue.peers.insert(peer)
     }
 
-    func put(peer: UInt64, id: UInt64, item: ByteBuffer) {
+    /// A one-way put. Past the byte budget the item is still taken (it is here), and a producer
+    /// of an unbounded queue that can be told (`throttleable`, or the parent's own client) is
+    /// told to send `putWait` from now on.
+    func put(peer: UInt64, id: UInt64, item: ByteBuffer, throttleable: Bool) {
         guard let queue = queue(id, for: nil) else { return }
         guard !queue.closed else {
             queue.droppedAfterClose += 1
@@ -152,8 +156,14 @@ final class QueueServer: @unchecked Sendable {
             holder.credit -= 1
             queue.reservedTotal -= 1
         }
-        queue.items.append(item)
-        if queue.joinable { queue.unfinished += 1 }
+        queue.enqueue(item)
+        if queue.overBudget {
+            warnOverBudget(queue)
+            if queue.maxsize == 0, throttleable, !queue.throttled.contains(peer) {
+                queue.throttled.insert(peer)
+                sendThrottle(queue, to: peer, true)
+            }
+        }
         markDirty(queue)
     }
 
@@ -299,8 +309,7 @@ final class QueueServer: @unchecked Sendable {
         while !queue.putWaiters.isEmpty, queue.room > 0 {
             let waiter = queue.putWaiters.removeFirst()
             waiter.timer?.cancel()
-            queue.items.append(waiter.item)
-            if queue.joinable { queue.unfinished += 1 }
+            queue.enqueue(waiter.item)
             var grant = 0
             if queue.maxsize > 0, waiter.answerer.local == nil {
                 grant = min(Self.maxCredit, max(0, queue.room) / 4)
@@ -310,6 +319,11 @@ final class QueueServer: @unchecked Sendable {
             answer(waiter.answerer, .put(.ok, credit: grant))
         }
         if !queue.items.isEmpty, !queue.getWaiters.isEmpty { deliver(queue) }
+        if queue.overBudget, !queue.putWaiters.isEmpty { warnOverBudget(queue) }
+        if !queue.throttled.isEmpty, queue.belowLowMark || queue.closed {
+            for peer in queue.throttled { sendThrottle(queue, to: peer, false) }
+            queue.throttled.removeAll()
+        }
         if queue.closed, queue.items.isEmpty, !queue.getWaiters.isEmpty {
             var waiting: [ServedQueue.GetWaiter] = []
             for waiter in queue.getWaiters {

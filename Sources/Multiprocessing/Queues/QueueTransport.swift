@@ -63,7 +63,7 @@ final class ParentQueueTransport: QueueTransport {
     }
 
     func open(_ handle: QueueHandle) {
-        submit { $0.open(peer: Envelope.supervisor, id: handle.id, maxsize: handle.maxsize, joinable: handle.joinable) }
+        submit { $0.open(peer: Envelope.supervisor, id: handle.id, maxsize: handle.maxsize, joinable: handle.joinable, byteBudget: handle.byteBudget) }
     }
 
     func putEnvelope(for handle: QueueHandle) -> MessagePackValue? { nil }
@@ -71,7 +71,7 @@ final class ParentQueueTransport: QueueTransport {
     func put<Item: Encodable>(_ handle: QueueHandle, _ item: Item, envelope: MessagePackValue?) throws {
         let bytes = try QueueCodec.encoder.encode(item)
         try QueueClient.checkSize(bytes, of: handle, limit: maxItemSize)
-        submit { $0.put(peer: Envelope.supervisor, id: handle.id, item: ByteBuffer(bytes: bytes)) }
+        submit { $0.put(peer: Envelope.supervisor, id: handle.id, item: ByteBuffer(bytes: bytes), throttleable: true) }
     }
 
     func request(_ handle: QueueHandle, _ request: QueueRequest, correlation: UInt64, answer: @escaping @Sendable (QueueAnswer) -> Void) {
@@ -142,7 +142,8 @@ final class WorkerQueueTransport: QueueTransport {
     func open(_ handle: QueueHandle) {
         let envelope = QueueWire.envelope(QueueWire.Kind.open, source: session.id, queue: handle.id)
         // Never flushes here: the caller may hold the clients' table lock.
-        try? session.sendLater(flushIfFull: false) { try $0.append(envelope, QueueWire.Open(maxsize: handle.maxsize, joinable: handle.joinable)) }
+        _ = try? session.sendLater(flushIfFull: false) { try $0.append(envelope, QueueWire.Open(maxsize: handle.maxsize, joinable: handle.joinable,
+                                                                                             byteBudget: handle.byteBudget == QueueHandle.defaultByteBudget ? nil : handle.byteBudget)) }
     }
 
     func putEnvelope(for handle: QueueHandle) -> MessagePackValue? {
@@ -153,7 +154,11 @@ final class WorkerQueueTransport: QueueTransport {
         let envelope = envelope ?? QueueWire.envelope(QueueWire.Kind.put, source: session.id, queue: handle.id)
         do {
             // Encoded straight into the pending output: no copy of the item.
-            try session.sendLater { try $0.append(envelope, item) }
+            if try session.sendLater({ try $0.append(envelope, item) }) {
+                // A producer that never waits would otherwise not read a `queueThrottle` until
+                // it stops: each write of its puts looks at what arrived (on the loop's thread).
+                session.runLoop?.readArrivedInput()
+            }
             session.runLoop?.wakeToFlush()
         } catch let error as MessagePackError where error.code == .frameTooLarge {
             throw QueueError(.itemTooLarge, "queue \(handle.id): the item is above the largest item of about \(maxItemSize) bytes (\(error))")
@@ -222,13 +227,13 @@ final class WorkerQueueTransport: QueueTransport {
 
     func cancel(_ handle: QueueHandle, correlation: UInt64) {
         let envelope = QueueWire.envelope(QueueWire.Kind.cancel, source: session.id, correlation: correlation, queue: handle.id)
-        try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
+        _ = try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
         try? session.flushPendingOutput()
     }
 
     func close(_ handle: QueueHandle) {
         let envelope = QueueWire.envelope(QueueWire.Kind.close, source: session.id, queue: handle.id)
-        try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
+        _ = try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
         try? session.flushPendingOutput()
     }
 

@@ -1,6 +1,6 @@
 import MessagePack
 
-/// The queue protocol's frames (Protocols/PROTOCOL.md, "Queues"): kinds 32...41, their
+/// The queue protocol's frames (Protocols/PROTOCOL.md, "Queues"): kinds 32...41 and 44, their
 /// envelopes and the payloads the supervisor builds and parses without decoding an item.
 ///
 /// Every frame a worker sends about a queue has a six-element envelope,
@@ -31,15 +31,45 @@ enum QueueWire {
         static let cancel = Envelope.Kind(rawValue: 40)
         /// Supervisor → worker, one-way: the queue (the payload, its id) was closed.
         static let closed = Envelope.Kind(rawValue: 41)
+        /// Supervisor → worker, one-way (capability ``QueueWire/budgetCapability``): `[queue,
+        /// throttled]`: past its byte budget, send `putWait` instead of `put` until told `false`.
+        static let throttle = Envelope.Kind(rawValue: 44)
 
-        static let all: [Envelope.Kind] = [open, put, putWait, get, report, close, status, join, cancel, closed]
+        static let all: [Envelope.Kind] = [open, put, putWait, get, report, close, status, join, cancel, closed, throttle]
         static let range: ClosedRange<UInt64> = 32...47
 
         static func name(_ kind: Envelope.Kind) -> String? {
             let names = ["queueOpen", "queuePut", "queuePutWait", "queueGet", "queueReport", "queueClose",
-                         "queueStatus", "queueJoin", "queueCancel", "queueClosed"]
+                         "queueStatus", "queueJoin", "queueCancel", "queueClosed", nil, nil, "queueThrottle"]
             let index = Int(kind.rawValue) - 32
             return names.indices.contains(index) ? names[index] : nil
+        }
+    }
+
+    /// The capability a worker announces in its hello when it honours ``Kind/throttle``: only
+    /// such workers are sent it (a version-1 worker's one-way puts are taken past the budget).
+    static let budgetCapability = "queue.budget"
+
+    /// `[queue, throttled]` of ``Kind/throttle``.
+    struct Throttle: Codable, Sendable {
+        var queue: UInt64
+        var throttled: Bool
+
+        init(queue: UInt64, throttled: Bool) {
+            self.queue = queue
+            self.throttled = throttled
+        }
+
+        init(from decoder: any Decoder) throws {
+            var container = try decoder.unkeyedContainer()
+            queue = try container.decode(UInt64.self)
+            throttled = try container.decode(Bool.self)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.unkeyedContainer()
+            try container.encode(queue)
+            try container.encode(throttled)
         }
     }
 
@@ -59,10 +89,11 @@ enum QueueWire {
     /// most `maxFrameSize - itemOverhead` bytes, so any item fits in a `get` reply.
     static let itemOverhead = 64
 
-    /// `{"maxsize", "joinable"}` of `open`.
+    /// `{"maxsize", "joinable", "byteBudget"}` of `open` (`byteBudget` absent: the default).
     struct Open: Codable, Sendable {
         var maxsize: Int
         var joinable: Bool
+        var byteBudget: Int?
     }
 
     /// `{"max", "timeout"}` of `get`: at most `max` items; wait at most `timeout` microseconds

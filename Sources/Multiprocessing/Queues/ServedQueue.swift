@@ -22,7 +22,8 @@ struct FIFO<Element> {
         storage[head] = nil
         head += 1
         if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
+            // Empty: a list that grew past a few thousand items gives its storage back.
+            storage.removeAll(keepingCapacity: storage.capacity <= 4096)
             head = 0
         } else if head >= 1024, head * 2 >= storage.count {
             storage.removeFirst(head)
@@ -66,12 +67,40 @@ enum QueueAnswer: Sendable {
 
 /// One queue as the supervisor holds it (on its event loop). Items are the bytes their producer
 /// encoded, never decoded here: views of the buffer they were read into (no copy), except
-/// JoinableQueue items a consumer's code got, which are copied out so that one item held for a
-/// long task does not keep a whole read buffer alive.
+/// JoinableQueue items a consumer's code got, and items that arrive while the queue holds more
+/// than an eighth of its byte budget and view a read buffer four times their size or more: those
+/// are copied out, so that a queue holding a few items does not keep many whole read buffers
+/// alive.
 final class ServedQueue {
     let id: UInt64
     let maxsize: Int
     let joinable: Bool
+    /// Bytes of items held (queued, delivered ahead of a consumer's code, got and not marked
+    /// done) past which puts wait.
+    let byteBudget: Int
+
+    /// Bytes of the items held, as counted against ``byteBudget``.
+    private(set) var bytes = 0
+    /// Producers told to send `putWait` (the queue went past its budget while they put one-way).
+    var throttled: Set<UInt64> = []
+    /// Whether the budget warning was written (once per queue).
+    var warnedOverBudget = false
+
+    var overBudget: Bool { bytes >= byteBudget }
+    /// Held bytes at or below which throttled producers may put one-way again.
+    var belowLowMark: Bool { bytes <= byteBudget / 2 }
+
+    /// Adds `item` at the end, copying it out of its read buffer when the queue is holding and
+    /// the item would pin a buffer much larger than itself.
+    func enqueue(_ item: ByteBuffer) {
+        var kept = item
+        if bytes > byteBudget / 8, item.storageCapacity >= 4 * max(item.readableBytes, 256) {
+            kept = Self.allocator.buffer(buffer: item)
+        }
+        bytes += item.readableBytes
+        items.append(kept)
+        if joinable { unfinished += 1 }
+    }
 
     /// Items waiting for a consumer, oldest first.
     var items = FIFO<ByteBuffer>()
@@ -125,17 +154,21 @@ final class ServedQueue {
 
     private static let allocator = ByteBufferAllocator()
 
-    init(id: UInt64, maxsize: Int, joinable: Bool) {
+    init(id: UInt64, maxsize: Int, joinable: Bool, byteBudget: Int) {
         self.id = id
         self.maxsize = maxsize
         self.joinable = joinable
+        self.byteBudget = byteBudget
     }
 
     /// Python's `qsize()`: items not yet returned by a get, prefetched ones included.
     var count: Int { items.count + inflightTotal }
 
-    /// How many more items may be put now (`Int.max` when unbounded).
-    var room: Int { maxsize == 0 ? .max : maxsize - count - reservedTotal }
+    /// How many more items may be put now (`Int.max` when unbounded; 0 past the byte budget).
+    var room: Int {
+        if overBudget { return 0 }
+        return maxsize == 0 ? .max : maxsize - count - reservedTotal
+    }
 
     /// Items held by processes other than `peer` that could still come back to the queue.
     func heldByOthers(than peer: UInt64) -> Int {
@@ -151,13 +184,13 @@ final class ServedQueue {
         let taken = min(max(got, 0), holder.inflight.count)
         for _ in 0..<taken {
             let item = holder.inflight.popFirst()!
-            if joinable { holder.unfinished.append(Self.allocator.buffer(buffer: item)) }
+            if joinable { holder.unfinished.append(Self.allocator.buffer(buffer: item)) } else { bytes -= item.readableBytes }
         }
         inflightTotal -= taken
         if joinable {
             heldUnfinishedTotal += taken
             let finished = min(max(done, 0), holder.unfinished.count)
-            for _ in 0..<finished { _ = holder.unfinished.popFirst() }
+            for _ in 0..<finished { bytes -= holder.unfinished.popFirst()!.readableBytes }
             heldUnfinishedTotal -= finished
             unfinished -= finished
         }
@@ -167,6 +200,7 @@ final class ServedQueue {
     /// delivery order (JoinableQueue: items its code got but did not mark done, first).
     func release(peer: UInt64) {
         peers.remove(peer)
+        throttled.remove(peer)
         guard let holder = holders.removeValue(forKey: peer) else { return }
         let unfinishedItems = joinable ? holder.unfinished.removeAll() : []
         let inflightItems = holder.inflight.removeAll()

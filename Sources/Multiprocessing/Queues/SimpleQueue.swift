@@ -17,13 +17,20 @@
 public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     let core: QueueCore<Element>
 
-    /// A new, unbounded queue.
-    public init() throws {
-        core = QueueCore(handle: try QueueHandle.make(maxsize: 0, joinable: false))
+    /// A new queue, unbounded in items; the supervisor holds about `byteBudget` bytes of encoded
+    /// items for it before its puts fail with ``QueueError/Code/full`` (see ``put(_:)``).
+    /// Throws ``QueueError/Code/invalidArgument`` for a `byteBudget` below 1.
+    public init(byteBudget: Int = 64 << 20) throws {
+        core = QueueCore(handle: try QueueHandle.make(maxsize: 0, joinable: false, byteBudget: byteBudget))
     }
 
+    /// The byte budget given at creation.
+    public var byteBudget: Int { core.handle.byteBudget }
+
     /// Puts `item` at the end; never waits. Throws ``QueueError/Code/itemTooLarge`` for an item
-    /// above the largest frame and ``QueueError/Code/closed`` once the queue is closed.
+    /// above the largest frame, ``QueueError/Code/closed`` once the queue is closed, and
+    /// ``QueueError/Code/full`` while the supervisor holds the queue past its byte budget (a
+    /// synchronous put cannot wait: use a ``Queue`` for a producer that should).
     public func put(_ item: Element) throws {
         try core.client.putUnbounded(item)
     }

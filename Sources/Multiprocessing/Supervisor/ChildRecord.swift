@@ -26,6 +26,8 @@ final class ChildRecord: @unchecked Sendable {
     var channel: (any Channel)?
     /// Requests and messages held for this child, and whether it is paused as a sender.
     let flow = ChildFlow()
+    /// The child announced ``QueueWire/budgetCapability``: it may be sent `queueThrottle`.
+    var speaksQueueBudget = false
     /// The supervisor's read end of the channel (NIO owns it): looked at, never read, by
     /// ``SupervisorRuntime/spinForAnswers()``.
     var readDescriptor: FileDescriptor?
@@ -82,8 +84,10 @@ final class ChildRecord: @unchecked Sendable {
         case .hello where !handshakeDone:
             do {
                 let hello = try body.decodePayload(Hello.self)
-                let welcome = try Welcome(answering: hello, id: id, capabilities: [FlowControl.capability], maxFrameSize: maxFrameSize)
+                let welcome = try Welcome(answering: hello, id: id, capabilities: [FlowControl.capability, QueueWire.budgetCapability],
+                                          maxFrameSize: maxFrameSize)
                 flow.speaksFlowControl = welcome.capabilities.contains(FlowControl.capability)
+                speaksQueueBudget = welcome.capabilities.contains(QueueWire.budgetCapability)
                 write(Envelope(.welcome, from: Envelope.supervisor, to: id), welcome)
                 handshakeDone = true
                 cancelTimer(Self.handshakeTimer)
