@@ -158,6 +158,31 @@ public struct FrameWriter: ~Copyable {
         try endFrame(start)
     }
 
+    /// Appends the head of one frame whose body is `first` encoded, then a `bin` value of
+    /// `count` bytes, leaving out those bytes: the caller sends them right after this writer's
+    /// bytes, from its own memory, so a large binary payload is never copied into the writer.
+    /// The length prefix counts them. On error (encoding, or a frame above the maximum)
+    /// nothing is appended.
+    ///
+    /// ```swift
+    /// try writer.appendHead(envelope, binaryCount: blob.count)
+    /// try writer.drain { try output.writeAll($0) }
+    /// try blob.withUnsafeBytes { try output.writeAll($0) }   // the same frame, completed
+    /// ```
+    public mutating func appendHead<E: Encodable>(_ first: E, binaryCount count: Int) throws {
+        precondition(count >= 0, "a negative binary count")
+        let start = buffer.count
+        guard count <= maxFrameSize else {   // checked before msgpack-c writes a header for it
+            var error = MessagePackError(.frameTooLarge, at: start, "a binary value of \(count) bytes is above the maximum frame of \(maxFrameSize)")
+            error.size = count
+            throw error
+        }
+        _ = beginFrame()
+        do { try encoder.append(first) } catch { buffer.truncate(to: start); throw error }
+        buffer.packBinaryHeader(count: count)
+        try endFrame(start, following: count)
+    }
+
     /// Appends one frame whose body is `body`, as is.
     public mutating func append(body: UnsafeRawBufferPointer) throws {
         let start = beginFrame()
@@ -172,8 +197,10 @@ public struct FrameWriter: ~Copyable {
         return start
     }
 
-    private func endFrame(_ start: Int) throws {
-        let length = buffer.count - start - 4
+    /// Patches the length prefix of the frame begun at `start`, counting `following` bytes the
+    /// caller sends after this writer's bytes.
+    private func endFrame(_ start: Int, following: Int = 0) throws {
+        let length = buffer.count - start - 4 + following
         guard length <= maxFrameSize else {
             buffer.truncate(to: start)
             var error = MessagePackError(.frameTooLarge, at: start, "value encodes to \(length) bytes, above the maximum frame of \(maxFrameSize)")

@@ -72,6 +72,9 @@ final class PackBuffer {
         if bytes.count > 0 { msgpack_pack_bin_body(packer, bytes.baseAddress, bytes.count) }
     }
 
+    /// A bin header announcing `count` bytes, without the bytes (they are sent separately).
+    func packBinaryHeader(count: Int) { msgpack_pack_bin(packer, count) }
+
     func packExtension(type: Int8, _ bytes: UnsafeRawBufferPointer) {
         msgpack_pack_ext(packer, bytes.count, type)
         if bytes.count > 0 { msgpack_pack_ext_body(packer, bytes.baseAddress, bytes.count) }

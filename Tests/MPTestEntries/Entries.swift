@@ -210,7 +210,7 @@ public enum TestEntries {
         return job.count
     }
 
-    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self, StubbornTally.self, Relay.self, Volley.self] + SharedMemoryEntries.workers + SizeEntries.workers
+    public static let workers: [any Worker.Type] = [Tally.self, Echo.self, Recorder.self, SlowCounter.self, StubbornTally.self, Relay.self, Volley.self, Patterned.self] + SharedMemoryEntries.workers + SizeEntries.workers
 }
 
 /// Adds every request to a running total and answers the total.

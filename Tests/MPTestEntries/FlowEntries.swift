@@ -53,6 +53,20 @@ public struct Volley: Worker {
     }
 }
 
+/// Answers each request (a size) with that many bytes as `Data`, byte `i` being
+/// `UInt8(truncatingIfNeeded: i &* 7 &+ i >> 16)`: a large reply whose every byte is checked.
+public struct Patterned: Worker {
+    public init() {}
+    public static func bytes(_ size: Int) -> Data {
+        Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 16) })
+    }
+    public func run(_ context: WorkerContext) async throws {
+        for try await request in context.requests(Int.self) {
+            try request.reply(Self.bytes(request.value))
+        }
+    }
+}
+
 /// Functions for the flow-control and large-message tests.
 public enum FlowEntries {
     /// Returns `size` bytes: one large frame from a child to the parent.

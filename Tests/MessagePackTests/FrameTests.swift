@@ -128,4 +128,36 @@ import Testing
         #expect(envelope == [3, 0, 1, 2, 99])
         #expect(try decode(Reading.self, payload).id == 5)
     }
+
+    /// A frame head, then the binary bytes written after it, is byte for byte the frame that
+    /// encoding the same `Data` into the writer makes (bin 8, 16 and 32 headers).
+    @Test(arguments: [0, 200, 70_000, 1 << 20])
+    func aHeadFollowedByItsBytesIsTheSameFrameAsTheEncodedValue(size: Int) throws {
+        let blob = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        var whole = FrameWriter()
+        try whole.append([3, 0, 1, 2, 0], blob)
+        var head = FrameWriter()
+        try head.appendHead([3, 0, 1, 2, 0], binaryCount: blob.count)
+        let sent = head.take() + blob
+        #expect(sent == whole.take())
+        var reader = FrameReader()
+        reader.append(sent)
+        let payload = try reader.withNextFrame { body in
+            let (_, used) = try MessagePackDecoder().decodePrefix([Int].self, from: body)
+            return try MessagePackDecoder().decode(Data.self, from: UnsafeRawBufferPointer(rebasing: body[used...]))
+        }
+        #expect(payload == blob)
+    }
+
+    /// The length prefix counts the bytes left out: above the maximum, nothing is appended.
+    @Test func aHeadWhoseBytesPassTheMaximumIsRefusedAndLeavesTheBufferAlone() throws {
+        var writer = FrameWriter(maxFrameSize: 100)
+        try writer.append(1)
+        let before = writer.count
+        #expect(messagePackError { try writer.appendHead([3, 0, 1, 2, 0], binaryCount: 95) }?.code == .frameTooLarge)
+        #expect(messagePackError { try writer.appendHead([3, 0, 1, 2, 0], binaryCount: 1 << 40) }?.code == .frameTooLarge)
+        #expect(writer.count == before)
+        try writer.appendHead([3, 0, 1, 2, 0], binaryCount: 90)   // 6 + 2 + 90 = 98 bytes
+        #expect(writer.count == before + 4 + 8)
+    }
 }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import MessagePack
 import Synchronization
 
@@ -86,7 +87,14 @@ public final class ChildSession: @unchecked Sendable {
 
     /// Sends `envelope` and `payload` as one frame; one above the maximum is refused with
     /// ``ProcessError/Code/messageTooLarge`` naming the envelope's kind, and nothing is sent.
+    /// A `Data` payload of ``directPayloadSize`` bytes or more goes out from the caller's memory
+    /// right after the frame's head, never copied into a frame buffer (the pipe takes it as it
+    /// is, like Python's `send_bytes`).
     func send<P: Encodable>(_ envelope: Envelope, _ payload: P) throws {
+        if P.self == Data.self {
+            let data = payload as! Data
+            if data.count >= Self.directPayloadSize { return try sendDirect(envelope, data) }
+        }
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
         do {
             try writer.append(envelope, payload: payload)
@@ -95,6 +103,23 @@ public final class ChildSession: @unchecked Sendable {
         }
         try writeLock.withLock { _ in
             try writer.drain { try writeAfterPending($0) }
+        }
+    }
+
+    /// From this size on a `Data` payload is written from its own memory (below it, one
+    /// `write` of a copied frame is cheaper than two).
+    static let directPayloadSize = 64 << 10
+
+    private func sendDirect(_ envelope: Envelope, _ data: Data) throws {
+        var writer = FrameWriter(maxFrameSize: maxFrameSize)
+        do {
+            try writer.appendHead(envelope, binaryCount: data.count)
+        } catch {
+            throw ProcessError.sizeChecked(error, "\(envelope.kind == .error ? "an" : "a") \(envelope.kind)", limit: maxFrameSize)
+        }
+        try writeLock.withLock { _ in
+            try writer.drain { try writeAfterPending($0) }
+            try data.withUnsafeBytes { try output.writeAll($0) }
         }
     }
 

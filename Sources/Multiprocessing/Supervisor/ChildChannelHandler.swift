@@ -44,7 +44,13 @@ final class ChildChannelHandler: ChannelInboundHandler {
             if partial.readableBytes >= 4 {
                 let length = Int(partial.getInteger(at: partial.readerIndex, as: UInt32.self)!)
                 let missing = length <= maxFrameSize ? max(0, 4 + length - partial.readableBytes) : 0
-                if partial.writableBytes < missing { partial.reserveCapacity(minimumWritableBytes: missing) }
+                if partial.writableBytes < missing {
+                    partial.reserveCapacity(minimumWritableBytes: missing)
+                    if missing >= MemoryAdvice.hugePageSize {
+                        // Not yet written: faulted in 2 MiB at a time as the reads fill it.
+                        partial.withUnsafeMutableWritableBytes { _ = MemoryAdvice._adviseHugePages($0.baseAddress!, byteCount: $0.count) }
+                    }
+                }
                 var rest = incoming.readSlice(length: min(missing, incoming.readableBytes))!
                 partial.writeBuffer(&rest)
             }
@@ -114,11 +120,11 @@ final class ChildChannelHandler: ChannelInboundHandler {
                 }
                 continue
             }
-            let outcome: Result<FrameBody, FrameBodyError> = buffer.withUnsafeReadableBytes { raw in
-                let body = UnsafeRawBufferPointer(rebasing: raw[4..<4 + length])
-                do throws(FrameBodyError) { return .success(try FrameBody(parsing: body)) } catch { return .failure(error) }
-            }
-            buffer.moveReaderIndex(forwardBy: 4 + length)
+            // A large payload stays where it was read (for a frame reassembled from many reads,
+            // a buffer reserved for it alone): it reaches the decoder without a copy.
+            buffer.moveReaderIndex(forwardBy: 4)
+            let body = buffer.readSlice(length: length)!
+            let outcome = Result { () throws(FrameBodyError) in try FrameBody(parsing: body) }
             switch outcome {
             case .success(let body):
                 record.received(body)
