@@ -9,7 +9,7 @@ The child is a daemon and is stopped and joined when the harness drops the Workl
 import multiprocessing
 import weakref
 
-from cases_process import REPLY_TIMEOUT, _stop
+from cases_process import REPLY_TIMEOUT, _start_pipe_child, _stop
 from harness import Workload, case
 
 # The same size as the Swift side: 64 MiB less 64 bytes.
@@ -32,11 +32,7 @@ def _blob(conn):
       "a forked child answers conn.send(size) with conn.send_bytes of 64 MiB (less 64 bytes) over "
       "multiprocessing.Pipe(); one op = the request + conn.recv_bytes() of the whole message")
 def large_message():
-    context = multiprocessing.get_context("fork")
-    parent_end, child_end = context.Pipe()
-    child = context.Process(target=_blob, args=(child_end,), daemon=True)
-    child.start()
-    child_end.close()
+    parent_end, child = _start_pipe_child(_blob)
     parent_end.send(SIZE)
     if not parent_end.poll(REPLY_TIMEOUT) or len(parent_end.recv_bytes()) != SIZE:
         _stop([child], [lambda: parent_end.send(None)])

@@ -86,15 +86,23 @@ def _echo(conn):
     conn.close()
 
 
+def _start_pipe_child(target):
+    """Forks a daemon child running target(conn) over multiprocessing.Pipe(); returns the
+    parent's end and the child. The parent's copy of the child's end is closed, so the parent
+    sees EOFError if the child dies."""
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe()
+    child = context.Process(target=target, args=(child_end,), daemon=True)
+    child.start()
+    child_end.close()
+    return parent_end, child
+
+
 @case("pipe_roundtrip", "us",
       "conn.send({'id','name','value'}) then blocking conn.recv() of the echo, over "
       "multiprocessing.Pipe() to a forked child running recv/send; one op = one round trip")
 def pipe_roundtrip():
-    context = multiprocessing.get_context("fork")
-    parent_end, child_end = context.Pipe()
-    child = context.Process(target=_echo, args=(child_end,), daemon=True)
-    child.start()
-    child_end.close()  # so that the parent sees EOFError if the child dies
+    parent_end, child = _start_pipe_child(_echo)
     parent_end.send(SMALL)
     if not parent_end.poll(REPLY_TIMEOUT) or parent_end.recv() != SMALL:
         _stop([child], [lambda: parent_end.send(None)])
