@@ -6,7 +6,6 @@
 The child is a daemon and is stopped and joined when the harness drops the Workload.
 """
 
-import multiprocessing
 import weakref
 
 from cases_process import REPLY_TIMEOUT, _start_pipe_child, _stop
