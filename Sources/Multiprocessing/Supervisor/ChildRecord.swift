@@ -230,26 +230,6 @@ final class ChildRecord: @unchecked Sendable {
         timers.removeValue(forKey: token)?.cancel()
     }
 
-    // MARK: writing (on the loop)
-
-    func write<P: Encodable>(_ envelope: Envelope, _ payload: P) {
-        var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        do { try writer.append(envelope, payload: payload) } catch { return }
-        writeFrames(&writer)
-    }
-
-    /// Writes whole frames forwarded from another worker (on the loop).
-    func forward(_ frames: ByteBuffer) {
-        guard let channel, channelOpen else { return }
-        channel.writeAndFlush(frames, promise: nil)
-    }
-
-    func writeFrames(_ writer: inout FrameWriter) {
-        guard let channel, channelOpen else { return }
-        let buffer = writer.drain { channel.allocator.buffer(bytes: $0) }
-        channel.writeAndFlush(buffer, promise: nil)
-    }
-
     /// Runs `body` on the loop: at once when called there (a task on
     /// ``SupervisorExecutor``), so a request from such a task costs no queued job.
     private func onLoop(_ body: @escaping @Sendable () -> Void) {
@@ -392,56 +372,5 @@ final class ChildRecord: @unchecked Sendable {
                 exitWaiters.removeValue(forKey: token)?.resume(throwing: CancellationError())
             }
         }
-    }
-
-    /// Sends `signal` to the child and its process group; false if it had already been
-    /// reaped (or its handle closed). Any thread: ``ChildHandle`` serializes the signal with
-    /// the reap and the close, so a closed pidfd's reused number is never signalled.
-    @discardableResult
-    func send(_ signal: Signal) -> Bool {
-        process.send(signal)
-    }
-
-    /// Sends a one-way `message` to the child (any thread); encoding errors are thrown here.
-    func sendMessage<P: Encodable & Sendable>(_ payload: P) throws {
-        var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        do {
-            try writer.append(Envelope(.message, from: Envelope.supervisor, to: id), payload: payload)
-        } catch {
-            throw ProcessError.sizeChecked(error, "a message", limit: maxFrameSize)
-        }
-        let frame = writer.take()
-        loop.execute { [self] in
-            flow.whenWithinBudget { [self] in
-                var buffer = ByteBufferAllocator().buffer(bytes: frame)
-                deliverHeldKind(&buffer, from: nil)
-            }
-        }
-    }
-
-    /// Closes the channel from the supervisor's side: a worker's mailbox ends.
-    func closeChannel() {
-        loop.execute { [self] in channel?.close(promise: nil) }
-    }
-
-    /// Closes only the supervisor's writing side of the channel: the child's input ends (a
-    /// worker's mailbox finishes) while what it still sends (a function's result, a last
-    /// reply, its goodbye) is read as usual until it exits.
-    func closeChannelInput() {
-        loop.execute { [self] in
-            guard let channel else { return }
-            // A channel that cannot half-close is closed whole.
-            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
-        }
-    }
-}
-
-extension Duration {
-    /// The whole duration in nanoseconds, saturating.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        return product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 }
