@@ -88,12 +88,13 @@ final class ChildChannelHandler: ChannelInboundHandler {
             // A kind a service owns (PROTOCOL.md, "Kind ranges"): the body goes to the service
             // as a view of the read buffer, looked up by its kind byte (the envelope's first
             // element, a fixint, right after the array header).
-            if length >= 2, let service = services.service(first: buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self)!,
-                                                           kind: buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self)!) {
-                service.receive(ServiceFrame(kind: buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self)!,
-                                             body: buffer.getSlice(at: buffer.readerIndex + 4, length: length)!), from: record)
-                buffer.moveReaderIndex(forwardBy: 4 + length)
-                continue
+            if length >= 2 {
+                let kind = buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self)!
+                if let service = services.service(first: buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self)!, kind: kind) {
+                    service.receive(ServiceFrame(kind: kind, body: buffer.getSlice(at: buffer.readerIndex + 4, length: length)!), from: record)
+                    buffer.moveReaderIndex(forwardBy: 4 + length)
+                    continue
+                }
             }
             // An envelope addressed to another worker is forwarded as it is; its payload is
             // never decoded here.

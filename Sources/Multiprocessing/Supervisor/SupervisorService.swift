@@ -12,7 +12,7 @@ import NIOCore
 ///
 /// ```swift
 /// /// Answers kind 64 ("get") with the value a key names: a manager, reduced to one call.
-/// final class Dictionary: SupervisorService, @unchecked Sendable {   // confined to the loop
+/// final class Registry: SupervisorService, @unchecked Sendable {   // confined to the loop
 ///     let kinds: ClosedRange<UInt8> = 64...95
 ///     private var host: (any ServiceHost)?
 ///     private var values: [String: MessagePackValue] = [:]
