@@ -1,4 +1,6 @@
+import Foundation
 import MPTestEntries
+import Synchronization
 import Testing
 @testable import Multiprocessing
 
@@ -99,5 +101,43 @@ import Testing
         #expect(table.service(first: 0x95, kind: 33) == nil, "no service owns the queue kinds here")
         #expect(table.service(first: 0x95, kind: 4) == nil, "a core kind is never a service's")
         #expect(table.service(first: 0x81, kind: 50) == nil, "a body that is not an array is not a frame for a service")
+    }
+
+    /// Answers a frame of kind 64 with `pong` and remembers what it saw (tests read it).
+    final class Pong: SupervisorService, @unchecked Sendable {   // confined to the loop but `seen`
+        let kinds: ClosedRange<UInt8> = 64...95
+        let capabilities = ["pong"]
+        let seen = Mutex<(kinds: [UInt8], gone: [UInt64], spoke: [Bool])>(([], [], []))
+        private var host: (any ServiceHost)?
+
+        func start(host: any ServiceHost) { self.host = host }
+        func receive(_ frame: ServiceFrame, from peer: any ServicePeer) {
+            seen.withLock { $0.kinds.append(frame.kind); $0.spoke.append(peer.speaks("pong")) }
+            guard let host, let (envelope, payload) = try? frame.split(),
+                  (try? frame.decode(MessagePackValue.self, payload: payload)) == "ping" else { return }
+            host.send(envelope.answer(.reply), "pong", to: peer.id)
+        }
+        func peerGone(_ peer: UInt64) { seen.withLock { $0.gone.append(peer) } }
+        func stop() { host = nil }
+    }
+
+    @Test(.enabled(if: PythonWorker.unavailableReason == nil, Comment(rawValue: PythonWorker.unavailableReason ?? "")))
+    func aFrameOfAServicesKindReachesThatServiceAndItsAnswerReachesThePeer() async throws {
+        let pong = Pong()
+        let supervisor = try SupervisorCore(SupervisorCore.Configuration(services: [pong]))
+        var options = ProcessOptions(name: "python-service")
+        options.executable = "/usr/bin/env"
+        options.arguments = ["python3", PythonPeerRefusalTests.script]
+        let peer = try await supervisor.launch(entry: nil, options: options, trampoline: false)
+        let answer = try await peer.request(["misbehave": "service-kind"], as: MessagePackValue.self, timeout: .seconds(30))
+        #expect(answer == [.uint(Envelope.Kind.reply.rawValue), 78, "pong"], "the service answered the peer's frame")
+        #expect(pong.seen.withLock { $0.kinds } == [64])
+        // The Python peer announces no capability of the service's: the welcome agreed none.
+        #expect(pong.seen.withLock { $0.spoke } == [false])
+        peer.close()
+        #expect(try await peer.join(timeout: .seconds(30)) == .exited(0))
+        for _ in 0..<3_000 where pong.seen.withLock({ $0.gone }).isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(pong.seen.withLock { $0.gone } == [peer.id], "the service was told the peer is gone")
+        await supervisor.shutdown()
     }
 }
