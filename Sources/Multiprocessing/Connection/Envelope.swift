@@ -89,9 +89,9 @@ extension Envelope {
         public static let down = Kind(rawValue: 9)
         /// Flow control (capability ``FlowControl/capability``): the sender asks its peer on the
         /// channel to hold new requests and messages for it until a ``resume``. No payload (nil).
-        public static let pause = Kind(rawValue: 42)
+        public static let pause = Kind(rawValue: 10)
         /// Flow control: the sender takes new requests and messages again. No payload (nil).
-        public static let resume = Kind(rawValue: 43)
+        public static let resume = Kind(rawValue: 11)
 
         /// The kinds protocol version 1 defines.
         public static let version1: [Kind] = [.hello, .welcome, .message, .request, .reply, .error, .goodbye, .monitor, .down]
@@ -108,8 +108,8 @@ extension Envelope {
             case 7: "goodbye"
             case 8: "monitor"
             case 9: "down"
-            case 42: "pause"
-            case 43: "resume"
+            case 10: "pause"
+            case 11: "resume"
             default: nil
             }
         }

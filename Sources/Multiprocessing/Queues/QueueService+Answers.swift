@@ -2,8 +2,8 @@ import MessagePack
 import NIOCore
 
 // The queue server's answers: frames to workers, collected in one buffer per worker and written
-// by `QueueServer.flush`, or closures for the parent's own client. On the loop, as the server.
-extension QueueServer {
+// by `QueueService.flush`, or closures for the parent's own client. On the loop, as the server.
+extension QueueService {
     /// A `get` answer with items: the frame `[0, bin(item)...]` for a worker, copies for the parent.
     func answerItems(_ answerer: QueueAnswerer, _ items: [ByteBuffer]) {
         if let local = answerer.local {
@@ -70,7 +70,7 @@ extension QueueServer {
     /// Tells `peer` whether to send `putWait` (`throttled`) or one-way puts again.
     func sendThrottle(_ queue: ServedQueue, to peer: UInt64, _ throttled: Bool) {
         if peer == Envelope.supervisor {
-            QueueClients.setThrottled(queue.id, throttled)
+            localClients?.setThrottled(queue.id, throttled)
             return
         }
         appendFrame(to: peer, kind: QueueWire.Kind.throttle, correlation: 0) { bytes in
