@@ -109,7 +109,7 @@ final class QueueServer: @unchecked Sendable {
 
     private func refuse(_ peer: UInt64, correlation: UInt64, _ error: RemoteError) {
         appendFrame(to: peer, kind: .error, correlation: correlation) { bytes in
-            bytes.writeBytes((try? MessagePackEncoder().encode(error)) ?? [0xc0])
+            bytes.packEncoded(error)
         }
         scheduleFlush()
     }
@@ -383,6 +383,6 @@ final class QueueServer: @unchecked Sendable {
             QueueClients.markClosed(queue.id)
             return
         }
-        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { $0.writeMessagePackUInt(queue.id) }
+        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { $0.packUInt(queue.id) }
     }
 }
