@@ -210,12 +210,26 @@ public struct MessagePackReader {
 /// }
 /// ```
 public enum MessagePackType: Hashable, Sendable, CustomStringConvertible {
-    case `nil`, bool
+    /// `c0`.
+    case `nil`
+    /// `c2` or `c3`.
+    case bool
     /// Positive fixint and uint 8...64.
     case unsignedInteger
     /// Negative fixint and int 8...64 (which may hold a non-negative value).
     case signedInteger
-    case float32, float64, string, binary, array, map
+    /// `ca`.
+    case float32
+    /// `cb`.
+    case float64
+    /// fixstr and str 8...32.
+    case string
+    /// bin 8...32.
+    case binary
+    /// fixarray, array 16 and 32.
+    case array
+    /// fixmap, map 16 and 32.
+    case map
     /// Any extension type, the timestamp (-1) included.
     case `extension`
 
