@@ -135,9 +135,10 @@ final class QueueClients: Sendable {
         for client in clients {
             let (got, done) = client.takeReports()
             guard got > 0 || done > 0 else { continue }
-            var payload: [UInt8] = [0x92]
-            QueueWire.appendUInt(UInt64(got), to: &payload)
-            QueueWire.appendUInt(UInt64(done), to: &payload)
+            var payload: [UInt8] = []
+            payload.packArrayHeader(2)
+            payload.packUInt(UInt64(got))
+            payload.packUInt(UInt64(done))
             payload.withUnsafeBytes { QueueWire.appendFrame(QueueWire.Kind.report, source: source, queue: client.handle.id, payload: $0, to: &bytes) }
         }
         return bytes

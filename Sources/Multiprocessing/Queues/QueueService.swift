@@ -122,7 +122,7 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
 
     private func refuse(_ peer: UInt64, correlation: UInt64, _ error: RemoteError) {
         appendFrame(to: peer, kind: .error, correlation: correlation) { bytes in
-            bytes.writeBytes((try? MessagePackEncoder().encode(error)) ?? [0xc0])
+            bytes.packEncoded(error)
         }
         scheduleFlush()
     }
@@ -395,6 +395,6 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
             localClients?.markClosed(queue.id)
             return
         }
-        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { $0.writeMessagePackUInt(queue.id) }
+        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { $0.packUInt(queue.id) }
     }
 }

@@ -175,12 +175,12 @@ final class WorkerQueueTransport: QueueTransport {
         case .putWait(let item, let timeout):
             bytes = frame(QueueWire.Kind.putWait, handle, correlation: correlation, timeout: .some(timeout.map(Self.micros)), payload: item)
         case .get(let max, let timeout):
-            let payload = (try? encoder.encode(QueueWire.Get(max: max, timeout: timeout.map(Self.micros)))) ?? [0xc0]
+            let payload = (try? encoder.encode(QueueWire.Get(max: max, timeout: timeout.map(Self.micros)))) ?? QueueWire.nilPayload
             bytes = frame(QueueWire.Kind.get, handle, correlation: correlation, payload: payload)
         case .status:
-            bytes = frame(QueueWire.Kind.status, handle, correlation: correlation, payload: [0xc0])
+            bytes = frame(QueueWire.Kind.status, handle, correlation: correlation, payload: QueueWire.nilPayload)
         case .join:
-            bytes = frame(QueueWire.Kind.join, handle, correlation: correlation, payload: [0xc0])
+            bytes = frame(QueueWire.Kind.join, handle, correlation: correlation, payload: QueueWire.nilPayload)
         }
         let decoder = decoder
         session.sendRequest(bytes, correlation: correlation) { result in
