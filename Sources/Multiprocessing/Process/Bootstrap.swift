@@ -96,7 +96,7 @@ extension Multiprocessing {
     /// `exec`; returns the entry to run in a child, `nil` in the parent (whose interrupt
     /// handling and arena are set up here).
     private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type]) throws -> String? {
-        for function in functions { try EntryRegistry.register(function.definition) }
+        for function in functions { if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try EntryRegistry.register(function.definition) } }
         for worker in workers { try EntryRegistry.register(worker.definition) }
         // From here on this process may start children (in a child: once its entry runs).
         Bootstrap.markDone()

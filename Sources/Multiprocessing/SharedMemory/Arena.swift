@@ -49,13 +49,13 @@ final class Arena: @unchecked Sendable {
 
     var base: UnsafeMutableRawPointer { region.baseAddress }
     var size: Int { region.count }
-    let mutex: ArenaMutex
+    let mutex: RobustMutex
 
     private init(region: MappedRegion, descriptor: FileDescriptor, isRoot: Bool) {
         self.region = region
         self.descriptor = descriptor
         self.isRoot = isRoot
-        self.mutex = ArenaMutex(at: region.baseAddress + ArenaLayout.mutexOffset)
+        self.mutex = RobustMutex(at: region.baseAddress + ArenaLayout.mutexOffset)
         self.id = region.baseAddress.load(fromByteOffset: ArenaLayout.idOffset, as: UInt64.self)
     }
 
@@ -115,7 +115,7 @@ final class Arena: @unchecked Sendable {
             base.storeBytes(of: UInt64(ArenaLayout.dataStart), toByteOffset: ArenaLayout.topOffset, as: UInt64.self)
             base.storeBytes(of: ArenaLayout.version, toByteOffset: ArenaLayout.versionOffset, as: UInt64.self)
             let arena = Arena(region: region, descriptor: descriptor, isRoot: true)
-            if case .failure(let errno) = arena.mutex.initialize() {
+            if case .failure(let errno) = RobustMutex.initialize(at: base + ArenaLayout.mutexOffset) {
                 throw SystemError(errno, operation: "pthread_mutex_init", subject: .name("mp-arena"))
             }
             // Last: a child that sees the magic sees a whole header.
