@@ -36,7 +36,8 @@ struct ArenaAllocation {
 /// lists, write-ahead journal and robust mutex), the segment table (names of live
 /// `SharedMemory` segments, for the exit-time cleanup), then blocks. See docs/ARCHITECTURE.md.
 ///
-/// The memory lives as long as any process of the tree maps it; nothing is freed implicitly.
+/// The memory file lives as long as any process of the tree maps it; a block in it is freed
+/// with its last handle (``ArenaReference``) or by an explicit ``free(_:)``.
 final class Arena: @unchecked Sendable {
     /// The mapping (never unmapped: the arena lives as long as the process).
     let region: MappedRegion

@@ -167,7 +167,9 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
 /// in shared memory, so it cannot be lost by one process ignoring it.
 ///
 /// A handle: `Codable` (send it at spawn or in any message); every copy is the same lock.
-/// Its memory is never freed (arena memory lives as long as the process tree).
+/// Its memory is freed when the last handle in every process is gone (an encoded handle counts
+/// until it is decoded). A process killed while holding handles never gives their counts back:
+/// that memory stays until the root process exits and the arena goes.
 ///
 /// ```swift
 /// let lock = try Lock()
