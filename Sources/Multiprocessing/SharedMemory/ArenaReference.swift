@@ -11,7 +11,10 @@
 /// Limits: a process killed with handles alive never gives their counts back (nothing runs in
 /// a killed process), so those blocks stay allocated until the arena goes, when the root
 /// process exits. An encoded handle holds a count until it is decoded (see
-/// ``Arena/retainHandle(_:)``): one that is never decoded keeps its block until then too.
+/// ``Arena/retainHandle(_:)``): one that is never decoded keeps its block until then too, and
+/// the same bytes decoded twice (a queue item redelivered after its first consumer released
+/// its copy and exited without `taskDone`) adopt one count too many, so keep a handle of your
+/// own while such an item may come back.
 final class ArenaReference: Sendable {
     let arena: Arena
     let handle: ArenaHandle
