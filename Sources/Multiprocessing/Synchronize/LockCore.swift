@@ -115,6 +115,16 @@ struct LockCore: @unchecked Sendable {
             case .failure(let errno): throw .system(errno, "pthread_mutex_unlock", what)
             }
         }
+        // The common case, one level: a plain unlock, which the error-checking mutex refuses
+        // (EPERM) to anyone but its holder. (The depth a non-holder reads is the holder's, but a
+        // non-holder never writes it; a free lock's depth is not read by its next holder.)
+        if depth.loadRelaxed() <= 1 {
+            switch mutex.unlock() {
+            case .success: return
+            case .failure(.notPermitted): throw Self.notOwner(what)
+            case .failure(let errno): throw .system(errno, "pthread_mutex_unlock", what)
+            }
+        }
         switch try checked(mutex.tryLock(), "pthread_mutex_trylock", what) {
         case .alreadyOwned:
             let level = depth.loadRelaxed()
