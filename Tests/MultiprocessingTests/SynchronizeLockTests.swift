@@ -220,10 +220,14 @@ enum SyncTest {
         #expect(SyncTest.error { try lock.release() }?.code == .notOwner)
     }
 
+    /// Holds `lock` two levels deep: a release by anyone else must leave the depth alone.
     static func hold(_ lock: RLock, until done: Event, announcing holding: Event) throws {
         try lock.withLock {
-            holding.set()
-            _ = try done.wait(timeout: .seconds(60))
+            try lock.withLock {
+                holding.set()
+                _ = try done.wait(timeout: .seconds(60))
+            }
+            #expect(lock.isHeldByCurrentThread)   // one level left after the inner release
         }
     }
     static func hold(_ lock: Lock, until done: Event, announcing holding: Event) throws {
