@@ -102,7 +102,7 @@ func sumInFourLanes(_ values: UnsafeMutableBufferPointer<Double>) -> Double {
 
 let sharedMemoryCases: [BenchmarkCase] = [
     BenchmarkCase(name: "value_lock_increment", unit: .incrementsPerSecond,
-                  summary: "two children each do `try counter.withLock { $0 += 1 }` on one SharedValue<Int> (its Lock: a robust process-shared mutex in the arena) from one go signal; total exact; rate = all increments / (last end - first start)") { settings in
+                  summary: "two children each do `try counter.withLock { $0 += 1 }` on one SharedValue<Int> (its default RLock: a robust process-shared mutex in the arena) from one go signal; total exact; rate = all increments / (last end - first start)") { settings in
         try await incrementSamples(settings, locked: true)
     },
     BenchmarkCase(name: "atomic_add", unit: .incrementsPerSecond,
@@ -110,12 +110,12 @@ let sharedMemoryCases: [BenchmarkCase] = [
         try await incrementSamples(settings, locked: false)
     },
     BenchmarkCase(name: "array_fill_sum", unit: .milliseconds,
-                  summary: "one op = SharedArray<Double>(repeating: 0, count: 1_000_000, locking: false), a child started with it sets a[i] = i * 0.5, joined, the parent sums the buffer in four lanes (checked), the array freed") { settings in
+                  summary: "one op = SharedArray<Double>(repeating: 0, count: 1_000_000, lock: .none), a child started with it sets a[i] = i * 0.5, joined, the parent sums the buffer in four lanes (checked), the array freed") { settings in
         var phases = [Double](repeating: 0, count: 5)   // allocate, start, result, join, sum
         func once() async throws {
             var mark = monotonicSeconds()
             func lap(_ phase: Int) { let now = monotonicSeconds(); phases[phase] += now - mark; mark = now }
-            let array = try SharedArray<Double>(repeating: 0, count: arrayLength, locking: false)
+            let array = try SharedArray<Double>(repeating: 0, count: arrayLength, lock: .none)
             defer { try? array.free() }
             lap(0)
             let child = try await ChildProcess.start(fillEntry, array)

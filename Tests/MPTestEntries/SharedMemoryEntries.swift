@@ -96,9 +96,36 @@ public enum SharedMemoryEntries {
         return 0
     }
 
+    /// A value and two events: the child holds the value, says so with `attached`, waits for
+    /// `parentDropped`, then adds 1 under the value's lock and answers what it reads.
+    public struct OutliveParent: Codable, Sendable {
+        public var value: SharedValue<Int>, attached: Event, parentDropped: Event
+        public init(value: SharedValue<Int>, attached: Event, parentDropped: Event) {
+            self.value = value; self.attached = attached; self.parentDropped = parentDropped
+        }
+    }
+    public static let outliveParent = ProcessFunction("shm-outlive-parent") { (job: OutliveParent) -> Int in
+        job.attached.set()
+        guard try await job.parentDropped.wait(timeout: .seconds(60)) else { return -1 }
+        return try job.value.withLock { value in
+            value += 1
+            return value
+        }
+    }
+
+    /// Creates a segment named `name` of 4096 bytes with `track: false`, writes "kept" at its
+    /// start, closes it and returns: the segment must outlive this child.
+    public static let createUntrackedSegment = ProcessFunction("shm-create-untracked-segment") { (name: String) -> Int in
+        let segment = try SharedMemory(size: 4096, name: name, track: false)
+        segment.buffer.copyBytes(from: Array("kept".utf8))
+        segment.close()
+        return 0
+    }
+
     public static let functions: [any ProcessEntry] = [incrementLocked, incrementAtomic, fillArray, readInt32,
                                                        createSegmentAndWait, readSegment, dieInsideAllocation, dieHoldingValueLock,
-                                                       countArenaDescriptors, makeValue, freeValue]
+                                                       countArenaDescriptors, makeValue, freeValue, outliveParent,
+                                                       createUntrackedSegment]
     public static let workers: [any Worker.Type] = [SharedCounterWorker.self]
 }
 

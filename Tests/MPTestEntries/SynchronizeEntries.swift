@@ -1,5 +1,6 @@
 import Foundation
 import Multiprocessing
+import Synchronization
 
 /// The entries the Synchronize tests start in `MPTestWorker` children: each takes its
 /// primitives as handles in its spawn argument (or, for ``receiveEvent``, in a message).
@@ -106,9 +107,25 @@ public enum SynchronizeEntries {
         return 0
     }
 
-    /// A party of a barrier for `rounds` rounds, its action adding 1 to `actions`. After each
-    /// round it checks that the action of that round already ran. Answers its arrival indices,
-    /// or the code of the error that ended it ("brokenBarrier").
+    /// The counter the ``countPass`` action adds to, in this process: a party sets it from its
+    /// job before it waits (an action finds its state through its process, as a Python
+    /// module-level function does).
+    public static let passCounter = Mutex<Counter?>(nil)
+
+    /// A barrier action: adds 1 to ``passCounter`` (under the barrier's lock: exact).
+    public static let countPass = BarrierAction("sync.countPass") {
+        try passCounter.withLock { $0 }?.withUnsafeMutablePointer { $0.pointee += 1 }
+    }
+    /// A barrier action that throws ``ActionFailed``.
+    public static let failingAction = BarrierAction("sync.failingAction") { throw ActionFailed() }
+    /// What ``failingAction`` throws.
+    public struct ActionFailed: Error {}
+    /// A barrier action that does nothing.
+    public static let idleAction = BarrierAction("sync.idleAction") {}
+
+    /// A party of a barrier for `rounds` rounds, the barrier's action (``countPass``) adding 1
+    /// to `actions`. After each round it checks that the action of that round already ran.
+    /// Answers its arrival indices, or the code of the error that ended it ("brokenBarrier").
     public struct Party: Codable, Sendable {
         public var barrier: Barrier, actions: Counter, rounds: Int, useAsync: Bool
         public init(barrier: Barrier, actions: Counter, rounds: Int, useAsync: Bool = false) {
@@ -122,7 +139,8 @@ public enum SynchronizeEntries {
     }
     public static let party = ProcessFunction("sync.party") { (job: Party) -> PartyReport in
         let actions = job.actions
-        let barrier = job.barrier.withAction { try actions.withUnsafeMutablePointer { $0.pointee += 1 } }
+        let barrier = job.barrier
+        passCounter.withLock { $0 = actions }
         var report = PartyReport(indices: [], actionRanBeforeRelease: true, error: nil)
         for round in 0..<job.rounds {
             do {
@@ -140,8 +158,8 @@ public enum SynchronizeEntries {
     /// Acquires `semaphore` (bounded or not) `times` times, each time counting itself in
     /// `inside` under `lock`, recording the largest `inside` seen in `most`, and leaving.
     public struct SemaphoreUser: Codable, Sendable {
-        public var semaphore: CountingSemaphore?, bounded: BoundedSemaphore?, lock: Lock, inside: Counter, most: Counter, times: Int
-        public init(semaphore: CountingSemaphore? = nil, bounded: BoundedSemaphore? = nil, lock: Lock, inside: Counter, most: Counter, times: Int) {
+        public var semaphore: Multiprocessing.Semaphore?, bounded: BoundedSemaphore?, lock: Lock, inside: Counter, most: Counter, times: Int
+        public init(semaphore: Multiprocessing.Semaphore? = nil, bounded: BoundedSemaphore? = nil, lock: Lock, inside: Counter, most: Counter, times: Int) {
             self.semaphore = semaphore; self.bounded = bounded; self.lock = lock; self.inside = inside; self.most = most; self.times = times
         }
     }
@@ -181,5 +199,6 @@ public enum SynchronizeEntries {
     }
 
     public static let functions: [any ProcessEntry] = [increment, holdAndWait, releaseForeign, consumeToken, awaitEvent,
-                                                       receiveEvent, party, useSemaphore, waitOnce]
+                                                       receiveEvent, party, useSemaphore, waitOnce, countPass, failingAction,
+                                                       idleAction]
 }

@@ -105,7 +105,7 @@ import Testing
     }
 
     @Test func everyChildMapsTheSameArena() async throws {
-        let array = try SharedArray<Double>(repeating: 1, count: 1_000, locking: false)
+        let array = try SharedArray<Double>(repeating: 1, count: 1_000, lock: .none)
         defer { try? array.free() }
         let sum = try await ChildProcess.run(SharedMemoryEntries.fillArray, array)
         #expect(sum == (0..<1_000).reduce(0.0) { $0 + Double($1) * 0.5 })

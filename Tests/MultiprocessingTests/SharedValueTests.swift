@@ -30,7 +30,7 @@ import Testing
 
     @Test func aRawValueHasNoLock() throws {
         struct Point: BitwiseCopyable, Equatable { var x: Double, y: Double }
-        let raw = try SharedValue(Point(x: 1, y: 2), locking: false)
+        let raw = try SharedValue(Point(x: 1, y: 2), lock: .none)
         defer { try? raw.free() }
         #expect(try raw.load() == Point(x: 1, y: 2))
         try raw.withUnsafeMutablePointer { $0.pointee.y = 3 }
@@ -74,8 +74,8 @@ import Testing
 
     @Test func valuesCanShareOneLock() throws {
         let lock = try Lock()
-        let first = try SharedValue<Int>(1, lock: lock)
-        let second = try SharedArray<Int>(repeating: 2, count: 3, lock: lock)
+        let first = try SharedValue<Int>(1, lock: .using(lock))
+        let second = try SharedArray<Int>(repeating: 2, count: 3, lock: .using(lock))
         defer { try? first.free(); try? second.free() }
         #expect(first.lock === second.lock)
         let decoded = try roundTrip(first, as: SharedValue<Int>.self)
@@ -125,7 +125,7 @@ import Testing
     // MARK: arrays
 
     @Test func aChildFillsAnArrayTheParentReads() async throws {
-        let array = try SharedArray<Double>(repeating: -1, count: 10_000, locking: false)
+        let array = try SharedArray<Double>(repeating: -1, count: 10_000, lock: .none)
         defer { try? array.free() }
         let childSum = try await ChildProcess.run(SharedMemoryEntries.fillArray, array)
         let sum = try array.withUnsafeMutableBufferPointer { $0.reduce(0, +) }
@@ -149,7 +149,7 @@ import Testing
         #expect(negative?.code == .invalidArgument)
         let huge = #expect(throws: SharedMemoryError.self) { try SharedArray<Int>(repeating: 0, count: 1 << 40) }
         #expect(huge?.code == .tooLarge)
-        let empty = try SharedArray<Int>([], locking: false)
+        let empty = try SharedArray<Int>([], lock: .none)
         #expect(try empty.toArray() == [])
         try empty.free()
     }

@@ -14,9 +14,9 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func moreAsyncWaitersThanPoolThreadsDoNotStarveOtherTasks() async throws {
         let event = try Event()
-        let semaphore = try CountingSemaphore(0)
+        let semaphore = try Multiprocessing.Semaphore(0)
         let condition = try Condition()
-        let flag = try Counter(0, locking: false)
+        let flag = try Counter(0, lock: .none)
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<48 {
                 group.addTask {
@@ -56,7 +56,7 @@ import Testing
         #expect(await Self.cancelled { try await event.wait() })
         #expect(!event.isSet)
 
-        let semaphore = try CountingSemaphore(0)
+        let semaphore = try Multiprocessing.Semaphore(0)
         #expect(await Self.cancelled { try await semaphore.acquire() })
         try semaphore.release()
         #expect(try Self.acquire(semaphore))   // the cancelled waiter took nothing
@@ -83,7 +83,7 @@ import Testing
         #expect(try await lock.withLock(timeout: .seconds(60)) { true })
     }
 
-    static func acquire(_ semaphore: CountingSemaphore) throws -> Bool { try semaphore.acquire(timeout: .zero) }
+    static func acquire(_ semaphore: Multiprocessing.Semaphore) throws -> Bool { try semaphore.acquire(timeout: .zero) }
 
     /// Starts `wait` in a task, lets it start waiting, cancels it; whether it threw
     /// `CancellationError`.
@@ -105,7 +105,7 @@ import Testing
 
     @Test func anAsyncLockKeepsTheCounterExactAgainstAnotherProcess() async throws {
         let lock = try Lock()
-        let counter = try Counter(0, locking: false)
+        let counter = try Counter(0, lock: .none)
         let child = try await ChildProcess.start(SynchronizeEntries.increment, .init(lock: lock, counter: counter, times: 3_000))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<3 {

@@ -33,7 +33,7 @@ import Testing
 
     @Test func notifyWakesExactlyAsManyWaitersAsAskedAndNotifyAllTheRest() async throws {
         let condition = try Condition(lock: try Lock())
-        let woken = try Counter(0, locking: false)
+        let woken = try Counter(0, lock: .none)
         let children = try await startWaiters(4, on: condition, woken: woken)
 
         try await condition.withLock { try condition.notify(1) }
@@ -66,7 +66,7 @@ import Testing
     /// The older waiter is killed while it waits: `notify(1)` goes to the living one.
     @Test func aWaiterKilledWhileWaitingDoesNotSwallowANotify() async throws {
         let condition = try Condition(lock: try Lock())
-        let woken = try Counter(0, locking: false)
+        let woken = try Counter(0, lock: .none)
         let children = try await startWaiters(2, on: condition, woken: woken)
         children[0].kill()
         _ = try await children[0].join()

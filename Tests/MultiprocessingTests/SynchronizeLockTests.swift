@@ -86,7 +86,7 @@ enum SyncTest {
 
     @Test func aLockKeepsACounterExactUnderContentionFromThreeProcesses() async throws {
         let lock = try Lock()
-        let counter = try Counter(0, locking: false)
+        let counter = try Counter(0, lock: .none)
         var children: [ChildProcess] = []
         for _ in 0..<3 {
             children.append(try await ChildProcess.start(SynchronizeEntries.increment,
@@ -118,7 +118,7 @@ enum SyncTest {
 
     @Test func aLockWhoseHolderWasKilledTellsTheNextAcquirerUntilSomeoneRecovers() async throws {
         let lock = try Lock()
-        let state = try Counter(10, locking: false)
+        let state = try Counter(10, lock: .none)
         let holding = try Event()
         try await SyncTest.kill(try await SyncTest.startHolder(.init(lock: lock, state: state, holding: holding)))
 
@@ -162,7 +162,7 @@ enum SyncTest {
 
     @Test func anRLockWhoseHolderWasKilledAtDepthTwoIsRecoveredByTheNextAcquirer() async throws {
         let lock = try RLock()
-        let state = try Counter(0, locking: false)
+        let state = try Counter(0, lock: .none)
         let holding = try Event()
         try await SyncTest.kill(try await SyncTest.startHolder(.init(rlock: lock, state: state, holding: holding)))
 
@@ -220,10 +220,14 @@ enum SyncTest {
         #expect(SyncTest.error { try lock.release() }?.code == .notOwner)
     }
 
+    /// Holds `lock` two levels deep: a release by anyone else must leave the depth alone.
     static func hold(_ lock: RLock, until done: Event, announcing holding: Event) throws {
         try lock.withLock {
-            holding.set()
-            _ = try done.wait(timeout: .seconds(60))
+            try lock.withLock {
+                holding.set()
+                _ = try done.wait(timeout: .seconds(60))
+            }
+            #expect(lock.isHeldByCurrentThread)   // one level left after the inner release
         }
     }
     static func hold(_ lock: Lock, until done: Event, announcing holding: Event) throws {
@@ -240,10 +244,17 @@ enum SyncTest {
     @Test func aLockRefusesItsHolderAgainAndAReleaseByAnyoneElse() throws {
         let lock = try Lock()
         #expect(SyncTest.error { try lock.release() }?.code == .notOwner)
-        try lock.withLock {
+        try lock.withLock { () throws in
             #expect(lock.isHeldByCurrentThread)
+            // Without a timeout Python would hang forever: refused instead.
             #expect(SyncTest.error { try lock.withLock {} }?.code == .wouldDeadlock)
-            #expect(SyncTest.error { try lock.acquire(timeout: .zero) }?.code == .wouldDeadlock)
+            #expect(SyncTest.error { try Self.acquire(lock, timeout: nil) }?.code == .wouldDeadlock)
+            // With one, Python answers False: so does the holder's try here, still holding it.
+            #expect(try Self.acquire(lock, timeout: .zero) == false)
+            #expect(try Self.acquire(lock, timeout: .seconds(-1)) == false)
+            #expect(try Self.acquire(lock, timeout: .seconds(60)) == false)
+            #expect(SyncTest.error { try SyncTest.withLock(lock, timeout: .zero) {} }?.code == .timedOut)
+            #expect(lock.isHeldByCurrentThread)
         }
         #expect(!lock.isHeldByCurrentThread)
         #expect(try lock.acquire(timeout: .zero))
@@ -251,20 +262,29 @@ enum SyncTest {
         #expect(SyncTest.error { try lock.release() }?.code == .notOwner)
     }
 
-    @Test func negativeTimeoutsAreRefused() async throws {
+    /// Python: a negative timeout means zero, one try, never an error.
+    @Test func aNegativeTimeoutIsOneTry() async throws {
         let lock = try Lock(), rlock = try RLock()
-        #expect(SyncTest.error { try SyncTest.withLock(lock, timeout: .seconds(-1)) {} }?.code == .invalidArgument)
-        #expect(SyncTest.error { try Self.acquire(lock, timeout: .milliseconds(-1)) }?.code == .invalidArgument)
-        #expect(SyncTest.error { try Self.acquire(rlock, timeout: .nanoseconds(-1)) }?.code == .invalidArgument)
-        #expect(await SyncTest.error { try await lock.withLock(timeout: .seconds(-1)) {} }?.code == .invalidArgument)
-        #expect(await SyncTest.error { try await rlock.withLock(timeout: .seconds(-1)) {} }?.code == .invalidArgument)
-        #expect(try Self.acquire(lock, timeout: .zero))
+        #expect(try SyncTest.withLock(lock, timeout: .seconds(-1)) { 7 } == 7)
+        #expect(try Self.acquire(lock, timeout: .milliseconds(-1)))
         try Self.release(lock)
+        #expect(try Self.acquire(rlock, timeout: .nanoseconds(-1)))
+        #expect(try Self.acquire(rlock, timeout: .nanoseconds(-1)))   // the holder, one level deeper
+        try Self.release(rlock)
+        try Self.release(rlock)
+        #expect(try await lock.withLock(timeout: .seconds(-1)) { 1 } == 1)
+        #expect(try await rlock.withLock(timeout: .seconds(-1)) { 2 } == 2)
+        // Held by another process: one try, false at once.
+        let holding = try Event()
+        let holder = try await SyncTest.startHolder(.init(lock: lock, state: try SyncTest.Counter(0, lock: .none), holding: holding))
+        #expect(try Self.acquire(lock, timeout: .seconds(-5)) == false)
+        #expect(SyncTest.error { try SyncTest.withLock(lock, timeout: .seconds(-5)) {} }?.code == .timedOut)
+        try await SyncTest.kill(holder)
     }
 
     @Test func aLockHeldByAnotherProcessTimesOut() async throws {
         let lock = try Lock()
-        let state = try Counter(0, locking: false)
+        let state = try Counter(0, lock: .none)
         let holding = try Event()
         let holder = try await SyncTest.startHolder(.init(lock: lock, state: state, holding: holding))
         #expect(try Self.acquire(lock, timeout: .zero) == false)

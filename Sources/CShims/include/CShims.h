@@ -98,7 +98,6 @@ size_t mp_heap_bytes_in_use(void);
 int mp_signal_to_pipe(int signo, int fd);
 
 #include "mp_sync.h"
-#include "mp_shm.h"
 #include "mp_tracker.h"
 
 /// 1 once the constructor that checks a runtime-started child's parent ran (it runs before

@@ -33,7 +33,7 @@ extension Multiprocessing {
     /// `nil` in the parent (whose default runtime, interrupt handling and arena are set up
     /// here; a child's runtime is made once its handshake is done).
     private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type]) throws -> String? {
-        for function in functions { try EntryRegistry.register(function.definition) }
+        for function in functions { if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try EntryRegistry.register(function.definition) } }
         for worker in workers { try EntryRegistry.register(worker.definition) }
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)

@@ -36,7 +36,8 @@ struct ArenaAllocation {
 /// lists, write-ahead journal and robust mutex), the segment table (names of live
 /// `SharedMemory` segments, for the exit-time cleanup), then blocks. See docs/ARCHITECTURE.md.
 ///
-/// The memory lives as long as any process of the tree maps it; nothing is freed implicitly.
+/// The memory file lives as long as any process of the tree maps it; a block in it is freed
+/// with its last handle (``ArenaReference``) or by an explicit ``free(_:)``.
 final class Arena: @unchecked Sendable {
     /// The mapping (never unmapped: the arena lives as long as the process).
     let region: MappedRegion
@@ -49,13 +50,13 @@ final class Arena: @unchecked Sendable {
 
     var base: UnsafeMutableRawPointer { region.baseAddress }
     var size: Int { region.count }
-    let mutex: ArenaMutex
+    let mutex: RobustMutex
 
     private init(region: MappedRegion, descriptor: FileDescriptor, isRoot: Bool) {
         self.region = region
         self.descriptor = descriptor
         self.isRoot = isRoot
-        self.mutex = ArenaMutex(at: region.baseAddress + ArenaLayout.mutexOffset)
+        self.mutex = RobustMutex(at: region.baseAddress + ArenaLayout.mutexOffset)
         self.id = region.baseAddress.load(fromByteOffset: ArenaLayout.idOffset, as: UInt64.self)
     }
 
@@ -115,7 +116,7 @@ final class Arena: @unchecked Sendable {
             base.storeBytes(of: UInt64(ArenaLayout.dataStart), toByteOffset: ArenaLayout.topOffset, as: UInt64.self)
             base.storeBytes(of: ArenaLayout.version, toByteOffset: ArenaLayout.versionOffset, as: UInt64.self)
             let arena = Arena(region: region, descriptor: descriptor, isRoot: true)
-            if case .failure(let errno) = arena.mutex.initialize() {
+            if case .failure(let errno) = RobustMutex.initialize(at: base + ArenaLayout.mutexOffset) {
                 throw SystemError(errno, operation: "pthread_mutex_init", subject: .name("mp-arena"))
             }
             // Last: a child that sees the magic sees a whole header.

@@ -50,6 +50,10 @@ enum ArenaLayout {
         static let next = 24
         /// The allocation's type tag.
         static let tag = 32
+        /// How many handles hold the allocation: live handle objects in every process, plus
+        /// encoded copies not decoded yet (``Arena/retainHandle(_:)``). 1 when allocated; the
+        /// release that takes it to 0 frees the block.
+        static let handles = 40
     }
 
     /// The size class of a block holding `byteCount` bytes: the smallest power of two that
@@ -108,11 +112,14 @@ extension Arena {
     /// Runs `body` holding the allocator's robust mutex; replays a dead owner's journal first.
     func withAllocatorLock<R>(_ body: () throws(SharedMemoryError) -> R) throws(SharedMemoryError) -> R {
         switch mutex.lock() {
-        case .success(.acquired):
+        case .success(.acquired), .success(.unavailable):
             break
         case .success(.ownerDied):
             replayJournal()
             _ = mutex.markConsistent()
+        case .success(.alreadyOwned):
+            // The allocator never calls back into itself: a bug, not a state to recover from.
+            preconditionFailure("the arena's allocator lock was taken again by its holder")
         case .failure(let errno):
             throw SharedMemoryError(SystemError(errno, operation: "pthread_mutex_lock", subject: .name("mp-arena")), "the arena's allocator lock")
         }
@@ -184,6 +191,7 @@ extension Arena {
         writes.append((block + ArenaLayout.BlockField.byteCount, UInt64(byteCount)))
         writes.append((block + ArenaLayout.BlockField.tag, tag))
         writes.append((block + ArenaLayout.BlockField.next, 0))
+        writes.append((block + ArenaLayout.BlockField.handles, 1))
         // Last: a block with a generation is allocated.
         writes.append((block + ArenaLayout.BlockField.generation, generation))
         let handle = ArenaHandle(arena: id, offset: UInt64(block + ArenaLayout.blockHeaderSize),

@@ -1,32 +1,36 @@
 /// A fixed-size array in shared memory that every process of the tree reads and writes:
-/// Python's `multiprocessing.Array` (with `locking: true`, the default) and `RawArray`
-/// (`locking: false`).
+/// Python's `multiprocessing.Array` (with a lock, the default) and `RawArray` (`lock: .none`).
 ///
 /// Elements are any trivially copyable type (`BitwiseCopyable`), stored contiguously. A
 /// `SharedArray` is a handle: `Codable`, so it can be passed at spawn or inside any message;
 /// every copy, in every process, is the same memory.
 ///
-/// With a lock (a new ``Lock`` by default, or one you pass), ``load(at:)``, ``store(_:at:)``,
-/// ``toArray()`` and ``withLock(_:)`` take it (Python's synchronized array does the same for
-/// each item); ``lock`` is Python's `get_lock()`. A holder that died makes the lock throw
+/// With a lock (a new ``RLock`` by default; see ``ValueLock``), ``load(at:)``, ``store(_:at:)``,
+/// the slice forms ``load(_:)`` and ``store(contentsOf:at:)``, ``toArray()`` and
+/// ``withLock(_:)`` take it (Python's synchronized array does the same for each item and
+/// slice); ``lock`` is Python's `get_lock()`. A holder that died makes the lock throw
 /// ``SynchronizationError/Code/ownerDied`` until a `lock.withLock(recovering:_:)` repairs.
 /// ``withUnsafeMutableBufferPointer(_:)`` never locks: it is the fast path for bulk work
 /// (filling, summing) on a raw array or under your own synchronization.
 ///
-/// Memory lives until ``free()`` or the end of the process tree (see ``SharedValue``).
+/// The memory is freed with the last handle in every process, or by ``free()`` (see
+/// ``SharedValue``).
 ///
 /// ```swift
-/// let samples = try SharedArray<Double>(repeating: 0, count: 1_000_000, locking: false)
+/// let samples = try SharedArray<Double>(repeating: 0, count: 1_000_000, lock: .none)
 /// try await ChildProcess.run(fill, samples)       // the child writes every element
 /// let sum = try samples.withUnsafeMutableBufferPointer { $0.reduce(0, +) }
+/// let head = try samples[0..<10]                     // Python's samples[0:10]
+/// try samples.store(contentsOf: [1, 2, 3], at: 10)    // Python's samples[10:13] = [1, 2, 3]
 /// ```
 public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable, CustomStringConvertible {
     let block: SharedBlock
     /// The number of elements.
     public let count: Int
-    /// The lock that ``load(at:)``, ``store(_:at:)``, ``toArray()`` and ``withLock(_:)`` take;
-    /// nil for an array made with `locking: false`.
-    public let lock: Lock?
+    /// The lock that ``load(at:)``, ``store(_:at:)``, the slice forms, ``toArray()`` and
+    /// ``withLock(_:)`` take (an ``RLock`` unless made otherwise); nil for an array made with
+    /// `lock: .none`.
+    public let lock: SharedLock?
     /// Whether the array has a lock.
     public var isLocking: Bool { lock != nil }
 
@@ -47,13 +51,9 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
     /// ``SharedMemoryError/Code/invalidArgument`` for a negative count,
     /// ``SharedMemoryError/Code/tooLarge`` for one the arena can never hold,
     /// ``SharedMemoryError/Code/arenaExhausted`` when it is full.
-    public init(repeating value: Element, count: Int, locking: Bool = true) throws {
-        try self.init(repeating: value, count: count, lock: locking ? try Lock() : nil)
-    }
-
-    /// A new array of `count` copies of `value`, guarded by `lock` (shared with other values),
-    /// or by nothing when nil.
-    public init(repeating value: Element, count: Int, lock: Lock?) throws {
+    /// The array is guarded as `lock` says (a new ``RLock`` by default).
+    public init(repeating value: Element, count: Int, lock: ValueLock = .reentrant) throws {
+        let lock = try lock.makeLock()
         // All-zero bits (0, 0.0, false): the arena's zero-filled memory is the array already,
         // so its pages are written once (by the allocator, and only when the block is reused).
         let isZero = withUnsafeBytes(of: value) { $0.allSatisfy { $0 == 0 } }
@@ -64,10 +64,11 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
         if !isZero { elements.initialize(repeating: value, count: count) }
     }
 
-    /// A new array holding `elements`, in order, with a new ``Lock`` unless `locking` is false.
-    public init(_ elements: some Collection<Element>, locking: Bool = true) throws {
+    /// A new array holding `elements`, in order, guarded as `lock` says (a new ``RLock`` by
+    /// default).
+    public init(_ elements: some Collection<Element>, lock: ValueLock = .reentrant) throws {
         let count = elements.count
-        let lock = locking ? try Lock() : nil
+        let lock = try lock.makeLock()
         block = try SharedBlock.allocate(byteCount: try Self.byteCount(count: count),
                                          alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: false)
         self.count = count
@@ -105,6 +106,49 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
         get throws { try load(at: index) }
     }
 
+    private func checkRange(_ range: Range<Int>) throws(SharedMemoryError) {
+        guard range.lowerBound >= 0, range.upperBound <= count else {
+            throw SharedMemoryError(.indexOutOfRange, "the range \(range.lowerBound)..<\(range.upperBound) is outside \(kind) of \(count) elements at offset \(block.handle.offset)")
+        }
+    }
+
+    /// The elements in `range`, copied under the lock (if any): Python's `array[i:j]`. Throws
+    /// ``SharedMemoryError/Code/indexOutOfRange`` (naming the range and the count) for a range
+    /// that is not inside `0..<count`, ``SharedMemoryError/Code/staleHandle``, and the lock's
+    /// ``SynchronizationError``s.
+    public func load(_ range: Range<Int>) throws -> [Element] {
+        try block.checkCurrent(kind)
+        try checkRange(range)
+        let slice = UnsafeMutableBufferPointer(start: elements + range.lowerBound, count: range.count)
+        guard let lock else { return Array(slice) }
+        return try lock.withLock { Array(slice) }
+    }
+
+    /// Python's slice assignment `array[index:index + len(values)] = values`: writes `values`
+    /// from `index` on, under the lock (if any). The array keeps its size: throws
+    /// ``SharedMemoryError/Code/indexOutOfRange`` (naming the range and the count, nothing
+    /// written) when the values do not fit inside `0..<count`.
+    public func store(contentsOf values: some Collection<Element>, at index: Int) throws {
+        try block.checkCurrent(kind)
+        let values = Array(values)
+        let (end, overflow) = index.addingReportingOverflow(values.count)
+        guard !overflow else {
+            throw SharedMemoryError(.indexOutOfRange, "\(values.count) elements from index \(index) are outside \(kind) of \(count) elements")
+        }
+        try checkRange(index..<max(index, end))
+        let write = { values.withUnsafeBufferPointer { source in
+            guard let base = source.baseAddress else { return }
+            (elements + index).update(from: base, count: source.count)
+        } }
+        guard let lock else { return write() }
+        try lock.withLock(write)
+    }
+
+    /// The elements in `range`: `try array[2..<5]`. Same checks as ``load(_:)``.
+    public subscript(range: Range<Int>) -> [Element] {
+        get throws { try load(range) }
+    }
+
     /// A copy of every element (under the lock, if any).
     public func toArray() throws -> [Element] {
         try block.checkCurrent(kind)
@@ -114,12 +158,12 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
     }
 
     /// Runs `body` on every element holding the array's lock. Throws
-    /// ``SharedMemoryError/Code/noLock`` for an array made with `locking: false`, and
+    /// ``SharedMemoryError/Code/noLock`` for an array made with `lock: .none`, and
     /// whatever `body` throws (the lock is released). Synchronous: no `await` inside.
     public func withLock<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) throws -> R {
         try block.checkCurrent(kind)
         guard let lock else {
-            throw SharedMemoryError(.noLock, "\(kind) at offset \(block.handle.offset) was made with locking: false")
+            throw SharedMemoryError(.noLock, "\(kind) at offset \(block.handle.offset) was made with lock: .none")
         }
         return try lock.withLock { try body(UnsafeMutableBufferPointer(start: elements, count: count)) }
     }
@@ -131,7 +175,8 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
         return try body(UnsafeMutableBufferPointer(start: elements, count: count))
     }
 
-    /// Gives the memory back to the arena; every copy of this handle is stale from now on.
+    /// Gives the memory back to the arena now, without waiting for the last handle; every copy
+    /// of this handle is stale from now on (see ``SharedValue/free()``).
     public func free() throws(SharedMemoryError) {
         try block.free(kind)
     }

@@ -6,8 +6,9 @@ import Synchronization
 /// Every operation is sequentially consistent (on x86-64 and arm64 an atomic add costs the
 /// same whatever the ordering). `add` and `subtract` wrap around on overflow. A
 /// `SharedAtomic` is a handle: `Codable`, passed at spawn or inside any message; every copy
-/// is the same integer. Memory lives until ``free()`` or the end of the process tree; after
-/// `free`, every operation through any copy throws ``SharedMemoryError/Code/staleHandle``.
+/// is the same integer. The memory is freed with the last handle in every process (see
+/// ``SharedValue``), or by ``free()``; after `free`, every operation through any copy throws
+/// ``SharedMemoryError/Code/staleHandle``.
 ///
 /// ```swift
 /// let hits = try SharedAtomic<Int>(0)

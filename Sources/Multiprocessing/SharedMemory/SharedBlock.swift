@@ -1,13 +1,18 @@
 /// The arena block behind a shared value, array or atomic: its handle, where it is mapped
 /// here, and the checks and the `Codable` form they share.
 ///
-/// The block holds the data only; a value's or array's lock is a ``Lock`` of its own (as
-/// Python's `Value` wraps its ctypes object with a separate `RLock`).
+/// The block holds the data only; a value's or array's lock is an ``RLock`` or a ``Lock`` of
+/// its own (as Python's `Value` wraps its ctypes object with a separate `RLock`).
+///
+/// Copies of a `SharedBlock` share one ``ArenaReference``: the block is freed when the last
+/// copy in the last process is gone (or by an explicit `free()`).
 @usableFromInline
-struct SharedBlock: @unchecked Sendable, Hashable {
+struct SharedBlock: @unchecked Sendable, Hashable {   // `pointer` is into the arena, which `reference` keeps
     @usableFromInline let handle: ArenaHandle
     /// The block's first byte in this process (the arena is never unmapped).
     @usableFromInline let pointer: UnsafeMutableRawPointer
+    /// This process's hold on the block.
+    let reference: ArenaReference
 
     @usableFromInline static func == (a: SharedBlock, b: SharedBlock) -> Bool { a.handle == b.handle }
     @usableFromInline func hash(into hasher: inout Hasher) { hasher.combine(handle) }
@@ -17,14 +22,17 @@ struct SharedBlock: @unchecked Sendable, Hashable {
         guard alignment <= ArenaLayout.blockHeaderSize else {
             throw SharedMemoryError(.invalidArgument, "\(String(reflecting: kind)): an alignment of \(alignment) bytes is more than the arena's \(ArenaLayout.blockHeaderSize)")
         }
-        let allocation = try Arena.current.allocate(byteCount: byteCount, alignment: max(alignment, 1), tag: ArenaLayout.typeTag(kind), zeroed: zeroed)
-        return SharedBlock(handle: allocation.handle, pointer: allocation.pointer)
+        let arena = try Arena.current
+        let allocation = try arena.allocate(byteCount: byteCount, alignment: max(alignment, 1), tag: ArenaLayout.typeTag(kind), zeroed: zeroed)
+        return SharedBlock(handle: allocation.handle, pointer: allocation.pointer, reference: ArenaReference(adopting: allocation.handle, in: arena))
     }
 
-    /// The block of a handle received from another process (or this one), checked.
+    /// The block of a handle received from another process (or this one), checked; adopts the
+    /// count its encoding took (``encode(to:type:count:lock:)``).
     static func attach(_ handle: ArenaHandle, byteCount: Int, kind: Any.Type) throws(SharedMemoryError) -> SharedBlock {
-        let pointer = try Arena.current.resolve(handle, expectedByteCount: byteCount, expectedTag: ArenaLayout.typeTag(kind))
-        return SharedBlock(handle: handle, pointer: pointer)
+        let arena = try Arena.current
+        let pointer = try arena.resolve(handle, expectedByteCount: byteCount, expectedTag: ArenaLayout.typeTag(kind))
+        return SharedBlock(handle: handle, pointer: pointer, reference: ArenaReference(adopting: handle, in: arena))
     }
 
     /// Throws ``SharedMemoryError/Code/staleHandle`` once the block was freed (by any process).
@@ -47,26 +55,37 @@ struct SharedBlock: @unchecked Sendable, Hashable {
         }
     }
 
-    // MARK: Codable form: {"handle": {...}, "type": "Swift.Int", "count": n, "lock": {...}}
+    // MARK: Codable form: {"handle": {...}, "type": "Swift.Int", "count": n, "lock": {...}, "reentrant": true}
 
-    enum CodingKeys: String, CodingKey { case handle, type, count, lock }
+    enum CodingKeys: String, CodingKey { case handle, type, count, lock, reentrant }
 
-    func encode(to encoder: any Encoder, type: Any.Type, count: Int?, lock: Lock?) throws {
+    /// Encodes the handle, counted as one more holder until a decoder adopts it
+    /// (``Arena/retainHandle(_:)``), and the lock's handle with its kind.
+    func encode(to encoder: any Encoder, type: Any.Type, count: Int?, lock: SharedLock?) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try reference.arena.retainHandle(handle)
         try container.encode(handle, forKey: .handle)
         try container.encode(String(reflecting: type), forKey: .type)
         try container.encodeIfPresent(count, forKey: .count)
-        try container.encodeIfPresent(lock, forKey: .lock)
+        if let lock {
+            try container.encode(lock, forKey: .lock)
+            try container.encode(lock is RLock, forKey: .reentrant)
+        }
     }
 
     /// The fields of an encoded handle, after checking its element type is `type`.
-    static func decodeFields(from decoder: any Decoder, type: Any.Type, kind: String) throws -> (handle: ArenaHandle, count: Int?, lock: Lock?) {
+    static func decodeFields(from decoder: any Decoder, type: Any.Type, kind: String) throws -> (handle: ArenaHandle, count: Int?, lock: SharedLock?) {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let handle = try container.decode(ArenaHandle.self, forKey: .handle)
         let encodedType = try container.decode(String.self, forKey: .type)
         guard encodedType == String(reflecting: type) else {
             throw SharedMemoryError(.typeMismatch, "\(kind) cannot attach to the \(handle): it holds \(encodedType), not \(String(reflecting: type))")
         }
-        return (handle, try container.decodeIfPresent(Int.self, forKey: .count), try container.decodeIfPresent(Lock.self, forKey: .lock))
+        var lock: SharedLock?
+        if container.contains(.lock) {
+            lock = try container.decode(Bool.self, forKey: .reentrant)
+                ? try container.decode(RLock.self, forKey: .lock) : try container.decode(Lock.self, forKey: .lock)
+        }
+        return (handle, try container.decodeIfPresent(Int.self, forKey: .count), lock)
     }
 }

@@ -10,8 +10,10 @@ import Synchronization
 ///
 /// The supervisor is the resource tracker: a segment created by any process of the tree is
 /// recorded in the arena until it is unlinked, and the root process unlinks whatever is left
-/// when it exits, normally or on SIGINT/SIGTERM, also when the creator crashed. So nothing
-/// stays in `/dev/shm` after the program, unless the root itself is killed with SIGKILL.
+/// when it exits, normally or on SIGINT/SIGTERM, also when the creator crashed (and a tracker
+/// process does it when the root is killed with SIGKILL). So nothing stays in `/dev/shm` after
+/// the program, except a segment created with `track: false`, which the program owns and
+/// unlinks itself (Python 3.13's `track=False`).
 ///
 /// ```swift
 /// let segment = try SharedMemory(size: 1 << 20)
@@ -53,18 +55,24 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
     }
 
     /// Creates a segment of `size` bytes (zero-filled) named `name`, or a fresh name like
-    /// "mp_1f3a9c2e" when nil, and registers it with the tracker.
+    /// "mp_1f3a9c2e" when nil, and registers it with the tracker unless `track` is false.
+    ///
+    /// `track: false` is Python 3.13's `track=False`: the tracker does not know the segment,
+    /// so it stays in `/dev/shm` after this process and the whole program exit, until someone
+    /// calls ``unlink()`` (or ``unlink(name:)``); use it for a segment meant to outlive the
+    /// program or owned by another.
     ///
     /// Throws ``SharedMemoryError/Code/invalidArgument`` for a size of 0 or less or a bad
     /// name, ``SharedMemoryError/Code/tooLarge`` when `/dev/shm` has not that much room left,
     /// ``SharedMemoryError/Code/segmentExists`` when the name is taken,
     /// ``SharedMemoryError/Code/tooManySegments`` when the tracker is full,
-    /// ``SharedMemoryError/Code/arenaUnavailable`` in a process without an arena.
-    public convenience init(size: Int, name: String? = nil) throws(SharedMemoryError) {
+    /// ``SharedMemoryError/Code/arenaUnavailable`` in a process without an arena (a tracked
+    /// segment needs one).
+    public convenience init(size: Int, name: String? = nil, track: Bool = true) throws(SharedMemoryError) {
         guard size > 0 else {
             throw SharedMemoryError(.invalidArgument, "a shared memory segment needs a size above 0 bytes, not \(size)")
         }
-        let arena = try Arena.current
+        let arena = track ? try Arena.current : nil
         if let available = try? FileSystemSpace.availableBytes(at: "/dev/shm"), size > available {
             throw SharedMemoryError(.tooLarge, "a segment of \(size) bytes does not fit: /dev/shm has \(available) bytes left")
         }
@@ -86,7 +94,7 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
         }
         defer { try? fd.close() }
         do {
-            try arena.registerSegment(segmentName)
+            try arena?.registerSegment(segmentName)
         } catch {
             _ = FileDescriptor._unlinkSharedMemory(name: Self.systemName(segmentName))
             throw error
@@ -96,7 +104,7 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
             self.init(name: segmentName, size: size, region: try MappedRegion(mapping: fd, size: size))
         } catch {
             _ = FileDescriptor._unlinkSharedMemory(name: Self.systemName(segmentName))
-            _ = try? arena.unregisterSegment(segmentName)
+            _ = try? arena?.unregisterSegment(segmentName)
             throw SharedMemoryError(error, "setting up the segment \"\(segmentName)\" of \(size) bytes")
         }
     }

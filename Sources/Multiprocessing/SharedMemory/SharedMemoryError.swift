@@ -33,7 +33,7 @@ public struct SharedMemoryError: Error, Hashable, Sendable, CustomStringConverti
         public static let invalidArgument = Code("invalidArgument")
         /// An index was outside an array.
         public static let indexOutOfRange = Code("indexOutOfRange")
-        /// `withLock` on a value or array made with `locking: false`.
+        /// `withLock` on a value or array made with `lock: .none`.
         public static let noLock = Code("noLock")
         /// No shared memory segment has that name.
         public static let segmentNotFound = Code("segmentNotFound")

@@ -1,23 +1,25 @@
 /// A value in shared memory that every process of the tree reads and writes: Python's
-/// `multiprocessing.Value` (with a lock, the default) and `RawValue` (`locking: false`).
+/// `multiprocessing.Value` (with a lock, the default) and `RawValue` (`lock: .none`).
 ///
 /// `Value` is any trivially copyable type (`BitwiseCopyable`: integers, floating point, tuples
 /// and structs of them). A `SharedValue` is a handle: `Codable`, so it can be passed at spawn
 /// or inside any message; every copy, in every process, is the same memory.
 ///
-/// With a lock (a new ``Lock`` by default, or one you pass to share it between values, as
-/// Python's `Value(..., lock=l)`), ``load()``, ``store(_:)`` and ``withLock(_:)`` take it, as
-/// Python's `Value` does; `withLock` is how a read-modify-write stays exact under contention,
-/// and ``lock`` is Python's `get_lock()`. If a process died holding the lock, the next
-/// acquisitions throw ``SynchronizationError/Code/ownerDied`` until one repairs the value with
-/// ``withLock(recovering:_:)`` (the ``Lock`` contract). Without a lock (`locking: false`),
+/// With a lock (a new ``RLock`` by default, as Python's; see ``ValueLock`` for a plain
+/// ``Lock``, a shared one, or none), ``load()``, ``store(_:)`` and ``withLock(_:)`` take it, as
+/// Python's `Value` does; `withLock` is how a read-modify-write stays exact under contention
+/// (and, with the default reentrant lock, may be nested in one thread), and ``lock`` is
+/// Python's `get_lock()`. If a process died holding the lock, the next acquisitions throw
+/// ``SynchronizationError/Code/ownerDied`` until one repairs the value with
+/// ``withLock(recovering:_:)`` (the ``Lock`` contract). Without a lock (`lock: .none`),
 /// nothing is locked and ``withLock(_:)`` throws ``SharedMemoryError/Code/noLock``.
 ///
-/// Memory lives until ``free()`` (from any process) or until the process tree ends, like a
-/// Python program's shared ctypes: nothing is freed when a handle goes away, since copies
-/// may live in other processes. After `free`, every access through any copy throws
-/// ``SharedMemoryError/Code/staleHandle``. (The lock is never freed: locks live as long as the
-/// tree, and another value may share it.)
+/// The memory is freed when the last handle in every process is gone (each process counts
+/// its copies once; an encoded handle counts until decoded), or at once by ``free()``. A
+/// process killed while holding handles never gives their counts back: that memory stays
+/// until the root process exits and the arena goes. After `free`, every access through any
+/// copy throws ``SharedMemoryError/Code/staleHandle``. The lock is a primitive of its own,
+/// freed with its own last handle (the value holds one).
 ///
 /// ```swift
 /// let counter = try SharedValue<Int>(0)
@@ -29,8 +31,8 @@
 public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, CustomStringConvertible {
     @usableFromInline let block: SharedBlock
     /// The lock that ``load()``, ``store(_:)`` and ``withLock(_:)`` take (Python's
-    /// `get_lock()`); nil for a value made with `locking: false`.
-    public let lock: Lock?
+    /// `get_lock()`): an ``RLock`` unless made otherwise; nil for a value made with `lock: .none`.
+    public let lock: SharedLock?
 
     /// Whether the value has a lock.
     public var isLocking: Bool { lock != nil }
@@ -39,15 +41,11 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
 
     @usableFromInline var kind: String { "SharedValue<\(String(reflecting: Value.self))>" }
 
-    /// A new value in the process tree's arena, set to `initial`, with a new ``Lock`` unless
-    /// `locking` is false. Throws ``SharedMemoryError/Code/arenaUnavailable`` when this process
-    /// has no arena and ``SharedMemoryError/Code/arenaExhausted`` when it is full.
-    public init(_ initial: Value, locking: Bool = true) throws {
-        try self.init(initial, lock: locking ? try Lock() : nil)
-    }
-
-    /// A new value guarded by `lock` (shared with other values), or by nothing when nil.
-    public init(_ initial: Value, lock: Lock?) throws {
+    /// A new value in the process tree's arena, set to `initial`, guarded as `lock` says (a
+    /// new ``RLock`` by default). Throws ``SharedMemoryError/Code/arenaUnavailable`` when this
+    /// process has no arena and ``SharedMemoryError/Code/arenaExhausted`` when it is full.
+    public init(_ initial: Value, lock: ValueLock = .reentrant) throws {
+        let lock = try lock.makeLock()
         block = try SharedBlock.allocate(byteCount: MemoryLayout<Value>.size, alignment: MemoryLayout<Value>.alignment, kind: Self.self)
         self.lock = lock
         valuePointer.initialize(to: initial)
@@ -75,7 +73,7 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
     /// every other process: Python's `with v.get_lock(): v.value += 1`. The closure is
     /// synchronous (a pthread mutex belongs to a thread: no `await` inside).
     ///
-    /// Throws ``SharedMemoryError/Code/noLock`` for a value made with `locking: false`,
+    /// Throws ``SharedMemoryError/Code/noLock`` for a value made with `lock: .none`,
     /// ``SharedMemoryError/Code/staleHandle`` once freed, the lock's errors
     /// (``SynchronizationError/Code/ownerDied`` after a holder died), and whatever `body`
     /// throws (the lock is released).
@@ -96,11 +94,11 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
 
     @usableFromInline
     func noLockError() -> SharedMemoryError {
-        SharedMemoryError(.noLock, "\(kind) at offset \(block.handle.offset) was made with locking: false")
+        SharedMemoryError(.noLock, "\(kind) at offset \(block.handle.offset) was made with lock: .none")
     }
 
     /// Runs `body` with a pointer to the value in shared memory, without locking: for values
-    /// made with `locking: false`, or code that synchronizes otherwise. The pointer is valid
+    /// made with `lock: .none`, or code that synchronizes otherwise. The pointer is valid
     /// only inside `body` (and until the value is freed).
     @inlinable
     public func withUnsafeMutablePointer<R>(_ body: (UnsafeMutablePointer<Value>) throws -> R) throws -> R {
@@ -108,9 +106,10 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
         return try body(valuePointer)
     }
 
-    /// Gives the memory back to the arena. Every copy of this handle, in every process, is
-    /// stale from now on (its accesses throw ``SharedMemoryError/Code/staleHandle``); freeing
-    /// twice throws that too.
+    /// Gives the memory back to the arena now, without waiting for the last handle. Every copy
+    /// of this handle, in every process, is stale from now on (its accesses throw
+    /// ``SharedMemoryError/Code/staleHandle``); freeing twice throws that too; the handles'
+    /// later releases change nothing.
     public func free() throws(SharedMemoryError) {
         try block.free(kind)
     }

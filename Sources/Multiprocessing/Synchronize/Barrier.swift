@@ -2,11 +2,11 @@
 /// `multiprocessing.Barrier`): each ``wait(timeout:)`` blocks until `parties` of them have
 /// arrived, then all are released together and the barrier is ready for the next round.
 ///
-/// The action, if any, runs once per round, in the last party to arrive, before anyone is
-/// released. It is a closure of *this* process: a barrier decoded in another process has none
-/// until given one with ``withAction(_:)`` (give every process the same action when any party
-/// may arrive last). An action that throws breaks the barrier; its error goes to the party that
-/// ran it.
+/// The action, if any, runs exactly once per round, in whichever party arrives last, before
+/// anyone is released: a ``BarrierAction``, registered by name with `bootstrap` in every process
+/// (the barrier stores the name; the last party runs its own process's action of that name,
+/// or breaks the barrier with ``SynchronizationError/Code/unregisteredAction``). An action
+/// that throws breaks the barrier; its error goes to the party that ran it.
 ///
 /// Broken (``SynchronizationError/Code/brokenBarrier``, Python's `BrokenBarrierError`) when a
 /// waiting party times out, is cancelled, or dies (found within 100 ms: the waiters watch each
@@ -14,56 +14,57 @@
 /// waiter of that round and every later ``wait(timeout:)`` then throws, until ``reset()``.
 ///
 /// ```swift
-/// let barrier = try Barrier(parties: 3, timeout: .seconds(30))
+/// let checkpoint = BarrierAction("checkpoint") { try Journal.flush() }   // also in bootstrap(functions:)
+/// let barrier = try Barrier(parties: 3, action: checkpoint, timeout: .seconds(30))
 /// for shard in 0..<2 { _ = try await ChildProcess.start(compute, Step(shard: shard, barrier: barrier)) }
 /// let index = try await barrier.wait()     // the third party: released with both children
 /// ```
 public final class Barrier: Sendable, Codable, CustomStringConvertible {
     let placement: SharedPlacement
-    let action: (@Sendable () throws -> Void)?
     var core: BarrierCore { BarrierCore(at: placement.pointer) }
     static let name = "Barrier"
 
     /// A barrier for `parties` parties (at least 1). `action` runs in the last party to arrive
-    /// each round; `timeout` is the default for waits that give none (nil: wait for as long as
-    /// it takes). Throws ``SynchronizationError/Code/invalidArgument`` for fewer than 1 party
-    /// or more than 65,536, or a negative timeout,
+    /// each round (registered in every process, see ``BarrierAction``); `timeout` is the
+    /// default for waits that give none (nil: wait for as long as it takes). Throws
+    /// ``SynchronizationError/Code/unregisteredAction`` when this process has not registered
+    /// `action` (every other process is expected to register the same list),
+    /// ``SynchronizationError/Code/invalidArgument`` for fewer than 1 party
+    /// or more than 65,536 (a negative timeout is zero, as for ``wait(timeout:)-(Duration?)``),
     /// ``SynchronizationError/Code/sharedMemoryUnavailable`` when this process has no arena or
     /// it is full.
-    public convenience init(parties: Int, action: (@Sendable () throws -> Void)? = nil,
+    public convenience init(parties: Int, action: BarrierAction? = nil,
                             timeout: Duration? = nil) throws(SynchronizationError) {
         try Self.validate(parties: parties, timeout: timeout)
+        if let action {
+            try BarrierCore.checkActionName(action.name)
+            guard BarrierActionRegistry.lookup(action.name) != nil else {
+                throw BarrierActionRegistry.unregistered(action.name, Self.name)
+            }
+        }
         let placement = try SharedPlacement.allocate(byteCount: BarrierCore.byteCount(parties: parties), alignment: BarrierCore.alignment,
                                                      tag: SharedPlacement.Tag.barrier, Self.name)
-        try self.init(initializing: placement, parties: parties, action: action, timeout: timeout)
+        try self.init(initializing: placement, parties: parties, actionName: action?.name, timeout: timeout)
     }
 
     static func validate(parties: Int, timeout: Duration?) throws(SynchronizationError) {
         guard (1...65_536).contains(parties) else {
             throw SynchronizationError(.invalidArgument, "\(name): \(parties) parties is not in 1...65536")
         }
-        if let timeout, timeout < .zero {
-            throw SynchronizationError(.invalidArgument, "\(name): the default timeout \(timeout) is negative")
-        }
     }
 
-    init(initializing placement: SharedPlacement, parties: Int, action: (@Sendable () throws -> Void)?,
+    init(initializing placement: SharedPlacement, parties: Int, actionName: String?,
          timeout: Duration?) throws(SynchronizationError) {
-        _ = try BarrierCore.initialize(at: placement.pointer, parties: parties, timeout: timeout)
+        _ = try BarrierCore.initialize(at: placement.pointer, parties: parties, timeout: timeout, actionName: actionName)
         self.placement = placement
-        self.action = action
     }
 
-    init(attaching placement: SharedPlacement, action: (@Sendable () throws -> Void)?) {
+    init(attaching placement: SharedPlacement) {
         self.placement = placement
-        self.action = action
     }
 
-    /// The same barrier with `action` as this process's action (for a barrier decoded from a
-    /// handle, which carries none: a closure cannot travel between processes).
-    public func withAction(_ action: @escaping @Sendable () throws -> Void) -> Barrier {
-        Barrier(attaching: placement, action: action)
-    }
+    /// The name of the ``BarrierAction`` the last party of each round runs, nil for none.
+    public var actionName: String? { core.actionName }
 
     /// How many parties each round needs.
     public var parties: Int { core.parties }
@@ -79,11 +80,13 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
     /// the last (which ran the action). The blocking form, for synchronous code.
     ///
     /// Throws ``SynchronizationError/Code/brokenBarrier`` when the barrier is or becomes broken
-    /// (a timeout breaks it, here and for the others), ``SynchronizationError/Code/invalidArgument``
-    /// for a negative timeout; and the action's error in the party that ran it.
+    /// (a timeout breaks it, here and for the others),
+    /// ``SynchronizationError/Code/unregisteredAction`` in a last party whose process has no
+    /// action of the barrier's action name (breaking it), and the action's error in the party
+    /// that ran it. A negative timeout is zero (Python's): the wait looks once.
     public func wait(timeout: Duration? = nil) throws -> Int {
         let deadline = try SynchronizationError.deadline(timeout ?? core.defaultTimeout, "\(Self.name).wait")
-        return try core.wait(action: action, until: deadline, cancellation: nil, "\(Self.name).wait")
+        return try core.wait(until: deadline, cancellation: nil, "\(Self.name).wait")
     }
 
     /// The async form of ``wait(timeout:)-(Duration?)``: waits on a dedicated thread, never on
@@ -94,7 +97,7 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
         try Task.checkCancellation()
         // Arrive on the task (the last party runs the action here and needs no thread).
         let arrival: BarrierCore.Arrival
-        switch try core.arrive(action: action, "\(Self.name).wait") {
+        switch try core.arrive("\(Self.name).wait") {
         case .released(let index): return index
         case .waiting(let waiting): arrival = waiting
         }
@@ -123,7 +126,7 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
         try container.encode(placement.handleForEncoding(Self.name, encoder))
     }
 
-    /// The barrier a handle names, without an action (see ``withAction(_:)``). Throws
+    /// The barrier a handle names, with its action's name. Throws
     /// ``SynchronizationError/Code/sharedMemoryUnavailable`` for a handle that is not a live
     /// Barrier of this tree's arena.
     public convenience init(from decoder: any Decoder) throws {
@@ -133,6 +136,6 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
         guard byteCount >= BarrierCore.headerSize, BarrierCore(at: placement.pointer).parties == BarrierCore.parties(byteCount: byteCount) else {
             throw SynchronizationError(.sharedMemoryUnavailable, "\(Self.name): the \(handle) does not hold a barrier")
         }
-        self.init(attaching: placement, action: nil)
+        self.init(attaching: placement)
     }
 }

@@ -13,8 +13,9 @@
 ///        56  UInt32 broken       1 until reset
 ///        60  UInt32 waiters
 ///        64  UInt64 default timeout in nanoseconds (UInt64.max: none)
-///        72  (reserved)
-///        80  Int32 pids[parties] the process of each party waiting now, by arrival index
+///        72  UInt64 the action's name length in bytes (0: no action)
+///        80  UInt8 name[64]       the action's name, UTF-8 (see BarrierAction)
+///        144 Int32 pids[parties] the process of each party waiting now, by arrival index
 /// ```
 ///
 /// Why it survives a dead process: a party that dies while waiting is found by the others,
@@ -25,7 +26,9 @@
 /// business. (A pid reused by a new process within the 100 ms would hide a death; pids are
 /// recycled far more slowly.)
 struct BarrierCore: @unchecked Sendable {
-    static let headerSize = 80
+    static let headerSize = 144
+    static let actionNameOffset = 80
+    static let maximumActionNameLength = 64
     static let alignment = 8
     static let livenessInterval: Duration = .milliseconds(100)
 
@@ -33,7 +36,7 @@ struct BarrierCore: @unchecked Sendable {
     static func parties(byteCount: Int) -> Int { (byteCount - headerSize) / 4 }
 
     let base: UnsafeMutableRawPointer
-    private var mutex: SharedMutex { SharedMutex(base) }
+    private var mutex: RobustMutex { RobustMutex(at: base) }
     private func word(_ offset: Int) -> FutexWord { FutexWord(base + offset) }
     var parties: Int { Int(word(40).load()) }
     private var arrived: FutexWord { word(44) }
@@ -45,20 +48,40 @@ struct BarrierCore: @unchecked Sendable {
 
     init(at base: UnsafeMutableRawPointer) { self.base = base }
 
-    static func initialize(at base: UnsafeMutableRawPointer, parties: Int, timeout: Duration?) throws(SynchronizationError) -> BarrierCore {
-        if case .failure(let errno) = SharedMutex._initialize(at: base) {
+    /// Checks that `name` can be stored (1 to 64 bytes of UTF-8).
+    static func checkActionName(_ name: String) throws(SynchronizationError) {
+        guard !name.isEmpty, name.utf8.count <= maximumActionNameLength else {
+            throw SynchronizationError(.invalidArgument, "the barrier action name \"\(name)\" must have 1 to \(maximumActionNameLength) bytes of UTF-8")
+        }
+    }
+
+    /// The name of the action the last party runs, nil for none.
+    var actionName: String? {
+        let length = Int(base.load(fromByteOffset: 72, as: UInt64.self))
+        guard length > 0, length <= Self.maximumActionNameLength else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: base + Self.actionNameOffset, count: length), as: UTF8.self)
+    }
+
+    static func initialize(at base: UnsafeMutableRawPointer, parties: Int, timeout: Duration?, actionName: String?) throws(SynchronizationError) -> BarrierCore {
+        if case .failure(let errno) = RobustMutex.initialize(at: base) {
             throw .system(errno, "pthread_mutex_init", "Barrier: initializing its mutex")
         }
         let core = BarrierCore(at: base)
         core.word(40).initialize(to: UInt32(parties))
         for offset in stride(from: 44, to: 64, by: 4) { core.word(offset).initialize(to: 0) }
         // A timeout too long to count in nanoseconds is no timeout.
-        let nanoseconds = timeout.flatMap { timeout -> UInt64? in
+        // A negative one is zero, as for a wait (Python's).
+        let nanoseconds = timeout.map { max($0, .zero) }.flatMap { timeout -> UInt64? in
             let (seconds, attoseconds) = timeout.components
             guard seconds < 1 << 33 else { return nil }
             return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
         }
         base.storeBytes(of: nanoseconds ?? UInt64.max, toByteOffset: 64, as: UInt64.self)
+        let name = Array((actionName ?? "").utf8.prefix(maximumActionNameLength))
+        base.storeBytes(of: UInt64(name.count), toByteOffset: 72, as: UInt64.self)
+        name.withUnsafeBytes { bytes in
+            if let source = bytes.baseAddress { (base + actionNameOffset).copyMemory(from: source, byteCount: bytes.count) }
+        }
         for index in 0..<parties { core.pid(at: index).initialize(to: 0) }
         return core
     }
@@ -74,9 +97,9 @@ struct BarrierCore: @unchecked Sendable {
     /// Locks the mutex; a holder that died breaks the barrier (its bookkeeping or action was cut
     /// short) and throws `brokenBarrier`, not holding the mutex.
     private func lock(_ what: String) throws(SynchronizationError) {
-        switch mutex._lock(until: nil) {
+        switch mutex.lock(until: nil) {
         case .success(.ownerDied):
-            _ = mutex._markConsistent()
+            _ = mutex.markConsistent()
             breakLocked()
             unlock()
             throw SynchronizationError(.brokenBarrier, "\(what): a process died inside the barrier (holding its lock)")
@@ -87,7 +110,7 @@ struct BarrierCore: @unchecked Sendable {
         }
     }
 
-    private func unlock() { _ = mutex._unlock() }
+    private func unlock() { _ = mutex.unlock() }
 
     /// With the mutex held: broken, every waiter of this generation released with an error.
     private func breakLocked() {
@@ -125,9 +148,8 @@ struct BarrierCore: @unchecked Sendable {
     }
 
     /// Arrives and waits for the others. Returns the arrival index (0 first, parties - 1 last).
-    func wait(action: (() throws -> Void)?, until deadline: MonotonicInstant?, cancellation: WaitCancellation?,
-              _ what: String) throws -> Int {
-        switch try arrive(action: action, what) {
+    func wait(until deadline: MonotonicInstant?, cancellation: WaitCancellation?, _ what: String) throws -> Int {
+        switch try arrive(what) {
         case .released(let index): return index
         case .waiting(let arrival): return try awaitRelease(arrival, until: deadline, cancellation: cancellation, what)
         }
@@ -145,8 +167,9 @@ struct BarrierCore: @unchecked Sendable {
         case waiting(Arrival)
     }
 
-    /// Counts this party in (and, as the last, runs the action and releases the round).
-    func arrive(action: (() throws -> Void)?, _ what: String) throws -> ArrivalOutcome {
+    /// Counts this party in (and, as the last, runs the action registered in this process under
+    /// the barrier's action name, and releases the round).
+    func arrive(_ what: String) throws -> ArrivalOutcome {
         let me = ProcessControl.id
         try lock(what)
         if isBroken {
@@ -158,9 +181,12 @@ struct BarrierCore: @unchecked Sendable {
         arrived.store(UInt32(index + 1))
         let mine = generation.load()
         if index + 1 == parties {
-            if let action {
+            if let name = actionName {
                 do {
-                    try action()
+                    guard let action = BarrierActionRegistry.lookup(name) else {
+                        throw BarrierActionRegistry.unregistered(name, what)
+                    }
+                    try action.body()
                 } catch {
                     breakLocked()
                     unlock()

@@ -129,9 +129,8 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
     ///
     /// Throws ``SynchronizationError/Code/notOwner`` when the calling thread does not hold the
     /// lock, ``SynchronizationError/Code/ownerDied`` (with the lock held again) when a process
-    /// died holding the lock meanwhile, ``SynchronizationError/Code/invalidArgument`` for a
-    /// negative timeout, ``SynchronizationError/Code/tooManyWaiters`` when
-    /// 64 threads wait already.
+    /// died holding the lock meanwhile, ``SynchronizationError/Code/tooManyWaiters`` when
+    /// 64 threads wait already. A negative timeout is zero (Python's): one look, no sleep.
     @available(*, noasync, message: "a lock belongs to a thread; use withLock(when:) from async code")
     public func wait(timeout: Duration? = nil) throws -> Bool {
         let deadline = try SynchronizationError.deadline(timeout, "\(what).wait")

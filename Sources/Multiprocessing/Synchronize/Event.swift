@@ -49,8 +49,7 @@ public final class Event: Sendable, Codable, CustomStringConvertible {
 
     /// Waits until the flag is up, at most `timeout` (nil: as long as it takes); returns whether
     /// it is up (false: the timeout passed), as Python's `wait`. The blocking form, for
-    /// synchronous code. Throws ``SynchronizationError/Code/invalidArgument`` for a negative
-    /// timeout.
+    /// synchronous code. A negative timeout is zero (Python's): one look.
     public func wait(timeout: Duration? = nil) throws -> Bool {
         try wait(until: try SynchronizationError.deadline(timeout, "\(Self.name).wait"), cancellation: nil)
     }

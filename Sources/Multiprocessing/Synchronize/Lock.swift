@@ -49,8 +49,8 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     /// Throws ``SynchronizationError/Code/timedOut`` when the timeout passes first,
     /// ``SynchronizationError/Code/ownerDied`` (without running `body`, lock released) when a
     /// holder died and nobody recovered since, ``SynchronizationError/Code/wouldDeadlock`` when
-    /// the calling thread holds the lock already, ``SynchronizationError/Code/invalidArgument``
-    /// for a negative timeout; and whatever `body` throws.
+    /// the calling thread holds a ``Lock`` already and gave no timeout (with one, `timedOut`);
+    /// and whatever `body` throws. A negative timeout is zero (one try).
     @inlinable
     public final func withLock<R>(timeout: Duration? = nil, _ body: () throws -> R) throws -> R {
         // Generic only here, inlined into the caller; the locking itself is two plain calls
@@ -61,7 +61,7 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     }
 
     /// The acquisition of ``withLock(timeout:_:)``: throws `timedOut`, `ownerDied`,
-    /// `wouldDeadlock`, `invalidArgument` as documented there.
+    /// `wouldDeadlock` as documented there.
     @usableFromInline
     final func _acquireForBody(timeout: Duration?) throws {
         let deadline = try SynchronizationError.deadline(timeout, kind.name)
@@ -101,7 +101,13 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     }
 
     /// Acquires the lock for the calling thread, waiting at most `timeout` (nil: as long as it
-    /// takes; zero: Python's `blocking=False`); returns false when the timeout passed first.
+    /// takes; zero or negative: Python's `blocking=False`, one try); returns false when the
+    /// timeout passed first.
+    ///
+    /// The holder of a ``Lock`` asking again: with a timeout, false at once (as Python's
+    /// `acquire(timeout=...)` returns `False`; only the holder could release it); without one,
+    /// ``SynchronizationError/Code/wouldDeadlock`` (Python would hang forever). An ``RLock``'s
+    /// holder goes one level deeper.
     /// Release it with ``release()`` on the same thread. With `recovering`, a lock whose holder
     /// died is repaired as in ``withLock(timeout:recovering:_:)``; without, it throws
     /// ``SynchronizationError/Code/ownerDied`` (not holding the lock).
@@ -161,7 +167,9 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
 /// in shared memory, so it cannot be lost by one process ignoring it.
 ///
 /// A handle: `Codable` (send it at spawn or in any message); every copy is the same lock.
-/// Its memory is never freed (arena memory lives as long as the process tree).
+/// Its memory is freed when the last handle in every process is gone (an encoded handle counts
+/// until it is decoded). A process killed while holding handles never gives their counts back:
+/// that memory stays until the root process exits and the arena goes.
 ///
 /// ```swift
 /// let lock = try Lock()

@@ -32,19 +32,19 @@ struct LockCore: @unchecked Sendable {
     /// An RLock's (a second acquisition by the holder goes one level deeper) or a Lock's
     /// (`wouldDeadlock`; `depth` is not used).
     let reentrant: Bool
-    private var mutex: SharedMutex { SharedMutex(base) }
+    private var mutex: RobustMutex { RobustMutex(at: base) }
     private var ownerDied: FutexWord { FutexWord(base + Self.ownerDiedOffset) }
     private var depth: FutexWord { FutexWord(base + Self.depthOffset) }
 
     init(at base: UnsafeMutableRawPointer, reentrant: Bool) {
-        precondition(SharedMutex.byteCount <= Self.ownerDiedOffset, "pthread_mutex_t does not fit a LockCore")
+        precondition(RobustMutex.byteCount <= Self.ownerDiedOffset, "pthread_mutex_t does not fit a LockCore")
         self.base = base
         self.reentrant = reentrant
     }
 
     /// Initializes fresh memory (once, by the creator, before anyone else can see it).
     static func initialize(at base: UnsafeMutableRawPointer, reentrant: Bool, _ what: String) throws(SynchronizationError) -> LockCore {
-        if case .failure(let errno) = SharedMutex._initialize(at: base) {
+        if case .failure(let errno) = RobustMutex.initialize(at: base) {
             throw .system(errno, "pthread_mutex_init", "\(what): initializing the mutex")
         }
         let core = LockCore(at: base, reentrant: reentrant)
@@ -57,23 +57,27 @@ struct LockCore: @unchecked Sendable {
     var isOwnerDead: Bool { ownerDied.loadRelaxed() != 0 }
 
     /// Acquires. Returns false when `deadline` passed first. A second acquisition by the holder
-    /// counts one level deeper (RLock) or throws `wouldDeadlock` (Lock). With `cancellation`,
+    /// counts one level deeper (RLock), or for a Lock returns false with a deadline and throws
+    /// `wouldDeadlock` without one. With `cancellation`,
     /// the wait wakes every 10 ms to look at it: a mutex wait cannot be woken from outside.
     func acquire(until deadline: MonotonicInstant?, recovering: (() throws -> Void)?,
                  cancellation: WaitCancellation?, _ what: String) throws -> Bool {
         // The holder asking again is answered by the mutex (EDEADLK) and never blocks. The common
         // case (a Lock, no deadline) is one pthread_mutex_lock.
-        var outcome = try checked(reentrant || deadline != nil || cancellation != nil ? mutex._tryLock() : mutex._lock(until: nil),
+        var outcome = try checked(reentrant || deadline != nil || cancellation != nil ? mutex.tryLock() : mutex.lock(until: nil),
                                   "pthread_mutex_lock", what)
         while outcome == .unavailable {
             if let cancellation, cancellation.isCancelled { throw CancellationError() }
             if let deadline, deadline.hasPassed { return false }
             let slice = cancellation == nil ? deadline : MonotonicInstant.after(.milliseconds(10)).earlier(than: deadline)
-            outcome = try checked(mutex._lock(until: slice), "pthread_mutex_clocklock", what)
+            outcome = try checked(mutex.lock(until: slice), "pthread_mutex_clocklock", what)
         }
         switch outcome {
         case .alreadyOwned:
             guard reentrant else {
+                // With a timeout, Python answers False (after waiting in vain: only this thread
+                // could release it, so the answer is known now). Without, Python hangs forever.
+                if deadline != nil { return false }
                 throw SynchronizationError(.wouldDeadlock, "\(what): the calling thread already holds this Lock (an RLock can be acquired again by its holder)")
             }
             depth.storeRelaxed(depth.loadRelaxed() + 1)
@@ -105,13 +109,23 @@ struct LockCore: @unchecked Sendable {
     func release(_ what: String) throws(SynchronizationError) {
         guard reentrant else {
             // An error-checking robust mutex refuses an unlock by anyone but its holder (EPERM).
-            switch mutex._unlock() {
+            switch mutex.unlock() {
             case .success: return
             case .failure(.notPermitted): throw Self.notOwner(what)
             case .failure(let errno): throw .system(errno, "pthread_mutex_unlock", what)
             }
         }
-        switch try checked(mutex._tryLock(), "pthread_mutex_trylock", what) {
+        // The common case, one level: a plain unlock, which the error-checking mutex refuses
+        // (EPERM) to anyone but its holder. (The depth a non-holder reads is the holder's, but a
+        // non-holder never writes it; a free lock's depth is not read by its next holder.)
+        if depth.loadRelaxed() <= 1 {
+            switch mutex.unlock() {
+            case .success: return
+            case .failure(.notPermitted): throw Self.notOwner(what)
+            case .failure(let errno): throw .system(errno, "pthread_mutex_unlock", what)
+            }
+        }
+        switch try checked(mutex.tryLock(), "pthread_mutex_trylock", what) {
         case .alreadyOwned:
             let level = depth.loadRelaxed()
             if level > 1 {
@@ -133,7 +147,7 @@ struct LockCore: @unchecked Sendable {
 
     /// Whether the calling thread holds the lock.
     func isHeldByCallingThread(_ what: String) throws(SynchronizationError) -> Bool {
-        switch try checked(mutex._tryLock(), "pthread_mutex_trylock", what) {
+        switch try checked(mutex.tryLock(), "pthread_mutex_trylock", what) {
         case .alreadyOwned: return true
         case .acquired: releaseOnce(); return false
         case .ownerDied: try markConsistent(what); releaseOnce(); return false
@@ -152,7 +166,7 @@ struct LockCore: @unchecked Sendable {
     /// For a ``Condition`` wait: takes the lock back with `levels` levels, waiting as long as it
     /// takes. If a holder died meanwhile, the lock is held again and `ownerDied` is thrown.
     func reacquire(levels: UInt32, _ what: String) throws(SynchronizationError) {
-        if try checked(mutex._lock(until: nil), "pthread_mutex_lock", what) == .ownerDied {
+        if try checked(mutex.lock(until: nil), "pthread_mutex_lock", what) == .ownerDied {
             try markConsistent(what)
         }
         if reentrant { depth.storeRelaxed(levels) }
@@ -163,18 +177,18 @@ struct LockCore: @unchecked Sendable {
 
     private func releaseOnce() {
         if reentrant { depth.storeRelaxed(0) }
-        _ = mutex._unlock()
+        _ = mutex.unlock()
     }
 
     private func markConsistent(_ what: String) throws(SynchronizationError) {
         ownerDied.storeRelaxed(1)
-        if case .failure(let errno) = mutex._markConsistent() {
+        if case .failure(let errno) = mutex.markConsistent() {
             throw .system(errno, "pthread_mutex_consistent", what)
         }
     }
 
-    private func checked(_ result: Result<SharedMutex.LockOutcome, Errno>, _ operation: String,
-                         _ what: String) throws(SynchronizationError) -> SharedMutex.LockOutcome {
+    private func checked(_ result: Result<RobustMutex.LockOutcome, Errno>, _ operation: String,
+                         _ what: String) throws(SynchronizationError) -> RobustMutex.LockOutcome {
         switch result {
         case .success(let outcome): return outcome
         case .failure(let errno): throw .system(errno, operation, what)

@@ -1,4 +1,4 @@
-/// The shared state of a ``CountingSemaphore`` or a ``BoundedSemaphore``: four futex words.
+/// The shared state of a ``Multiprocessing/Semaphore`` or a ``BoundedSemaphore``: four futex words.
 ///
 /// ```
 /// offset 0   UInt32 value    the count (the futex word acquirers sleep on while it is 0)

@@ -2,14 +2,16 @@
 /// (with the ``ArenaHandle`` that finds it again in any process), or, for tests of the raw
 /// layer, memory the caller maps itself.
 ///
-/// Nothing is freed implicitly (as every arena allocation): a primitive's block lives as long
-/// as the arena, so a handle sent to another process never points at freed memory.
-struct SharedPlacement: @unchecked Sendable {
+/// An arena block is freed with its last handle, in every process (``ArenaReference``): the
+/// placement holds this process's count, an encoding holds one until it is decoded, so a handle
+/// sent to another process stays valid however soon the sender drops its own.
+struct SharedPlacement: @unchecked Sendable {   // a pointer into memory that `owner` keeps mapped
     /// The first byte of the state in this process.
     let pointer: UnsafeMutableRawPointer
     /// The arena block, or nil for memory placed by the caller (not `Codable` then).
     let handle: ArenaHandle?
-    /// What keeps the memory mapped while this placement is used (the arena, a mapping).
+    /// What keeps the memory mapped while this placement is used: this handle's
+    /// ``ArenaReference`` (which frees the block with the last one), or the caller's mapping.
     let owner: AnyObject
 
     /// Fresh zero-filled memory for a new primitive of `byteCount` bytes.
@@ -17,31 +19,35 @@ struct SharedPlacement: @unchecked Sendable {
         do throws(SharedMemoryError) {
             let arena = try Arena.current
             let allocation = try arena.allocate(byteCount: byteCount, alignment: alignment, tag: tag)
-            return SharedPlacement(pointer: allocation.pointer, handle: allocation.handle, owner: arena)
+            return SharedPlacement(pointer: allocation.pointer, handle: allocation.handle,
+                                   owner: ArenaReference(adopting: allocation.handle, in: arena))
         } catch {
             throw .sharedMemory(error, "\(what): allocating its shared state")
         }
     }
 
     /// The memory of a primitive another process created, found by its handle (checked: this
-    /// arena's, not freed, of `byteCount` bytes, allocated for the type `tag`).
+    /// arena's, not freed, of `byteCount` bytes, allocated for the type `tag`). The placement
+    /// adopts the count its encoding took (``handleForEncoding(_:_:)``).
     static func resolve(_ handle: ArenaHandle, byteCount: Int, tag: UInt64, _ what: String) throws(SynchronizationError) -> SharedPlacement {
         do throws(SharedMemoryError) {
             let arena = try Arena.current
             let pointer = try arena.resolve(handle, expectedByteCount: byteCount, expectedTag: tag)
-            return SharedPlacement(pointer: pointer, handle: handle, owner: arena)
+            return SharedPlacement(pointer: pointer, handle: handle, owner: ArenaReference(adopting: handle, in: arena))
         } catch {
             throw .sharedMemory(error, "\(what): finding its shared state")
         }
     }
 
-    /// The handle, for `encode(to:)`; a primitive placed in the caller's own memory cannot
-    /// travel.
+    /// The handle, for `encode(to:)`, counted as one more holder of the block until a decoder
+    /// adopts it (``Arena/retainHandle(_:)``); a primitive placed in the caller's own memory
+    /// cannot travel.
     func handleForEncoding(_ what: String, _ encoder: any Encoder) throws -> ArenaHandle {
-        guard let handle else {
+        guard let handle, let reference = owner as? ArenaReference else {
             throw EncodingError.invalidValue(what, .init(codingPath: encoder.codingPath,
                 debugDescription: "\(what) lives outside the arena (placed in the caller's memory), so it cannot be sent to another process"))
         }
+        try reference.arena.retainHandle(handle)
         return handle
     }
 

@@ -1,4 +1,4 @@
-/// An error of a synchronization primitive (``Lock``, ``RLock``, ``CountingSemaphore``,
+/// An error of a synchronization primitive (``Lock``, ``RLock``, ``Multiprocessing/Semaphore``,
 /// ``BoundedSemaphore``, ``Condition``, ``Event``, ``Barrier``): what went wrong (``code``)
 /// and where (the primitive and the operation) in ``message``. A struct with an extensible
 /// ``Code`` (STYLE.md). A wait that runs out of time is not an error where Python returns
@@ -44,8 +44,12 @@ public struct SynchronizationError: Error, Hashable, Sendable, CustomStringConve
         /// A ``Condition`` wait while 64 threads (in all processes)
         /// wait on it already.
         public static let tooManyWaiters = Code("tooManyWaiters")
-        /// A negative timeout, a negative count, a barrier of no parties.
+        /// A negative count, a barrier of no parties, a barrier action name that is empty, too
+        /// long or registered twice.
         public static let invalidArgument = Code("invalidArgument")
+        /// A ``Barrier``'s action is not registered in this process (see ``BarrierAction``): the
+        /// barrier is broken when its last party finds that out.
+        public static let unregisteredAction = Code("unregisteredAction")
         /// The primitive's shared memory could not be had (no arena, a stale handle);
         /// ``SynchronizationError/underlyingError`` says why.
         public static let sharedMemoryUnavailable = Code("sharedMemoryUnavailable")
@@ -100,12 +104,11 @@ extension SynchronizationError {
         SynchronizationError(.sharedMemoryUnavailable, "\(what): \(error.message)", underlyingError: .sharedMemory(error))
     }
 
-    /// Checks a timeout: nil (wait for as long as it takes) or not negative.
+    /// The deadline of a wait of at most `timeout`: nil waits for as long as it takes; a
+    /// negative timeout is zero (try once), as Python's `acquire`, `wait` and `Barrier.wait`
+    /// treat it. Never throws (kept throwing for the callers' shape).
     static func deadline(_ timeout: Duration?, _ what: String) throws(SynchronizationError) -> MonotonicInstant? {
         guard let timeout else { return nil }
-        guard timeout >= .zero else {
-            throw SynchronizationError(.invalidArgument, "\(what): the timeout \(timeout) is negative")
-        }
-        return MonotonicInstant.after(timeout)
+        return MonotonicInstant.after(max(timeout, .zero))
     }
 }
