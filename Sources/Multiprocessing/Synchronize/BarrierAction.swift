@@ -18,7 +18,7 @@ import Synchronization
 /// A last party whose process has no action of that name breaks the barrier and throws
 /// ``SynchronizationError/Code/unregisteredAction`` (naming the action and the registered
 /// ones); the other parties get ``SynchronizationError/Code/brokenBarrier``.
-public struct BarrierAction: ProcessEntry {
+public struct BarrierAction: Sendable {
     /// The name the barrier stores and the last party looks the action up by (at most
     /// ``maximumNameLength`` bytes of UTF-8).
     public let name: String
@@ -33,15 +33,6 @@ public struct BarrierAction: ProcessEntry {
     public init(_ name: String, _ body: @escaping @Sendable () throws -> Void) {
         self.name = name
         self.body = body
-    }
-
-    /// Not an entry a child can be started with: a barrier action only rides in the
-    /// `functions:` list of `bootstrap`, which registers it with the barrier actions.
-    public var definition: EntryDefinition {
-        EntryDefinition(name: name) { [name] _ in
-            ProcessEnvironment.writeError("\"\(name)\" is a barrier action, not an entry a child can run\n")
-            return ChildExitCode.unknownEntry
-        }
     }
 }
 
