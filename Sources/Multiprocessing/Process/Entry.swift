@@ -222,14 +222,16 @@ struct EntryArguments<each Value: Codable & Sendable>: Codable, Sendable {
 ///         }
 ///     }
 /// }
-/// // let tally = try await ChildProcess.start(Tally.self)
+/// // let tally = try await ChildProcess.start(Tally.self)   // named "Tally-1"
 /// // let sum: Int = try await tally.request(5)
+/// // tally.closeMailbox()                                  // its loop ends: it returns
 /// ```
 public protocol Worker: Sendable {
     /// The name the child looks the worker up by; the type's name by default.
     static var entryName: String { get }
     init()
-    /// Runs until the mailbox ends (the parent closed the channel) or it returns.
+    /// Runs until the mailbox ends (the parent called ``ChildProcess/closeMailbox()``) or it
+    /// returns.
     func run(_ context: WorkerContext) async throws
 }
 
