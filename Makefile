@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Each installs what is missing first.
 FUZZ_SECONDS ?= 60
 
-.PHONY: setup demo test unit-test vectors fuzz bench
+.PHONY: setup demo test unit-test vectors check-imports fuzz bench
 
 setup:
 	@scripts/setup
@@ -20,10 +20,14 @@ unit-test: setup
 vectors: setup
 	python3 Protocols/check_vectors.py
 
+# The folders of Sources/Multiprocessing import in one direction (docs/ARCHITECTURE.md).
+check-imports:
+	python3 scripts/check-imports
+
 fuzz: setup
 	Fuzz/run $(FUZZ_SECONDS)
 
-test: setup vectors fuzz unit-test
+test: setup check-imports vectors fuzz unit-test
 
 bench: setup
 	Benchmarks/run

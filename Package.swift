@@ -78,6 +78,13 @@ let package = Package(
             dependencies: ["Multiprocessing"],
             path: "Examples/ProcessTour"
         ),
+        // docs/PYTHON.md's worked port; ported_counter.py is the Python it ports.
+        .executableTarget(
+            name: "PortedCounter",
+            dependencies: ["Multiprocessing"],
+            path: "Examples/PortedCounter",
+            exclude: ["ported_counter.py"]
+        ),
         .executableTarget(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "Multiprocessing"],

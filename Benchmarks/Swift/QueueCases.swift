@@ -125,8 +125,4 @@ let queueCases: [BenchmarkCase] = [
                   summary: "two producer processes, two consumer processes, one Queue of SmallStruct; one op = one item") { settings in
         try await queueThroughput(producers: 2, consumers: 2, binary: false, settings: settings)
     },
-    BenchmarkCase(name: "manager_queue", unit: .messagesPerSecond,
-                  summary: "queue_small again, beside Python's Manager().Queue() (the supervisor is Swift's manager)") { settings in
-        try await queueThroughput(producers: 1, consumers: 1, binary: false, settings: settings)
-    },
 ]

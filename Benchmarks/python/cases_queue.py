@@ -4,13 +4,16 @@
   one consumer process gets them.
 - queue_1k: the same with {'id', 'payload': 1 KiB of bytes}.
 - queue_2x2: two producers, two consumers, one multiprocessing.Queue.
-- manager_queue: queue_small over multiprocessing.Manager().Queue() (a proxy to the manager's
-  server process).
+
+(manager_queue is gone: its Swift side was queue_small's, so it set our Queue against
+Manager().Queue(), another kind of queue (a proxy: every put and get a round trip to the
+manager's server process). queue_small already sets our Queue against multiprocessing.Queue
+under that load; a manager case comes back with the Swift manager, issue #13.)
 
 One round, as on the Swift side: each producer gets a command n over its own Pipe, puts n
-items, and answers on that Pipe; the parent then polls q.qsize() (every 100 us; 1 ms for the
-manager, whose qsize is itself a round trip) until it is 0: every item was got. One op = one
-item. Children are forked daemons, stopped and joined when the harness drops the workload.
+items, and answers on that Pipe; the parent then polls q.qsize() (every 100 us) until it is 0:
+every item was got. One op = one item. Children are forked daemons, stopped and joined when the
+harness drops the workload.
 """
 
 import multiprocessing
@@ -49,14 +52,9 @@ def _stop(processes, controls, queue, consumers):
     stop_processes(processes, say_stop)
 
 
-def _queue_workload(item, producers, consumers, manager=False, per_round=10_000):
+def _queue_workload(item, producers, consumers, per_round=10_000):
     context = multiprocessing.get_context("fork")
-    owner = None
-    if manager:
-        owner = multiprocessing.Manager()
-        queue = owner.Queue()
-    else:
-        queue = context.Queue()
+    queue = context.Queue()
     controls, processes = [], []
     for _ in range(producers):
         mine, theirs = context.Pipe()
@@ -69,7 +67,6 @@ def _queue_workload(item, producers, consumers, manager=False, per_round=10_000)
         process = context.Process(target=_consumer, args=(queue,), daemon=True)
         process.start()
         processes.append(process)
-    pause = 0.001 if manager else 0.0001
 
     def loop(n, controls=controls, qsize=queue.qsize, sleep=time.sleep):
         # n rounds of per_round items each (the harness calibrates n).
@@ -81,12 +78,10 @@ def _queue_workload(item, producers, consumers, manager=False, per_round=10_000)
                     raise TimeoutError("a producer did not answer")
                 control.recv()
             while qsize() > 0:
-                sleep(pause)
+                sleep(0.0001)
 
     def stop():
         _stop(processes, controls, queue, consumers)
-        if owner is not None:
-            owner.shutdown()
 
     try:
         loop(1)
@@ -114,8 +109,3 @@ def queue_1k():
 @case("queue_2x2", "msg/s", "two producer processes, two consumer processes, one multiprocessing.Queue")
 def queue_2x2():
     return _queue_workload(SMALL, 2, 2)
-
-
-@case("manager_queue", "msg/s", "queue_small over multiprocessing.Manager().Queue()")
-def manager_queue():
-    return _queue_workload(SMALL, 1, 1, manager=True, per_round=2_000)

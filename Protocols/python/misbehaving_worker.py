@@ -10,7 +10,10 @@ then answers ``"real"`` as it should:
 - ``"stray"``: a reply to a correlation nobody awaits;
 - ``"unknown-destination"``: a message to a worker id that does not exist;
 - ``"unknown-kind"``: a frame of kind 99 (defined by no version) to the supervisor (correlation 77); the answer is
-  then ``[kind, correlation, type]`` of the frame the supervisor sent back.
+  then ``[kind, correlation, type]`` of the frame the supervisor sent back;
+- ``"service-kind"``: a frame of kind 64 (the managers' range, PROTOCOL.md "Kind ranges") with payload
+  ``"ping"`` to the supervisor (correlation 78); the answer is then ``[kind, correlation, payload]`` of the
+  frame that came back.
 
 With the argument ``version0`` it says hello with version 0 instead, waits 0.3 s, reads, and
 exits 7 when the supervisor answered with an error frame before closing (8: another frame, 9:
@@ -27,6 +30,7 @@ import worker  # noqa: E402
 from mpwire import Envelope, Kind  # noqa: E402
 
 UNKNOWN_KIND = 99
+SERVICE_KIND = 64
 REFUSED_READ_DELAY = 0.3  # seconds
 
 
@@ -62,6 +66,11 @@ def misbehave(channel, envelope, what):
         value = mpwire.unpack_payload(payload)
         kind_type = value.get("type") if isinstance(value, dict) else None
         channel.send(envelope.answer(Kind.REPLY), [int(answer.kind), answer.correlation, kind_type])
+        return
+    elif what == "service-kind":
+        channel.send(Envelope(SERVICE_KIND, 0, me, mpwire.SUPERVISOR_ID, 78), "ping")
+        answer, payload = mpwire.split_body(channel.receive())
+        channel.send(envelope.answer(Kind.REPLY), [int(answer.kind), answer.correlation, mpwire.unpack_payload(payload)])
         return
     channel.send(envelope.answer(Kind.REPLY), "real")
 

@@ -45,8 +45,8 @@ class Kind(enum.IntEnum):
     GOODBYE = 7
     MONITOR = 8
     DOWN = 9
-    PAUSE = 42
-    RESUME = 43
+    PAUSE = 10
+    RESUME = 11
 
 
 class QueueKind(enum.IntEnum):

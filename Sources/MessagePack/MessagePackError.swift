@@ -34,6 +34,10 @@ public struct MessagePackError: Error, Hashable, Sendable, CustomStringConvertib
         public static let frameTooLarge = Code("frameTooLarge")
         /// A timestamp extension whose body is not 4, 8 or 12 bytes, or whose nanoseconds are out of range.
         public static let invalidTimestamp = Code("invalidTimestamp")
+        /// ``MessagePackReader``: the next value is not of the type asked for.
+        public static let typeMismatch = Code("typeMismatch")
+        /// ``MessagePackReader``: an integer that does not fit the type asked for.
+        public static let integerOverflow = Code("integerOverflow")
         /// msgpack-c reported an error the Swift guards did not predict (should not happen).
         public static let referenceDecoderFailed = Code("referenceDecoderFailed")
     }

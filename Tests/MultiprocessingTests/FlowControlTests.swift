@@ -45,12 +45,12 @@ import Testing
 
     @Test func aSlowConsumerHoldsTheSupervisorToItsBudget() async throws {
         let counter = try await ChildProcess.start(SlowCounter.self)
-        SupervisorRuntime.shared.heldBytesHighWater.store(0, ordering: .relaxed)
+        try Runtime.current.supervisor().heldBytesHighWater.store(0, ordering: .relaxed)
         // 48 MiB in 64 KiB messages to a worker that sleeps a second first: six times the
         // supervisor's held budget for one child.
         let sent = try await ChildProcess.run(TestEntries.flood, .init(target: counter.id, count: 768, size: 65_536))
         #expect(try await SlowCounter.count(of: counter, reaching: sent, polls: 1_000) == sent, "nothing lost")
-        let held = SupervisorRuntime.shared.heldBytesHighWater.load(ordering: .relaxed)
+        let held = try Runtime.current.supervisor().heldBytesHighWater.load(ordering: .relaxed)
         // The budget, plus what the sender had in flight when it was paused (a pipe, and what it
         // writes between two looks at its channel).
         #expect(held <= FlowControl.heldBudget + (4 << 20), "held \(held) bytes")

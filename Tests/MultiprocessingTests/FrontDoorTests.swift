@@ -201,7 +201,7 @@ import Testing
         weak var record: ChildRecord?
         do {
             let child = try await ChildProcess.start(TestEntries.nothing, 0)
-            record = child.record
+            record = child.record as? ChildRecord
             #expect(try await child.join(timeout: .seconds(30)) == .exited(0))
         }
         let clock = ContinuousClock()

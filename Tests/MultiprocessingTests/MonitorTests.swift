@@ -71,11 +71,11 @@ import Testing
 
     @Test func aFastSenderWaitsForASlowReaderInsteadOfFillingTheSupervisor() async throws {
         let counter = try await ChildProcess.start(SlowCounter.self)
-        let pausesBefore = SupervisorRuntime.shared.backpressurePauses.load(ordering: .relaxed)
+        let pausesBefore = try Runtime.current.supervisor().backpressurePauses.load(ordering: .relaxed)
         // 16 MiB in 16 KiB messages, 16 times the supervisor's high watermark for one reader.
         let sent = try await ChildProcess.run(TestEntries.flood, .init(target: counter.id, count: 1_024, size: 16_384))
         #expect(try await SlowCounter.count(of: counter, reaching: sent, polls: 500) == sent, "nothing lost")
-        #expect(SupervisorRuntime.shared.backpressurePauses.load(ordering: .relaxed) > pausesBefore, "the sender was paused")
+        #expect(try Runtime.current.supervisor().backpressurePauses.load(ordering: .relaxed) > pausesBefore, "the sender was paused")
         counter.closeMailbox()
         try await counter.join()
     }

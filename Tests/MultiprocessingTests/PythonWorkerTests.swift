@@ -261,7 +261,7 @@ struct PythonWorkerTests {
 
     @Test func anUnknownKindIsAnsweredWithProtocolErrorUnknownKind() async throws {
         try await withWorker { (worker: ChildProcess) async throws in
-            let record = worker.record
+            let record = worker.record as! ChildRecord
             // The next request's correlation id is the one after this reserved one. The
             // unknown frame carries it and goes first, so its error answers that request;
             // the echo that follows finds no waiter and is dropped.

@@ -25,7 +25,8 @@ import Testing
     /// what it held went back to its queues).
     func waitUntilGone(_ child: ChildProcess) async throws {
         try await child.join()
-        try await waitUntil("\(child.name) is forgotten") { SupervisorRuntime.shared.record(child.id) == nil }
+        let supervisor = try Runtime.current.supervisor()
+        try await waitUntil("\(child.name) is forgotten") { supervisor.record(child.id) == nil }
     }
 
     func status<E>(_ queue: Queue<E>) async throws -> QueueWire.QueueStatus { try await queue.core.client.status() }

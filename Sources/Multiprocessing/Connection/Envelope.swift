@@ -89,9 +89,9 @@ extension Envelope {
         public static let down = Kind(rawValue: 9)
         /// Flow control (capability ``FlowControl/capability``): the sender asks its peer on the
         /// channel to hold new requests and messages for it until a ``resume``. No payload (nil).
-        public static let pause = Kind(rawValue: 42)
+        public static let pause = Kind(rawValue: 10)
         /// Flow control: the sender takes new requests and messages again. No payload (nil).
-        public static let resume = Kind(rawValue: 43)
+        public static let resume = Kind(rawValue: 11)
 
         /// The kinds protocol version 1 defines.
         public static let version1: [Kind] = [.hello, .welcome, .message, .request, .reply, .error, .goodbye, .monitor, .down]
@@ -108,8 +108,8 @@ extension Envelope {
             case 7: "goodbye"
             case 8: "monitor"
             case 9: "down"
-            case 42: "pause"
-            case 43: "resume"
+            case 10: "pause"
+            case 11: "resume"
             default: nil
             }
         }
@@ -180,17 +180,10 @@ extension Envelope {
 
     /// The envelope at the front of `body` and how many bytes it takes.
     static func parsePrefix(_ body: UnsafeRawBufferPointer) throws(FrameBodyError) -> (Envelope, Int) {
-        // Fast path: a five-element fixarray of unsigned integers, what every envelope of
-        // version 1 is; anything else (more fields, signed forms, errors) takes the decoder.
-        if body.count > 6, body[0] == 0x95 {
-            var offset = 1
-            if let kind = readUnsigned(body, &offset), let flags = readUnsigned(body, &offset),
-               let source = readUnsigned(body, &offset), let destination = readUnsigned(body, &offset),
-               let correlation = readUnsigned(body, &offset), offset < body.count {
-                return (Envelope(Kind(rawValue: kind), flags: Flags(rawValue: flags),
-                                 from: source, to: destination, correlation: correlation), offset)
-            }
-        }
+        // Fast path: an array of exactly five integers, what every envelope of version 1 is;
+        // anything else (more fields, errors) takes the decoder, which names what is wrong.
+        var reader = MessagePackReader(body)
+        if let envelope = try? read(&reader) { return (envelope, reader.offset) }
         do {
             return try envelopeDecoder.decodePrefix(Envelope.self, from: body)
         } catch {
@@ -198,30 +191,31 @@ extension Envelope {
         }
     }
 
+    @inline(__always)
+    private static func read(_ reader: inout MessagePackReader) throws(MessagePackError) -> Envelope? {
+        guard try reader.readArrayHeader() == fieldCount else { return nil }
+        return Envelope(Kind(rawValue: try reader.readUInt()), flags: Flags(rawValue: try reader.readUInt()),
+                        from: try reader.readUInt(), to: try reader.readUInt(), correlation: try reader.readUInt())
+    }
+
     private static let envelopeDecoder = MessagePackDecoder()
 
-    /// A msgpack unsigned integer (positive fixint, uint 8/16/32/64) at `offset`, moving past
-    /// it; nil for any other form or too few bytes.
-    @inline(__always)
-    private static func readUnsigned(_ body: UnsafeRawBufferPointer, _ offset: inout Int) -> UInt64? {
-        guard offset < body.count else { return nil }
-        let marker = body[offset]
-        let width: Int
-        switch marker {
-        case 0x00...0x7f:
-            offset += 1
-            return UInt64(marker)
-        case 0xcc: width = 1
-        case 0xcd: width = 2
-        case 0xce: width = 4
-        case 0xcf: width = 8
-        default: return nil
-        }
-        guard offset + width < body.count else { return nil }
-        var value: UInt64 = 0
-        for index in 1...width { value = value << 8 | UInt64(body[offset + index]) }
-        offset += 1 + width
-        return value
+    /// Writes the envelope array `[kind, flags, source, destination, correlation]` into
+    /// `output`, each field in its smallest unsigned form: the same bytes as its `Codable`
+    /// encoding, without an encoder.
+    ///
+    /// ```swift
+    /// var body: [UInt8] = []
+    /// Envelope(.message, from: 3, to: 5).pack(into: &body)   // 95 03 00 03 05 00
+    /// payload.withUnsafeBytes { body.packRaw($0) }
+    /// ```
+    public func pack<Output: MessagePackOutput>(into output: inout Output) {
+        output.packArrayHeader(Envelope.fieldCount)
+        output.packUInt(kind.rawValue)
+        output.packUInt(flags.rawValue)
+        output.packUInt(source)
+        output.packUInt(destination)
+        output.packUInt(correlation)
     }
 }
 

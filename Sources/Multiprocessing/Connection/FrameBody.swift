@@ -117,26 +117,22 @@ public struct FrameBody: Hashable, Sendable {
     /// for huge pages before the copy (half the cost of faulting in 64 MiB page by page); nil
     /// for anything else, which the decoder then reads (and names what is wrong).
     private static func largeData(_ payload: UnsafeRawBufferPointer) -> Data? {
-        guard payload.count > 5 else { return nil }
-        let headerLength: Int
-        var length = 0
-        switch payload[0] {
-        case 0xc5: headerLength = 3
-        case 0xc6: headerLength = 5
-        default: return nil   // a bin 8 is never this large
-        }
-        for index in 1..<headerLength { length = length << 8 | Int(payload[index]) }
-        guard headerLength + length == payload.count else { return nil }
+        var reader = MessagePackReader(payload)
+        guard let bytes = try? reader.readBinary(), reader.isAtEnd else { return nil }
+        let length = bytes.count
         var memory: UnsafeMutableRawPointer?
         guard posix_memalign(&memory, MemoryAdvice.hugePageSize, max(length, 1)) == 0, let memory else { return nil }
         _ = MemoryAdvice._adviseHugePages(memory, byteCount: length)
-        memory.copyMemory(from: payload.baseAddress! + headerLength, byteCount: length)
+        if length > 0 { memory.copyMemory(from: bytes.baseAddress!, byteCount: length) }
         return Data(bytesNoCopy: memory, count: length, deallocator: .free)
     }
 
     /// The body's bytes: the envelope array, then the payload.
     public func encoded() throws -> [UInt8] {
-        try MessagePackEncoder().encode(envelope) + payload
+        var bytes: [UInt8] = []
+        envelope.pack(into: &bytes)
+        withPayloadBytes { bytes.packRaw($0) }
+        return bytes
     }
 
     /// Equal envelopes and equal payload bytes, wherever each payload is held.

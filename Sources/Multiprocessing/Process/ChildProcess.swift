@@ -99,11 +99,11 @@ extension Multiprocessing {
 public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashable {
     // @unchecked only because the class is not final (its subclass ProcessTask types a
     // function's result): every stored property is a `let` of a Sendable type.
-    let record: ChildRecord
+    let record: any ChildLink
     /// Set by ``close()``: later requests and messages are refused.
     private let closed = Atomic<Bool>(false)
 
-    init(_ record: ChildRecord) { self.record = record }
+    init(_ record: any ChildLink) { self.record = record }
 
     /// The id the supervisor gave it (its address for messages).
     public var id: UInt64 { record.id }
@@ -190,35 +190,10 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
         return output
     }
 
-    /// Every start goes through here: the runtime refuses to spawn before `bootstrap`
-    /// (``SupervisorRuntime/started()``), and an entry this process does not register is
-    /// refused before anything is spawned.
+    /// Every start goes through here: the default runtime's supervisor (``DefaultLauncher``;
+    /// ``ProcessError/Code/notBootstrapped`` before `bootstrap`) spawns it.
     static func launch(entry: String?, options: ProcessOptions, trampoline: Bool = false) async throws -> ChildProcess {
-        let runtime = try SupervisorRuntime.started()
-        if let entry, EntryRegistry.lookup(entry) == nil {
-            let registered = EntryRegistry.names
-            throw ProcessError(.unknownEntry, "cannot start \"\(entry)\": it is not registered in this process ("
-                + (registered.isEmpty ? "no entry is" : "registered: " + registered.map { "\"\($0)\"" }.joined(separator: ", "))
-                + "); pass it to Multiprocessing.bootstrap")
-        }
-        let executable: String
-        if let chosen = options.executable ?? Multiprocessing.defaultExecutable {
-            executable = chosen
-        } else {
-            executable = try ProcessControl.currentExecutablePath()
-        }
-        let number = runtime.children.count + 1
-        let launch = SupervisorRuntime.Launch(executable: executable, arguments: options.arguments, environment: options.environment,
-                                       workingDirectory: options.workingDirectory,
-                                       name: options.name ?? "\(entry ?? (executable.split(separator: "/").last.map(String.init) ?? "child"))-\(number)",
-                                       daemon: options.daemon, entry: entry, trampoline: trampoline,
-                                       extraDescriptors: try options.descriptorsForSpawn(), output: options.output)
-        // The options keep the passed connections (and so their descriptors) alive until
-        // the child has its copies.
-        defer { withExtendedLifetime(options) {} }
-        let record = try await runtime.spawn(launch)
-        try await record.handshake(timeout: options.handshakeTimeout)
-        return ChildProcess(record)
+        try await DefaultLauncher.started().launch(entry: entry, options: options, trampoline: trampoline)
     }
 
     // MARK: results and requests
@@ -320,7 +295,7 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
     /// to the supervisor (alive, or exited with answers still being read). Python's
     /// `active_children()`.
     public static func activeChildren() -> [ChildProcess] {
-        (SupervisorRuntime.ifStarted?.children ?? []).filter { $0.status == nil }.map(ChildProcess.init)
+        DefaultLauncher.ifStarted?.activeChildren ?? []
     }
 
     /// Waits until at least one of `children` has exited (or `timeout` passes) and returns those

@@ -174,13 +174,13 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
         switch body.envelope.kind {
         case .reply, .error:
             session.resolveReply(body)
-        case QueueWire.Kind.closed:
-            QueueClients.received(body)
-        case QueueWire.Kind.throttle:
-            QueueClients.receivedThrottle(body)
         case .pause, .resume:
             session.sendGate.set(paused: body.envelope.kind == .pause)
         default:
+            if let handler = session.serviceHandler(for: body.envelope.kind) {
+                handler(body)   // a service's notice (a queue closed): never the mailbox's
+                return
+            }
             if let waiter = mailboxWaiter {
                 mailboxWaiter = nil
                 waiter.resume(returning: body)

@@ -30,20 +30,42 @@ public final class ChildSession: @unchecked Sendable {
     private var reader: FrameReader
     private let writeLock = Mutex<Void>(())
     let maxFrameSize: Int
+    /// What the hello announces besides flow control (the clients of services: queues).
+    let capabilities: [String]
 
-    init(input: FileDescriptor, output: FileDescriptor, entry: String, name: String, maxFrameSize: Int = MessagePackLimits.defaultMaxFrameSize) {
+    init(input: FileDescriptor, output: FileDescriptor, entry: String, name: String, capabilities: [String] = [],
+         maxFrameSize: Int = MessagePackLimits.defaultMaxFrameSize) {
         self.input = input
         self.output = output
         self.entry = entry
         self.name = name
+        self.capabilities = capabilities
         self.maxFrameSize = maxFrameSize
         self.reader = FrameReader(maxFrameSize: maxFrameSize)
+    }
+
+    // MARK: frames of services' kinds
+
+    /// Handlers of frames whose kind a service owns (32...127; PROTOCOL.md, "Kind ranges"),
+    /// by kind: the notices a service's client gets (a queue closed, a throttle). Set before
+    /// the entry runs, read by the run loop.
+    private let serviceHandlers = Mutex<[(@Sendable (FrameBody) -> Void)?]>(Array(repeating: nil, count: 128))
+
+    /// Frames of `kinds` go to `handler` (on the run loop's thread) instead of the mailbox.
+    func handle(kinds: ClosedRange<UInt8>, with handler: @escaping @Sendable (FrameBody) -> Void) {
+        serviceHandlers.withLock { table in for kind in kinds where kind < 128 { table[Int(kind)] = handler } }
+    }
+
+    /// The handler of `kind`, if a service's client registered one.
+    func serviceHandler(for kind: Envelope.Kind) -> (@Sendable (FrameBody) -> Void)? {
+        guard kind.rawValue >= 32, kind.rawValue < 128 else { return nil }
+        return serviceHandlers.withLock { $0[Int(kind.rawValue)] }
     }
 
     /// Says hello and waits for the welcome.
     func handshake() throws {
         try send(FrameBody(Envelope(.hello, from: 0, to: Envelope.supervisor),
-                           encoding: Hello(pid: ProcessControl.id, entry: entry, capabilities: [FlowControl.capability, QueueWire.budgetCapability])))
+                           encoding: Hello(pid: ProcessControl.id, entry: entry, capabilities: [FlowControl.capability] + capabilities)))
         guard let answer = try receive() else { throw Closed() }
         switch answer.envelope.kind {
         case .welcome:
@@ -186,9 +208,6 @@ public final class ChildSession: @unchecked Sendable {
         queued.append(contentsOf: bytes)
         try queued.withUnsafeBytes { try output.writeAll($0) }
     }
-
-    /// The session of this child process, once its handshake is done (nil in the parent).
-    nonisolated(unsafe) static var current: ChildSession?
 
     /// Writes a runtime message to standard error, prefixed with this child's name.
     func log(_ message: String) {

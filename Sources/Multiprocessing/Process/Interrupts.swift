@@ -10,9 +10,10 @@ enum Interrupts {
     /// calls `exit` first (main returning after its supervisor stopped, or this thread).
     static let received = Atomic<Int32>(0)
 
-    /// Routes SIGINT and SIGTERM to a thread that shuts down in order. Called by
-    /// ``Multiprocessing/bootstrap(functions:workers:)`` in the parent.
-    static func install() {
+    /// Routes SIGINT and SIGTERM to a thread that runs `shutDown` (the default runtime's
+    /// ordered stop), then exits. Called by ``Multiprocessing/bootstrap(functions:workers:)``
+    /// in the parent.
+    static func install(shutDown: @escaping @Sendable () async -> Void) {
         let first = installed.withLock { done -> Bool in
             defer { done = true }
             return !done
@@ -30,7 +31,7 @@ enum Interrupts {
                     RuntimeLog.warning("[supervisor] \(Signal(rawValue: signal)): stopping every child in order")
                     let done = Mutex(false)
                     Task {
-                        await SupervisorRuntime.ifStarted?.shutDownEverything()
+                        await shutDown()
                         done.withLock { $0 = true }
                     }
                     while !done.withLock({ $0 }) { _ = try? pipe.waitUntilReadable(timeout: .milliseconds(20)) }

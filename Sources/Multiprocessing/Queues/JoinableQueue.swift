@@ -23,10 +23,11 @@
 public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     let core: QueueCore<Element>
 
-    /// A new queue holding at most `maxsize` items (0: unbounded) and about `byteBudget` bytes of
-    /// encoded items in the supervisor (see ``Queue/init(maxsize:byteBudget:)``).
-    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20) throws {
-        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: true, byteBudget: byteBudget))
+    /// A new queue served through `clients` (a runtime's; the public initializer uses the
+    /// default runtime's).
+    init(maxsize: Int = 0, byteBudget: Int = 64 << 20, clients: QueueClients) throws {
+        let handle = try clients.makeHandle(maxsize: maxsize, joinable: true, byteBudget: byteBudget)
+        core = QueueCore(handle: handle, client: try clients.client(for: handle))
     }
 
     /// The bound given at creation; 0 means unbounded.
@@ -83,10 +84,9 @@ public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence 
     /// queue end only when no other process holds an item that could still come back.
     public func close() { core.client.close() }
 
-    /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
-    /// `DecodingError` that says which.
-    public init(from decoder: any Decoder) throws {
-        core = try QueueCore(from: decoder, joinable: true, as: "JoinableQueue")
+    /// Reads a handle and finds its client among `clients`.
+    init(from decoder: any Decoder, clients: QueueClients) throws {
+        core = try QueueCore(from: decoder, joinable: true, as: "JoinableQueue", clients: clients)
     }
 
     /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).

@@ -45,11 +45,11 @@ import MessagePack
 public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     let core: QueueCore<Element>
 
-    /// A new queue holding at most `maxsize` items (0: unbounded) and, in the supervisor, about
-    /// `byteBudget` bytes of encoded items (past it, puts wait). Throws
-    /// ``QueueError/Code/invalidArgument`` for a negative `maxsize` or a `byteBudget` below 1.
-    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20) throws {
-        core = QueueCore(handle: try QueueHandle.make(maxsize: maxsize, joinable: false, byteBudget: byteBudget))
+    /// A new queue served through `clients` (a runtime's; the public initializer uses the
+    /// default runtime's).
+    init(maxsize: Int = 0, byteBudget: Int = 64 << 20, clients: QueueClients) throws {
+        let handle = try clients.makeHandle(maxsize: maxsize, joinable: false, byteBudget: byteBudget)
+        core = QueueCore(handle: handle, client: try clients.client(for: handle))
     }
 
     /// The bound given at creation; 0 means unbounded.
@@ -99,10 +99,9 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
 
     // MARK: Codable, AsyncSequence
 
-    /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
-    /// `DecodingError` that says which.
-    public init(from decoder: any Decoder) throws {
-        core = try QueueCore(from: decoder, joinable: false, as: "Queue")
+    /// Reads a handle and finds its client among `clients`.
+    init(from decoder: any Decoder, clients: QueueClients) throws {
+        core = try QueueCore(from: decoder, joinable: false, as: "Queue", clients: clients)
     }
 
     /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` and `"byteBudget"` if not
@@ -150,12 +149,12 @@ struct QueueCore<Element: Codable>: Sendable {
 
     private enum CodingKeys: String, CodingKey { case queue, maxsize, joinable, byteBudget }
 
-    init(handle: QueueHandle) {
+    init(handle: QueueHandle, client: QueueClient) {
         self.handle = handle
-        self.client = QueueClients.client(for: handle)
+        self.client = client
     }
 
-    init(from decoder: any Decoder, joinable: Bool, as typeName: String) throws {
+    init(from decoder: any Decoder, joinable: Bool, as typeName: String, clients: QueueClients) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let handle = QueueHandle(id: try container.decode(UInt64.self, forKey: .queue),
                                  maxsize: try container.decode(Int.self, forKey: .maxsize),
@@ -165,7 +164,7 @@ struct QueueCore<Element: Codable>: Sendable {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
                 "queue \(handle.id) is \(handle.joinable ? "a JoinableQueue" : "not a JoinableQueue"); it cannot be read as a \(typeName)"))
         }
-        self.init(handle: handle)
+        self.init(handle: handle, client: try clients.client(for: handle))
     }
 
     func encode(to encoder: any Encoder) throws {

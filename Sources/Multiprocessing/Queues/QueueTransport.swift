@@ -2,7 +2,7 @@ import MessagePack
 import NIOCore
 import Synchronization
 
-/// How a ``QueueClient`` reaches the ``QueueServer``: in this process (the parent, where the
+/// How a ``QueueClient`` reaches the ``QueueService``: in this process (the parent, where the
 /// supervisor runs) or over a worker's channel.
 protocol QueueTransport: Sendable {
     /// The largest item, in encoded bytes.
@@ -29,17 +29,21 @@ protocol QueueTransport: Sendable {
 /// The parent's way to the server: operations are queued and run on the supervisor's loop in
 /// batches (one loop task for however many were queued meanwhile), in the order they were made.
 final class ParentQueueTransport: QueueTransport {
-    static let shared = ParentQueueTransport()
-
-    private let server = QueueServer.shared
-    private let operations = Mutex<(list: [@Sendable (QueueServer) -> Void], scheduled: Bool)>(([], false))
+    private let server: QueueService
+    private let operations = Mutex<(list: [@Sendable (QueueService) -> Void], scheduled: Bool)>(([], false))
     private let correlations = Atomic<UInt64>(1)
+
+    /// `service` runs on a started supervisor's loop; `clients` are told of closes and throttles.
+    init(service: QueueService, clients: QueueClients) {
+        server = service
+        submit { [weak clients] in $0.localClients = clients }
+    }
 
     var maxItemSize: Int { server.maxFrameSize - QueueWire.itemOverhead }
 
     func nextCorrelation() -> UInt64 { correlations.wrappingAdd(1, ordering: .relaxed).oldValue }
 
-    private func submit(_ operation: @escaping @Sendable (QueueServer) -> Void) {
+    private func submit(_ operation: @escaping @Sendable (QueueService) -> Void) {
         let schedule = operations.withLock { state -> Bool in
             state.list.append(operation)
             if state.scheduled { return false }
@@ -51,7 +55,7 @@ final class ParentQueueTransport: QueueTransport {
 
     private func runQueued() {
         while true {
-            let list = operations.withLock { state -> [@Sendable (QueueServer) -> Void] in
+            let list = operations.withLock { state -> [@Sendable (QueueService) -> Void] in
                 defer { state.list.removeAll(keepingCapacity: true) }
                 if state.list.isEmpty { state.scheduled = false }
                 return state.list
@@ -111,10 +115,10 @@ final class WorkerQueueTransport: QueueTransport {
     private let encoder = MessagePackEncoder()
     private let decoder = MessagePackDecoder()
 
-    init(session: ChildSession) {
+    init(session: ChildSession, clients: QueueClients) {
         self.session = session
         let source = session.id
-        session.beforeFlush = { QueueClients.reportFrames(source: source) }
+        session.beforeFlush = { [weak clients] in clients?.reportFrames(source: source) ?? [] }
         // A worker that uses queues moves many frames: a larger channel lets a producer write
         // ahead of the supervisor and a batch of items arrive in one read (with 64 KiB the
         // processes waited on each other half the time). 256 KiB, not the 1 MiB maximum: past
@@ -171,12 +175,12 @@ final class WorkerQueueTransport: QueueTransport {
         case .putWait(let item, let timeout):
             bytes = frame(QueueWire.Kind.putWait, handle, correlation: correlation, timeout: .some(timeout.map(Self.micros)), payload: item)
         case .get(let max, let timeout):
-            let payload = (try? encoder.encode(QueueWire.Get(max: max, timeout: timeout.map(Self.micros)))) ?? [0xc0]
+            let payload = (try? encoder.encode(QueueWire.Get(max: max, timeout: timeout.map(Self.micros)))) ?? QueueWire.nilPayload
             bytes = frame(QueueWire.Kind.get, handle, correlation: correlation, payload: payload)
         case .status:
-            bytes = frame(QueueWire.Kind.status, handle, correlation: correlation, payload: [0xc0])
+            bytes = frame(QueueWire.Kind.status, handle, correlation: correlation, payload: QueueWire.nilPayload)
         case .join:
-            bytes = frame(QueueWire.Kind.join, handle, correlation: correlation, payload: [0xc0])
+            bytes = frame(QueueWire.Kind.join, handle, correlation: correlation, payload: QueueWire.nilPayload)
         }
         let decoder = decoder
         session.sendRequest(bytes, correlation: correlation) { result in

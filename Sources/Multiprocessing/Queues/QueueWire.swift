@@ -139,54 +139,36 @@ enum QueueWire {
         var description: String
     }
 
-    /// Reads the envelope of a queue frame body.
+    /// Reads the envelope of a queue frame body: an array of 6 to 15 elements, the first six
+    /// unsigned integers, the seventh (`putWait`'s timeout) an unsigned integer or nil, any after
+    /// it unsigned integers or nil (ignored); then a payload.
     static func parseHeader(_ body: UnsafeRawBufferPointer) throws(Malformed) -> Header {
-        guard body.count >= 7, body[0] >= 0x96, body[0] <= 0x9f else {
-            throw Malformed(description: "a queue frame's envelope must be an array of 6 to 15 elements")
-        }
-        let elements = Int(body[0] & 0x0f)
-        var offset = 1
+        var reader = MessagePackReader(body)
         var header = Header(kind: Envelope.Kind(rawValue: 0), source: 0, correlation: 0, queue: 0, timeout: nil, payloadOffset: 0)
-        for index in 0..<elements {
-            guard let (value, next) = readUIntOrNil(body, at: offset) else {
-                throw Malformed(description: "envelope element \(index) at byte offset \(offset) is not an unsigned integer")
-            }
-            guard value != nil || index >= 6 else {
-                throw Malformed(description: "a queue frame's first six envelope elements must be unsigned integers (element \(index) is nil)")
-            }
-            switch index {
-            case 0: header.kind = Envelope.Kind(rawValue: value!)
-            case 2: header.source = value!
-            case 4: header.correlation = value!
-            case 5: header.queue = value!
-            case 6: header.timeout = value
-            default: break
-            }
-            offset = next
+        let elements: Int
+        do { elements = try reader.readArrayHeader() } catch {
+            throw Malformed(description: "a queue frame's envelope must be an array: \(error)")
         }
-        guard offset < body.count else { throw Malformed(description: "nothing follows the envelope at byte offset \(offset)") }
-        header.payloadOffset = offset
+        guard elements >= 6, elements <= 15 else {
+            throw Malformed(description: "a queue frame's envelope must be an array of 6 to 15 elements, not \(elements)")
+        }
+        do {
+            header.kind = Envelope.Kind(rawValue: try reader.readUInt())
+            _ = try reader.readUInt()   // flags
+            header.source = try reader.readUInt()
+            _ = try reader.readUInt()   // destination: the supervisor
+            header.correlation = try reader.readUInt()
+            header.queue = try reader.readUInt()
+            for index in 6..<elements {
+                let value: UInt64? = try reader.readNilIfPresent() ? nil : try reader.readUInt()
+                if index == 6 { header.timeout = value }
+            }
+        } catch {
+            throw Malformed(description: "a queue frame's envelope: \(error)")
+        }
+        guard !reader.isAtEnd else { throw Malformed(description: "nothing follows the envelope at byte offset \(reader.offset)") }
+        header.payloadOffset = reader.offset
         return header
-    }
-
-    /// An unsigned integer (any width) or nil at `offset`, and where the next value starts.
-    private static func readUIntOrNil(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> (UInt64?, Int)? {
-        guard offset < bytes.count else { return nil }
-        let byte = bytes[offset]
-        if byte < 0x80 { return (UInt64(byte), offset + 1) }
-        if byte == 0xc0 { return (nil, offset + 1) }
-        let width: Int
-        switch byte {
-        case 0xcc: width = 1
-        case 0xcd: width = 2
-        case 0xce: width = 4
-        case 0xcf: width = 8
-        default: return nil
-        }
-        guard offset + 1 + width <= bytes.count else { return nil }
-        var value: UInt64 = 0
-        for index in 0..<width { value = value << 8 | UInt64(bytes[offset + 1 + index]) }
-        return (value, offset + 1 + width)
     }
 
     // MARK: building
@@ -199,90 +181,58 @@ enum QueueWire {
         .array([.uint(kind.rawValue), .uint(0), .uint(source), .uint(0), .uint(correlation), .uint(queue)])
     }
 
-    /// Appends a msgpack unsigned integer in its smallest form.
-    static func appendUInt(_ value: UInt64, to bytes: inout [UInt8]) {
-        switch value {
-        case 0..<0x80: bytes.append(UInt8(value))
-        case 0..<0x100: bytes.append(0xcc); bytes.append(UInt8(value))
-        case 0..<0x10000: bytes.append(0xcd); appendBigEndian(value, width: 2, to: &bytes)
-        case 0..<0x1_0000_0000: bytes.append(0xce); appendBigEndian(value, width: 4, to: &bytes)
-        default: bytes.append(0xcf); appendBigEndian(value, width: 8, to: &bytes)
-        }
-    }
-
-    static func appendBigEndian(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
-        for shift in stride(from: (width - 1) * 8, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-    }
+    /// A nil payload (`c0`), for frames that carry none.
+    static let nilPayload: [UInt8] = {
+        var bytes: [UInt8] = []
+        bytes.packNil()
+        return bytes
+    }()
 
     /// Appends one whole frame: `[kind, 0, source, 0, correlation, queue(, timeout)]`, then `payload`.
     static func appendFrame(_ kind: Envelope.Kind, source: UInt64, correlation: UInt64 = 0, queue: UInt64,
                             timeout: UInt64?? = .none, payload: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
         let start = bytes.count
-        bytes.append(contentsOf: [0, 0, 0, 0])
-        switch timeout {
-        case .none: bytes.append(0x96)
-        case .some: bytes.append(0x97)
-        }
-        appendUInt(kind.rawValue, to: &bytes)
-        bytes.append(0)
-        appendUInt(source, to: &bytes)
-        bytes.append(0)
-        appendUInt(correlation, to: &bytes)
-        appendUInt(queue, to: &bytes)
+        bytes.packBigEndian(UInt32(0))   // the length, patched below
+        bytes.packArrayHeader(timeout == nil ? 6 : 7)
+        bytes.packUInt(kind.rawValue)
+        bytes.packUInt(0)
+        bytes.packUInt(source)
+        bytes.packUInt(0)
+        bytes.packUInt(correlation)
+        bytes.packUInt(queue)
         switch timeout {
         case .none: break
-        case .some(.none): bytes.append(0xc0)
-        case .some(.some(let micros)): appendUInt(micros, to: &bytes)
+        case .some(.none): bytes.packNil()
+        case .some(.some(let micros)): bytes.packUInt(micros)
         }
-        bytes.append(contentsOf: payload)
+        bytes.packRaw(payload)
         let length = UInt32(bytes.count - start - 4)
-        bytes[start] = UInt8(length >> 24)
-        bytes[start + 1] = UInt8(truncatingIfNeeded: length >> 16)
-        bytes[start + 2] = UInt8(truncatingIfNeeded: length >> 8)
-        bytes[start + 3] = UInt8(truncatingIfNeeded: length)
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: length.bigEndian, toByteOffset: start, as: UInt32.self) }
     }
 
     /// Splits a `get` answer's payload into its status and its items (slices of `payload`).
-    static func parseGetAnswer(_ payload: [UInt8]) throws -> (Status, [ArraySlice<UInt8>]) {
-        try payload.withUnsafeBytes { raw -> (Status, [ArraySlice<UInt8>]) in
-            guard raw.count >= 2 else { throw Malformed(description: "a queue get answer must be an array") }
-            var offset = 0
-            let count: Int
-            let first = raw[0]
-            if first & 0xf0 == 0x90 {
-                count = Int(first & 0x0f); offset = 1
-            } else if first == 0xdc, raw.count >= 3 {
-                count = Int(raw[1]) << 8 | Int(raw[2]); offset = 3
-            } else if first == 0xdd, raw.count >= 5 {
-                count = Int(raw[1]) << 24 | Int(raw[2]) << 16 | Int(raw[3]) << 8 | Int(raw[4]); offset = 5
-            } else {
-                throw Malformed(description: "a queue get answer must be an array")
-            }
-            guard count >= 1, offset < raw.count, let status = Status(rawValue: raw[offset]) else {
-                throw Malformed(description: "a queue get answer must start with a status 0...3")
-            }
-            offset += 1
-            var items: [ArraySlice<UInt8>] = []
-            items.reserveCapacity(count - 1)
-            for index in 1..<count {
-                guard offset < raw.count else { throw Malformed(description: "a queue get answer ends before its item \(index)") }
-                let width: Int
-                switch raw[offset] {
-                case 0xc4: width = 1
-                case 0xc5: width = 2
-                case 0xc6: width = 4
-                default: throw Malformed(description: "item \(index) of a queue get answer is not a bin (byte offset \(offset))")
+    static func parseGetAnswer(_ payload: [UInt8]) throws(Malformed) -> (Status, [ArraySlice<UInt8>]) {
+        let parsed = payload.withUnsafeBytes { raw -> Result<(Status, [ArraySlice<UInt8>]), Malformed> in
+            var reader = MessagePackReader(raw)
+            do {
+                let count = try reader.readArrayHeader()
+                guard count >= 1, let status = Status(rawValue: try reader.readInteger(UInt8.self)) else {
+                    return .failure(Malformed(description: "a queue get answer must start with a status 0...3"))
                 }
-                guard offset + 1 + width <= raw.count else { throw Malformed(description: "a queue get answer ends inside item \(index)'s header") }
-                var length = 0
-                for byte in raw[(offset + 1)..<(offset + 1 + width)] { length = length << 8 | Int(byte) }
-                let start = offset + 1 + width
-                guard start + length <= raw.count else { throw Malformed(description: "item \(index) of a queue get answer claims \(length) bytes; \(raw.count - start) remain") }
-                items.append(payload[start..<start + length])
-                offset = start + length
+                var items: [ArraySlice<UInt8>] = []
+                items.reserveCapacity(count - 1)
+                for _ in 1..<count {
+                    let item = try reader.readBinary()
+                    items.append(payload[reader.offset - item.count ..< reader.offset])
+                }
+                guard reader.isAtEnd else {
+                    return .failure(Malformed(description: "\(raw.count - reader.offset) bytes follow the items of a queue get answer"))
+                }
+                return .success((status, items))
+            } catch {
+                return .failure(Malformed(description: "a queue get answer must be [status, bin(item)...]: \(error)"))
             }
-            guard offset == raw.count else { throw Malformed(description: "\(raw.count - offset) bytes follow the items of a queue get answer") }
-            return (status, items)
         }
+        return try parsed.get()
     }
 }

@@ -17,11 +17,11 @@
 public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     let core: QueueCore<Element>
 
-    /// A new queue, unbounded in items; the supervisor holds about `byteBudget` bytes of encoded
-    /// items for it before its puts fail with ``QueueError/Code/full`` (see ``put(_:)``).
-    /// Throws ``QueueError/Code/invalidArgument`` for a `byteBudget` below 1.
-    public init(byteBudget: Int = 64 << 20) throws {
-        core = QueueCore(handle: try QueueHandle.make(maxsize: 0, joinable: false, byteBudget: byteBudget))
+    /// A new queue served through `clients` (a runtime's; the public initializer uses the
+    /// default runtime's).
+    init(byteBudget: Int = 64 << 20, clients: QueueClients) throws {
+        let handle = try clients.makeHandle(maxsize: 0, joinable: false, byteBudget: byteBudget)
+        core = QueueCore(handle: handle, client: try clients.client(for: handle))
     }
 
     /// The byte budget given at creation.
@@ -47,10 +47,9 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Closes the queue for every process (see ``Queue/close()``).
     public func close() { core.client.close() }
 
-    /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
-    /// `DecodingError` that says which.
-    public init(from decoder: any Decoder) throws {
-        core = try QueueCore(from: decoder, joinable: false, as: "SimpleQueue")
+    /// Reads a handle and finds its client among `clients`.
+    init(from decoder: any Decoder, clients: QueueClients) throws {
+        core = try QueueCore(from: decoder, joinable: false, as: "SimpleQueue", clients: clients)
     }
 
     /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).

@@ -12,7 +12,9 @@ final class ChildChannelHandler: ChannelInboundHandler {
 
     private let record: ChildRecord
     private let maxFrameSize: Int
-    private let route: @Sendable (UInt64) -> ChildRecord?
+    private let supervisor: SupervisorCore
+    /// The supervisor's services by kind: a frame of a service's kind goes to it, in place.
+    private let services: ServiceTable
     private var pending: ByteBuffer?
     /// Set once the child was disconnected for what it sent: nothing more of it is parsed.
     private var refused = false
@@ -20,10 +22,11 @@ final class ChildChannelHandler: ChannelInboundHandler {
     /// copying small frames into one buffer per destination keeps ~30 M frames/s).
     private var outbound: [UInt64: (record: ChildRecord, buffer: ByteBuffer)] = [:]
 
-    init(record: ChildRecord, maxFrameSize: Int, route: @escaping @Sendable (UInt64) -> ChildRecord?) {
+    init(record: ChildRecord, supervisor: SupervisorCore) {
         self.record = record
-        self.maxFrameSize = maxFrameSize
-        self.route = route
+        self.maxFrameSize = supervisor.maxFrameSize
+        self.supervisor = supervisor
+        self.services = supervisor.services
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -82,10 +85,16 @@ final class ChildChannelHandler: ChannelInboundHandler {
                 return
             }
             guard buffer.readableBytes >= 4 + length else { return }
-            if QueueServer.isQueueFrame(buffer, bodyAt: buffer.readerIndex + 4, length: length) {
-                QueueServer.shared.receive(from: record, body: buffer.getSlice(at: buffer.readerIndex + 4, length: length)!)
-                buffer.moveReaderIndex(forwardBy: 4 + length)
-                continue
+            // A kind a service owns (PROTOCOL.md, "Kind ranges"): the body goes to the service
+            // as a view of the read buffer, looked up by its kind byte (the envelope's first
+            // element, a fixint, right after the array header).
+            if length >= 2 {
+                let kind = buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self)!
+                if let service = services.service(first: buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self)!, kind: kind) {
+                    service.receive(ServiceFrame(kind: kind, body: buffer.getSlice(at: buffer.readerIndex + 4, length: length)!), from: record)
+                    buffer.moveReaderIndex(forwardBy: 4 + length)
+                    continue
+                }
             }
             // An envelope addressed to another worker is forwarded as it is; its payload is
             // never decoded here.
@@ -100,7 +109,7 @@ final class ChildChannelHandler: ChannelInboundHandler {
                     buffer.moveReaderIndex(forwardBy: 4 + length)
                     continue
                 }
-                if let target = outbound[envelope.destination]?.record ?? route(envelope.destination) {
+                if let target = outbound[envelope.destination]?.record ?? supervisor.record(envelope.destination) {
                     var slice = buffer.readSlice(length: 4 + length)!
                     if FlowControl.isHeld(envelope.kind), !target.flow.acceptsAtOnce(target.channel) {
                         // Requests and messages wait for a paused or full child; replies,
@@ -150,7 +159,7 @@ final class ChildChannelHandler: ChannelInboundHandler {
         outbound.removeAll(keepingCapacity: true)
         // Frames went to other workers: their answers (or the next requests) tend to follow
         // within microseconds, which the loop waits for awake.
-        SupervisorRuntime.shared.spinForAnswersSoon()
+        supervisor.spinForAnswersSoon()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -5,7 +5,7 @@ import Synchronization
 /// Everything the supervisor knows about one child. Owned by the supervisor's event loop:
 /// every method that is not marked otherwise runs on it (`loop.execute`), so the state needs
 /// no lock; what other threads read (the status) sits behind a mutex.
-final class ChildRecord: @unchecked Sendable {
+final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     let id: UInt64
     let pid: Int32
     /// The process, through its pidfd (owned here; signals reach its whole group).
@@ -15,6 +15,8 @@ final class ChildRecord: @unchecked Sendable {
     let daemon: Bool
     let loop: any EventLoop
     let maxFrameSize: Int
+    /// The supervisor that started it (it keeps the supervisor alive while it is known).
+    let supervisor: SupervisorCore
     /// Called on the loop once the child exited and its channel ended (the supervisor forgets it).
     var onFinished: (@Sendable (ChildRecord) -> Void)?
     /// Called on the loop when this child asks to monitor the worker with the given id.
@@ -26,10 +28,10 @@ final class ChildRecord: @unchecked Sendable {
     var channel: (any Channel)?
     /// Requests and messages held for this child, and whether it is paused as a sender.
     let flow = ChildFlow()
-    /// The child announced ``QueueWire/budgetCapability``: it may be sent `queueThrottle`.
-    var speaksQueueBudget = false
+    /// The capabilities agreed in the handshake (the welcome's list).
+    private var capabilities: Set<String> = []
     /// The supervisor's read end of the channel (NIO owns it): looked at, never read, by
-    /// ``SupervisorRuntime/spinForAnswers()``.
+    /// ``SupervisorCore/spinForAnswers()``.
     var readDescriptor: FileDescriptor?
     private var handshakeDone = false
     private var handshakeWaiter: CheckedContinuation<Void, any Error>?
@@ -50,16 +52,20 @@ final class ChildRecord: @unchecked Sendable {
     private let sharedStatus = Mutex<TerminationStatus?>(nil)
     private let tokens = Atomic<UInt64>(2)   // 1 is the function argument's correlation id
 
-    init(id: UInt64, pid: Int32, process: ChildHandle, name: String, entry: String?, daemon: Bool, loop: any EventLoop, maxFrameSize: Int) {
+    init(id: UInt64, pid: Int32, process: ChildHandle, name: String, entry: String?, daemon: Bool, supervisor: SupervisorCore) {
         self.id = id
         self.pid = pid
         self.process = process
         self.name = name
         self.entry = entry
         self.daemon = daemon
-        self.loop = loop
-        self.maxFrameSize = maxFrameSize
+        self.supervisor = supervisor
+        self.loop = supervisor.loop
+        self.maxFrameSize = supervisor.maxFrameSize
     }
+
+    /// Whether the child and the supervisor agreed on `capability` (on the loop).
+    func speaks(_ capability: String) -> Bool { capabilities.contains(capability) }
 
     /// How it ended, once it did (any thread).
     var status: TerminationStatus? { sharedStatus.withLock { $0 } }
@@ -84,10 +90,9 @@ final class ChildRecord: @unchecked Sendable {
         case .hello where !handshakeDone:
             do {
                 let hello = try body.decodePayload(Hello.self)
-                let welcome = try Welcome(answering: hello, id: id, capabilities: [FlowControl.capability, QueueWire.budgetCapability],
-                                          maxFrameSize: maxFrameSize)
-                flow.speaksFlowControl = welcome.capabilities.contains(FlowControl.capability)
-                speaksQueueBudget = welcome.capabilities.contains(QueueWire.budgetCapability)
+                let welcome = try Welcome(answering: hello, id: id, capabilities: supervisor.capabilities, maxFrameSize: maxFrameSize)
+                capabilities = Set(welcome.capabilities)
+                flow.speaksFlowControl = capabilities.contains(FlowControl.capability)
                 write(Envelope(.welcome, from: Envelope.supervisor, to: id), welcome)
                 handshakeDone = true
                 cancelTimer(Self.handshakeTimer)
@@ -285,7 +290,7 @@ final class ChildRecord: @unchecked Sendable {
                     flow.whenWithinBudget { [self] in
                         var frame = frame
                         deliverHeldKind(&frame, from: nil)
-                        SupervisorRuntime.shared.spinForAnswersSoon()
+                        supervisor.spinForAnswersSoon()
                     }
                     if let timeout {
                         timers[correlation] = loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in

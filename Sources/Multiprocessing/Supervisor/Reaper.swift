@@ -13,6 +13,8 @@ final class Reaper: Sendable {
 
     private let watched = Mutex<[Int32: Watch]>([:])
     private let wake: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+    /// Set by ``stop()``: the thread closes the wake pipe and ends.
+    private let stopping = Atomic<Bool>(false)
 
     init() throws(SystemError) {
         wake = try FileDescriptor.pipe(nonBlocking: true)
@@ -28,6 +30,19 @@ final class Reaper: Sendable {
         poke()
     }
 
+    deinit {
+        // The thread held this object until it ended, so nobody pokes the pipe any more.
+        try? wake.readEnd.close()
+        try? wake.writeEnd.close()
+    }
+
+    /// Ends the thread; children still watched are no longer reaped by it (a supervisor
+    /// stops it after its children ended).
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        poke()
+    }
+
     private func poke() {
         var byte: UInt8 = 1
         _ = withUnsafeBytes(of: &byte) { wake.writeEnd._write($0) }
@@ -35,7 +50,7 @@ final class Reaper: Sendable {
 
     private func run() {
         var drain = [UInt8](repeating: 0, count: 64)
-        while true {
+        while !stopping.load(ordering: .acquiring) {
             let current = watched.withLock { Array($0.values) }
             let descriptors = [wake.readEnd] + current.map(\.descriptor)
             guard let events = try? FileDescriptor.poll(descriptors, for: .readable, timeout: nil) else { continue }

@@ -33,6 +33,8 @@ public actor Supervisor {
     /// ``shutdown()`` waiting for the current transaction to end.
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var outcome: Result<Void, SupervisorError>?
+    /// The runtime's supervisor that starts the children (set by ``start()``).
+    private var launcher: (any ChildLauncher)?
     private var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
 
     public init(strategy: RestartStrategy = .oneForOne, intensity: Int = 1, period: Duration = .seconds(5), children: [ChildSpec]) {
@@ -50,8 +52,11 @@ public actor Supervisor {
         for spec in specs where !seen.insert(spec.id).inserted {
             throw SupervisorError(code: .duplicateID, childID: spec.id, message: "two children are named \(spec.id)")
         }
-        // Before bootstrap this throws notBootstrapped, and no runtime starts.
-        try SupervisorRuntime.started().register(self)
+        // Before bootstrap this throws notBootstrapped, and no runtime starts. An interrupt
+        // stops this tree before the children started outside it.
+        let launcher = try DefaultLauncher.started()
+        self.launcher = launcher
+        launcher.registerForShutdown { [weak self] in await self?.shutdown() }
         busy = true
         for spec in specs where !closing {
             do {
@@ -194,7 +199,7 @@ public actor Supervisor {
             if (try? await child.join(timeout: grace)) ?? nil == nil { child.kill() }
         }
         let status = (try? await child.join()) ?? nil
-        SupervisorRuntime.shared.reportStop(spec.id, pid: child.pid, status ?? .unknown)
+        launcher?.reportStop(spec.id, pid: child.pid, status ?? .unknown)
         eventSink.yield(.exited(id: spec.id, status: status ?? .unknown))
     }
 

@@ -18,24 +18,3 @@ final class SupervisorExecutor: TaskExecutor {
         loop.execute { [self] in job.runSynchronously(on: asUnownedTaskExecutor()) }
     }
 }
-
-extension Multiprocessing {
-    /// The supervisor's event-loop thread as a task executor, for latency-critical
-    /// request/reply loops in the parent: under
-    /// `withTaskExecutorPreference(Multiprocessing.supervisorExecutor)`, a
-    /// ``ChildProcess/request(_:as:timeout:)`` costs two pipe hops and no thread hop.
-    ///
-    /// ```swift
-    /// let worker = try await ChildProcess.start(Echo.self)
-    /// let replies = try await withTaskExecutorPreference(Multiprocessing.supervisorExecutor) {
-    ///     var replies: [Int] = []
-    ///     for value in 0..<1_000 { replies.append(try await worker.request(value, as: Int.self)) }
-    ///     return replies
-    /// }
-    /// ```
-    ///
-    /// Everything that runs there delays the routing of every child's messages while it
-    /// runs: keep to short request loops, and never block (no blocking `Connection` calls,
-    /// no long computations). Starts the supervisor if it was not running.
-    public static var supervisorExecutor: any TaskExecutor { SupervisorRuntime.shared.executor }
-}

@@ -2,63 +2,76 @@ import MessagePack
 import NIOCore
 import Synchronization
 
-/// The supervisor's side of every queue: runs on the supervisor's event loop and keeps each
-/// queue's items as the bytes their producers encoded; it reads envelopes and its own small
-/// payloads, never an item.
+/// The supervisor's side of every queue, the supervisor's first service (kinds 32...47):
+/// runs on the supervisor's event loop and keeps each queue's items as the bytes their
+/// producers encoded; it reads envelopes and its own small payloads, never an item.
 ///
-/// Workers reach it with queue frames (``ChildChannelHandler`` hands them over in place, in
-/// the read buffer); the parent's own code calls it on the loop (``ParentQueueTransport``).
-/// Answers to workers are collected per worker and written once per loop turn (`flush`), so
-/// a read that brought many puts and gets costs one write per consumer.
-final class QueueServer: @unchecked Sendable {
-    private static let started = Atomic<Bool>(false)
-    static let shared: QueueServer = {
-        started.store(true, ordering: .releasing)
-        return QueueServer(runtime: SupervisorRuntime.shared)
-    }()
-    /// The server, if anything used a queue in this process (so that a child's end does not start one).
-    static var ifStarted: QueueServer? { started.load(ordering: .acquiring) ? shared : nil }
-
+/// Workers reach it with queue frames (the supervisor hands them over in place, in the read
+/// buffer); the parent's own code calls it on the loop (``ParentQueueTransport``). Answers to
+/// workers are collected per worker and written once per loop turn (`flush`), so a read that
+/// brought many puts and gets costs one write per consumer.
+///
+/// ```swift
+/// let queues = QueueService()
+/// let supervisor = try SupervisorCore(SupervisorCore.Configuration(services: [queues]))
+/// let clients = QueueClients(parentOf: queues)
+/// let jobs = try Queue<Int>(clients: clients)
+/// try await jobs.put(1)
+/// ```
+final class QueueService: SupervisorService, @unchecked Sendable {   // confined to its host's loop
     /// The most put credit granted at once to a producer of a bounded queue.
     static let maxCredit = 64
     /// The most items one `get` answer carries.
     static let maxBatch = 4096
 
-    let loop: any EventLoop
-    let maxFrameSize: Int
-    private let runtime: SupervisorRuntime
+    let kinds: ClosedRange<UInt8> = UInt8(QueueWire.Kind.range.lowerBound)...UInt8(QueueWire.Kind.range.upperBound)
+    var capabilities: [String] { [QueueWire.budgetCapability] }
+
+    /// Set by ``start(host:)``, before any frame.
+    private(set) var host: (any ServiceHost)?
+    private(set) var loop: (any EventLoop)!
+    private(set) var maxFrameSize = MessagePackLimits.defaultMaxFrameSize
 
     // Loop-confined state.
     private var queues: [UInt64: ServedQueue] = [:]
     private var dirty: [ServedQueue] = []
-    /// What each worker is owed, written once per loop turn (QueueServer+Answers.swift).
+    /// What each worker is owed, written once per loop turn (QueueService+Answers.swift).
     var outbound: [UInt64: ByteBuffer] = [:]
     let allocator = ByteBufferAllocator()
     /// The queue of the previous frame: a stream of puts looks it up once.
     private var lastQueue: ServedQueue?
     private var flushScheduled = false
     private let decoder = MessagePackDecoder()
+    /// The parent's own clients (peer 0), told directly of a close or a throttle.
+    weak var localClients: QueueClients?
 
-    private init(runtime: SupervisorRuntime) {
-        self.runtime = runtime
-        self.loop = runtime.loop
-        self.maxFrameSize = runtime.maxFrameSize
+    init() {}
+
+    func start(host: any ServiceHost) {
+        self.host = host
+        loop = host.loop
+        maxFrameSize = host.maxFrameSize
+    }
+
+    func stop() {
+        for queue in queues.values {
+            for waiter in queue.getWaiters { waiter.timer?.cancel() }
+            for waiter in queue.putWaiters { waiter.timer?.cancel() }
+        }
+        queues.removeAll()
+        dirty.removeAll()
+        outbound.removeAll()
+        lastQueue = nil
+        host = nil
     }
 
     // MARK: frames from workers
 
-    /// Whether the body starting at `offset` in `buffer` is a queue frame (two bytes looked at).
-    static func isQueueFrame(_ buffer: ByteBuffer, bodyAt offset: Int, length: Int) -> Bool {
-        guard length >= 7, let first = buffer.getInteger(at: offset, as: UInt8.self),
-              let kind = buffer.getInteger(at: offset + 1, as: UInt8.self) else { return false }
-        return QueueWire.isQueueFrame(firstByte: first, kindByte: kind)
-    }
-
-    /// Handles one queue frame from the worker `record` (on the loop); `body` is a view of the
-    /// read buffer, and an item is kept as a view of it too.
-    func receive(from record: ChildRecord, body: ByteBuffer) {
-        loop.preconditionInEventLoop()
-        let peer = record.id
+    /// Handles one queue frame from the worker `sender` (on the loop); the frame's body is a
+    /// view of the read buffer, and an item is kept as a view of it too.
+    func receive(_ frame: ServiceFrame, from sender: any ServicePeer) {
+        let body = frame.body
+        let peer = sender.id
         let header: QueueWire.Header
         do { header = try body.withUnsafeReadableBytes { raw throws(QueueWire.Malformed) in try QueueWire.parseHeader(raw) } } catch {
             refuse(peer, correlation: 0, RemoteError.malformedBody(FrameBodyError(.malformedEnvelope, at: 0, error.description)))
@@ -77,7 +90,7 @@ final class QueueServer: @unchecked Sendable {
                 self.open(peer: peer, id: header.queue, maxsize: open.maxsize, joinable: open.joinable,
                           byteBudget: open.byteBudget ?? QueueHandle.defaultByteBudget)
             case QueueWire.Kind.put:
-                put(peer: peer, id: header.queue, item: payload, throttleable: record.speaksQueueBudget)
+                put(peer: peer, id: header.queue, item: payload, throttleable: sender.speaks(QueueWire.budgetCapability))
             case QueueWire.Kind.putWait:
                 putWait(id: header.queue, item: payload, timeout: header.timeout.map { .microseconds(Int64(clamping: $0)) }, answerer: answerer)
             case QueueWire.Kind.get:
@@ -109,7 +122,7 @@ final class QueueServer: @unchecked Sendable {
 
     private func refuse(_ peer: UInt64, correlation: UInt64, _ error: RemoteError) {
         appendFrame(to: peer, kind: .error, correlation: correlation) { bytes in
-            bytes.writeBytes((try? MessagePackEncoder().encode(error)) ?? [0xc0])
+            bytes.packEncoded(error)
         }
         scheduleFlush()
     }
@@ -142,7 +155,7 @@ final class QueueServer: @unchecked Sendable {
     /// A one-way put. Past the byte budget the item is still taken (it is here), and a producer
     /// of an unbounded queue that can be told (`throttleable`, or the parent's own client) is
     /// told to send `putWait` from now on.
-    func put(peer: UInt64, id: UInt64, item: ByteBuffer, throttleable: Bool) {
+    func put(peer: UInt64, id: UInt64, item: ByteBuffer, throttleable: @autoclosure () -> Bool) {
         guard let queue = queue(id, for: nil) else { return }
         guard !queue.closed else {
             queue.droppedAfterClose += 1
@@ -159,7 +172,7 @@ final class QueueServer: @unchecked Sendable {
         queue.enqueue(item)
         if queue.overBudget {
             warnOverBudget(queue)
-            if queue.maxsize == 0, throttleable, !queue.throttled.contains(peer) {
+            if queue.maxsize == 0, !queue.throttled.contains(peer), throttleable() {
                 queue.throttled.insert(peer)
                 sendThrottle(queue, to: peer, true)
             }
@@ -248,7 +261,6 @@ final class QueueServer: @unchecked Sendable {
     /// The worker `peer` ended (its channel is read to the end): what it held returns to the
     /// front of each queue, its waiting requests are dropped.
     func peerGone(_ peer: UInt64) {
-        loop.preconditionInEventLoop()
         for queue in queues.values {
             queue.release(peer: peer)
             for waiter in queue.getWaiters where waiter.answerer.peer == peer { waiter.timer?.cancel() }
@@ -273,9 +285,9 @@ final class QueueServer: @unchecked Sendable {
     }
 
     private func scheduleFlush() {
-        guard !flushScheduled else { return }
+        guard !flushScheduled, let host else { return }
         flushScheduled = true
-        loop.execute { [self] in flush() }
+        host.scheduleFlush(self)
     }
 
     /// Serves every queue that changed, then writes what each worker is owed, one buffer per
@@ -291,7 +303,7 @@ final class QueueServer: @unchecked Sendable {
             }
         }
         for (peer, bytes) in outbound where bytes.readableBytes > 0 {
-            runtime.record(peer)?.forward(bytes)
+            host?.write(bytes, to: peer)
         }
         outbound.removeAll(keepingCapacity: true)
     }
@@ -380,9 +392,9 @@ final class QueueServer: @unchecked Sendable {
     /// Tells `peer` that `queue` was closed (its puts fail from then on).
     private func notifyClosed(_ queue: ServedQueue, peer: UInt64) {
         if peer == Envelope.supervisor {
-            QueueClients.markClosed(queue.id)
+            localClients?.markClosed(queue.id)
             return
         }
-        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { $0.writeMessagePackUInt(queue.id) }
+        appendFrame(to: peer, kind: QueueWire.Kind.closed, correlation: 0) { $0.packUInt(queue.id) }
     }
 }

@@ -1,76 +1,13 @@
 import Synchronization
 
-/// The environment variables that tell a spawned process what it is. Only descriptors and
-/// names travel here (the environment's size is limited); arguments come in the first frame.
-enum ChildEnvironment {
-    /// The entry to run: a ``ProcessFunction``'s name or a ``Worker``'s ``Worker/entryName``.
-    static let entry = "MP_ENTRY"
-    /// The channel's descriptors, "3,4": frames in on the first, out on the second.
-    static let channel = "MP_CHANNEL_FDS"
-    /// The supervisor's pid: a child whose parent is already another process exits at once.
-    static let parent = "MP_PARENT_PID"
-    /// The child's name, for its messages.
-    static let name = "MP_NAME"
-    /// "1" in a daemon child.
-    static let daemon = "MP_DAEMON"
-    /// The name of the process that spawned the child (``Multiprocessing/parentProcess``).
-    static let parentName = "MP_PARENT_NAME"
-
-    /// This process's name: the one its parent gave it, or "MainProcess".
-    static var currentName: String {
-        ProcessEnvironment.value(entry) == nil ? Multiprocessing.mainProcessName
-            : ProcessEnvironment.value(name) ?? ProcessEnvironment.value(entry) ?? Multiprocessing.mainProcessName
-    }
-    /// Further descriptors the child was given, "label:number,..." from 5 up (the arena,
-    /// spawn-time connections).
-    static let descriptors = "MP_FDS"
-
-    /// The descriptors `MP_FDS` names, by label.
-    static func inheritedDescriptors() -> [String: Int32] {
-        guard let text = ProcessEnvironment.value(descriptors) else { return [:] }
-        var result: [String: Int32] = [:]
-        for item in text.split(separator: ",") {
-            let parts = item.split(separator: ":")
-            if parts.count == 2, let number = Int32(parts[1]) { result[String(parts[0])] = number }
-        }
-        return result
-    }
-    /// Set in a trampoline: the foreign executable to `exec` once the parent-death signal is set.
-    static let execute = "MP_EXEC"
-}
-
-/// Whether ``Multiprocessing/bootstrap(functions:workers:)`` ran in this process: every spawn
-/// checks it (``SupervisorRuntime/started()``), so a program that forgot to call it gets an
-/// error at its first start instead of a chain of processes each starting the next.
-enum Bootstrap {
-    private static let flag = Atomic<Bool>(false)
-    static var done: Bool { flag.load(ordering: .acquiring) }
-    static func markDone() { flag.store(true, ordering: .releasing) }
-}
-
-/// Entries registered by ``Multiprocessing/bootstrap(functions:workers:)``, by name.
-enum EntryRegistry {
-    private static let entries = Mutex<[String: EntryDefinition]>([:])
-
-    static func register(_ definition: EntryDefinition) throws {
-        try entries.withLock { table in
-            if table[definition.name] != nil {
-                throw ProcessError(ProcessError.Code.duplicateEntry, "two entries are registered as \"\(definition.name)\"")
-            }
-            table[definition.name] = definition
-        }
-    }
-
-    static func lookup(_ name: String) -> EntryDefinition? { entries.withLock { $0[name] } }
-    static var names: [String] { entries.withLock { $0.keys.sorted() } }
-}
-
 extension Multiprocessing {
     /// Registers the program's entries; in a child, runs the one it was started for and exits.
     ///
     /// Call it first in `main`, in every program that starts processes: a child is the same
     /// executable started again (Python's "spawn" method), and this is where it finds out.
-    /// In the parent it returns at once; the supervisor starts with the first child.
+    /// In the parent it returns at once; the supervisor starts with the first child. It makes
+    /// the default ``Runtime`` (``Runtime/current``): before it, a start throws
+    /// ``ProcessError/Code/notBootstrapped``.
     ///
     /// ```swift
     /// let square = ProcessFunction("square") { (x: Int) in x * x }
@@ -92,19 +29,21 @@ extension Multiprocessing {
         while true { _ = try? FileDescriptor.poll([], for: .readable, timeout: nil) }
     }
 
-    /// Registers the entries and marks this process bootstrapped; runs a trampoline's
-    /// `exec`; returns the entry to run in a child, `nil` in the parent (whose interrupt
-    /// handling and arena are set up here).
+    /// Registers the entries; runs a trampoline's `exec`; returns the entry to run in a child,
+    /// `nil` in the parent (whose default runtime, interrupt handling and arena are set up
+    /// here; a child's runtime is made once its handshake is done).
     private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type]) throws -> String? {
         for function in functions { try EntryRegistry.register(function.definition) }
         for worker in workers { try EntryRegistry.register(worker.definition) }
-        // From here on this process may start children (in a child: once its entry runs).
-        Bootstrap.markDone()
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)
         }
         guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
-            Interrupts.install()   // the parent: Ctrl-C stops the children in order
+            // From here on this process may start children.
+            let runtime = Runtime()
+            Runtime.install(runtime)
+            // Ctrl-C stops the children in order.
+            Interrupts.install { await runtime.supervisorIfStarted?.shutDownEverything() }
             _ = try? Arena.current   // the root creates the process tree's arena
             return nil
         }
@@ -128,7 +67,8 @@ extension Multiprocessing {
             ProcessEnvironment.writeError("[\(name)] \(ChildEnvironment.channel) must name two descriptors\n")
             return ChildExitCode.protocolError
         }
-        let session = ChildSession(input: FileDescriptor(rawValue: descriptors[0]), output: FileDescriptor(rawValue: descriptors[1]), entry: entry, name: name)
+        let session = ChildSession(input: FileDescriptor(rawValue: descriptors[0]), output: FileDescriptor(rawValue: descriptors[1]),
+                                   entry: entry, name: name, capabilities: QueueClients.capabilities)
         do {
             try session.handshake()
         } catch is ChildSession.Closed {
@@ -142,7 +82,8 @@ extension Multiprocessing {
             // The entry's code runs on the child's run loop, which also reads the channel.
             let loop = try ChildRunLoop(session: session)
             session.runLoop = loop
-            ChildSession.current = session
+            // From here on this child may start children of its own, and use queues.
+            Runtime.install(Runtime(session: session))
             code = try await loop.run { await definition.run(session) }
         } catch {
             session.log("the child's run loop could not start: \(error)")

@@ -3,52 +3,27 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The supervisor's runtime: lives in the program that calls ``Multiprocessing/bootstrap(functions:workers:)``,
-/// on one SwiftNIO event loop thread that multiplexes every child's pipes, spawns every child
-/// (the parent-death signal is tied to the spawning thread, so that thread lives as long as
-/// the process), and owns every child's lifecycle.
-final class SupervisorRuntime: Sendable {
-    /// The runtime once it started; a failed start is not kept, so the next spawn tries again.
-    private static let instance = Mutex<SupervisorRuntime?>(nil)
-
-    /// The runtime, started on first use: what every spawn goes through. Throws
-    /// ``ProcessError/Code/notBootstrapped`` when this process never called
-    /// ``Multiprocessing/bootstrap(functions:workers:)`` (a child started from such a program
-    /// would run `main` from the top and start a child again, endlessly), and
-    /// ``ProcessError/Code/supervisorUnavailable`` when the runtime cannot start (too many
-    /// open files, say): a resource limit is an error to the caller, never a crash.
-    static func started() throws(ProcessError) -> SupervisorRuntime {
-        guard Bootstrap.done else {
-            throw ProcessError(.notBootstrapped, "cannot start a child: this program never called Multiprocessing.bootstrap. "
-                + "Call `try await Multiprocessing.bootstrap(functions: [...], workers: [...])` first, at the top of main, "
-                + "before anything else runs (a child is this program started again, and bootstrap is where it runs its entry)")
-        }
-        return try startIfNeeded()
-    }
-
-    /// The runtime, started now if it was not.
-    private static func startIfNeeded() throws(ProcessError) -> SupervisorRuntime {
-        try instance.withLock { (current) throws(ProcessError) -> SupervisorRuntime in
-            if let current { return current }
-            do throws(SystemError) {
-                let runtime = try SupervisorRuntime()
-                current = runtime
-                return runtime
-            } catch {
-                throw ProcessError(.supervisorUnavailable, "the supervisor could not start: \(error)", underlyingError: error)
-            }
-        }
-    }
-
-    /// The runtime if it started; `nil` before the first spawn.
-    static var ifStarted: SupervisorRuntime? { instance.withLock { $0 } }
-
-    /// The runtime, for code that cannot throw: what runs once a child exists (the runtime
-    /// started then), a parent's queue (served on the loop) and
-    /// ``Multiprocessing/supervisorExecutor``. Only those last two can start it, and they
-    /// end the process if it cannot start; every spawn goes through ``started()`` instead.
-    static var shared: SupervisorRuntime {
-        do { return try startIfNeeded() } catch { fatalError("\(error)") }
+/// A supervisor: one SwiftNIO event loop thread that multiplexes every child's pipes, spawns
+/// every child (the parent-death signal is tied to the spawning thread, so that thread lives
+/// as long as the supervisor), owns every child's lifecycle, and hands the frames of the
+/// kinds its services own to them (``SupervisorService``). A ``Runtime`` makes one on its
+/// first spawn; a test can make its own:
+///
+/// ```swift
+/// let queues = QueueService()
+/// let supervisor = try SupervisorCore(SupervisorCore.Configuration(services: [queues]))
+/// defer { Task { await supervisor.shutdown() } }
+/// ```
+final class SupervisorCore: Sendable {
+    /// What a supervisor is made with.
+    struct Configuration: Sendable {
+        /// The services it hosts, each over its own kind range.
+        var services: [any SupervisorService] = []
+        /// Descriptors every child gets first, from fd 5, named in `MP_FDS` (the arena).
+        var descriptorsForChildren: @Sendable () -> [(label: String, descriptor: FileDescriptor)] = { [] }
+        /// Runs before the process exits on an interrupt, once the children are stopped.
+        var beforeInterruptedExit: @Sendable () -> Void = {}
+        var maxFrameSize = MessagePackLimits.defaultMaxFrameSize
     }
 
     let group: MultiThreadedEventLoopGroup
@@ -56,7 +31,12 @@ final class SupervisorRuntime: Sendable {
     /// The loop as a task executor (``Multiprocessing/supervisorExecutor``).
     let executor: SupervisorExecutor
     let reaper: Reaper
-    let maxFrameSize = MessagePackLimits.defaultMaxFrameSize
+    let maxFrameSize: Int
+    /// The services, by kind (read by every child's channel handler).
+    let services: ServiceTable
+    /// The capabilities of a welcome: flow control's and the services'.
+    let capabilities: [String]
+    private let configuration: Configuration
     /// Live children by id (any thread reads; the loop writes).
     private let live = Mutex<[UInt64: ChildRecord]>([:])
     private let ids = Atomic<UInt64>(1)
@@ -72,18 +52,62 @@ final class SupervisorRuntime: Sendable {
     /// loop's epoll, eventfd and timerfd (3), and the first child's two pipes (4).
     private static let startDescriptors = 9
 
-    private init() throws(SystemError) {
-        // The arena first: its exit handler (segment cleanup) then runs after this one.
-        _ = Arena.descriptorForChildren
-        // SwiftNIO ends the process (fatalError) when its loop's epoll cannot be created, so
-        // the descriptors the start needs are made sure of first: past RLIMIT_NOFILE this
-        // throws, before any thread exists that a failed start would leave behind.
-        try FileDescriptor.ensureHeadroom(Self.startDescriptors)
-        reaper = try Reaper()
+    /// Starts the loop and the reaper, then the services. Throws
+    /// ``ProcessError/Code/supervisorUnavailable`` when it cannot start (too many open files,
+    /// say: a resource limit is an error to the caller, never a crash) and
+    /// ``ProcessError/Code/invalidArgument`` for services whose kind ranges are not valid.
+    init(_ configuration: Configuration = Configuration()) throws(ProcessError) {
+        self.configuration = configuration
+        maxFrameSize = configuration.maxFrameSize
+        services = try ServiceTable(configuration.services)
+        capabilities = [FlowControl.capability] + services.capabilities
+        do throws(SystemError) {
+            // SwiftNIO ends the process (fatalError) when its loop's epoll cannot be created, so
+            // the descriptors the start needs are made sure of first: past RLIMIT_NOFILE this
+            // throws, before any thread exists that a failed start would leave behind.
+            try FileDescriptor.ensureHeadroom(Self.startDescriptors)
+            reaper = try Reaper()
+        } catch {
+            throw ProcessError(.supervisorUnavailable, "the supervisor could not start: \(error)", underlyingError: error)
+        }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
         executor = SupervisorExecutor(loop: loop)
-        ProcessEnvironment.atExit { SupervisorRuntime.ifStarted?.shutDownAtExit() }
+        Self.exitList.withLock { list in
+            list.removeAll { $0.core == nil }
+            list.append(WeakCore(self))
+        }
+        Self.installExitHandler()
+        try? loop.submit { [self] in
+            for service in services.all { service.start(host: self) }
+        }.wait()
+    }
+
+    /// Stops every child (as an interrupt does, quietly), the services, the loop and the
+    /// reaper: what a test does with a supervisor it made. Nothing of it outlives this call.
+    func shutdown() async {
+        await shutDownEverything(grace: .seconds(5), report: false)
+        try? await loop.submit { [self] in for service in services.all { service.stop() } }.get()
+        Self.exitList.withLock { list in list.removeAll { $0.core == nil || $0.core === self } }
+        try? await group.shutdownGracefully()
+        reaper.stop()
+    }
+
+    // MARK: the process's exit
+
+    private final class WeakCore: Sendable {
+        weak let core: SupervisorCore?
+        init(_ core: SupervisorCore) { self.core = core }
+    }
+    /// Every supervisor of the process, for the exit handler (`atexit` takes no context).
+    private static let exitList = Mutex<[WeakCore]>([])
+    private static let exitHandlerInstalled = Atomic<Bool>(false)
+
+    private static func installExitHandler() {
+        guard !exitHandlerInstalled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        ProcessEnvironment.atExit {
+            for core in SupervisorCore.exitList.withLock({ $0.compactMap(\.core) }) { core.shutDownAtExit() }
+        }
     }
 
     /// What a spawn needs besides the entry.
@@ -128,13 +152,12 @@ final class SupervisorRuntime: Sendable {
             let channel = try await NIOPipeBootstrap(group: loop)
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .channelOption(.writeBufferWaterMark, value: .init(low: Self.writeWaterMarks.low, high: Self.writeWaterMarks.high))
-                .channelInitializer { [maxFrameSize] channel in
+                .channelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         // Before the first read: the hello is answered through this channel.
                         record.channel = channel
                         record.readDescriptor = input
-                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(record: record, maxFrameSize: maxFrameSize,
-                                                                                            route: { [weak self] id in self?.record(id) }))
+                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(record: record, supervisor: self))
                     }
                 }
                 .takingOwnershipOfDescriptors(input: input.rawValue, output: output.rawValue)
@@ -163,9 +186,9 @@ final class SupervisorRuntime: Sendable {
         environment[ChildEnvironment.name] = launch.name
         environment[ChildEnvironment.parentName] = ChildEnvironment.currentName
         environment[ChildEnvironment.daemon] = launch.daemon ? "1" : nil
-        // Every child gets the arena (shared values, locks, the segment table) first, at fd 5.
-        let extraDescriptors = (Arena.descriptorForChildren.map { [(label: Arena.descriptorLabel, descriptor: $0)] } ?? [])
-            + launch.extraDescriptors
+        // Every child gets the runtime's descriptors (the arena: shared values, locks, the
+        // segment table) first, at fd 5.
+        let extraDescriptors = configuration.descriptorsForChildren() + launch.extraDescriptors
         if extraDescriptors.isEmpty {
             environment[ChildEnvironment.descriptors] = nil
         } else {
@@ -220,7 +243,7 @@ final class SupervisorRuntime: Sendable {
         }
         let process = ChildHandle(pidfd)
         let record = ChildRecord(id: id, pid: pid, process: process, name: launch.name, entry: launch.entry,
-                                 daemon: launch.daemon, loop: loop, maxFrameSize: maxFrameSize)
+                                 daemon: launch.daemon, supervisor: self)
         record.onFinished = { [weak self] record in self?.forget(record) }
         record.onMonitor = { [weak self] watcher, target in self?.monitor(target, by: watcher) }
         record.onExit = { [weak self] record, status in self?.reportDown(record, status) }
@@ -284,23 +307,17 @@ final class SupervisorRuntime: Sendable {
 
     private func forget(_ record: ChildRecord) {
         _ = live.withLock { $0.removeValue(forKey: record.id) }
-        QueueServer.ifStarted?.peerGone(record.id)
+        for service in services.all { service.peerGone(record.id) }
     }
 
     // MARK: supervisors and ordered shutdown
 
-    private final class WeakSupervisor: Sendable {
-        weak let supervisor: Supervisor?
-        init(_ supervisor: Supervisor) { self.supervisor = supervisor }
-    }
-    private let supervisors = Mutex<[WeakSupervisor]>([])
+    /// What to stop first when everything stops (OTP supervisors), in registration order.
+    private let shutdownSteps = Mutex<[@Sendable () async -> Void]>([])
 
-    /// Remembers a started supervisor, for ``shutDownEverything(grace:)``.
-    func register(_ supervisor: Supervisor) {
-        supervisors.withLock { list in
-            list.removeAll { $0.supervisor == nil }
-            list.append(WeakSupervisor(supervisor))
-        }
+    /// Remembers `stop` for ``shutDownEverything(grace:report:)``, which runs such steps newest first.
+    func registerForShutdown(_ stop: @escaping @Sendable () async -> Void) {
+        shutdownSteps.withLock { $0.append(stop) }
     }
 
     /// Stops everything this process started, newest first: every supervisor (each stops its
@@ -309,10 +326,10 @@ final class SupervisorRuntime: Sendable {
     /// Set while an interrupt shuts everything down: every stop is then reported on stderr.
     let reportingStops = Atomic<Bool>(false)
 
-    func shutDownEverything(grace: Duration = .seconds(5)) async {
-        reportingStops.store(true, ordering: .relaxed)
-        let trees = supervisors.withLock { $0.compactMap(\.supervisor) }
-        for tree in trees.reversed() { await tree.shutdown() }
+    func shutDownEverything(grace: Duration = .seconds(5), report: Bool = true) async {
+        if report { reportingStops.store(true, ordering: .relaxed) }
+        let steps = shutdownSteps.withLock { steps in defer { steps.removeAll() }; return steps }
+        for step in steps.reversed() { await step() }
         for child in children.reversed() where child.status == nil {
             let process = ChildProcess(child)
             process.terminate()
@@ -335,7 +352,7 @@ final class SupervisorRuntime: Sendable {
     private func shutDownAtExit() {
         let signal = Interrupts.received.load(ordering: .sequentiallyConsistent)
         if signal != 0 {
-            SegmentTracker.cleanUpAtExit()   // the children are stopped already
+            configuration.beforeInterruptedExit()   // the children are stopped already
             ProcessEnvironment.exitImmediately(128 + signal)
         }
         let children = self.children
@@ -349,5 +366,17 @@ final class SupervisorRuntime: Sendable {
             _ = try? FileDescriptor.poll([], for: .readable, timeout: .milliseconds(5))
         }
         for child in self.children { child.send(.kill) }
+    }
+}
+
+extension SupervisorCore: ServiceHost {
+    func peer(_ id: UInt64) -> (any ServicePeer)? { record(id) }
+
+    func write(_ frames: ByteBuffer, to peer: UInt64) {
+        record(peer)?.forward(frames)
+    }
+
+    func scheduleFlush(_ service: any SupervisorService) {
+        loop.execute { service.flush() }
     }
 }
