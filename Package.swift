@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         // Debian's libmsgpack-dev, linked statically (module.modulemap names libmsgpackc.a):
@@ -32,6 +33,7 @@ let package = Package(
                 "MessagePack", "CShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The worker executable the tests spawn: it registers the test entries (NOTES-linux.md:
@@ -103,6 +105,7 @@ let package = Package(
                 "Multiprocessing", "MessagePack", "MPTestWorker", "MPTestEntries", "MPForgetfulParent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

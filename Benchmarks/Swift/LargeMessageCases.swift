@@ -34,7 +34,7 @@ let largeMessageCases: [BenchmarkCase] = [
             for _ in 0..<perSample { blackHole(try await blob.request(largeMessageSize, as: Data.self).count) }
             samples.append((monotonicSeconds() - start) * 1e3 / Double(perSample))
         }
-        blob.close()
+        blob.closeMailbox()
         try await blob.join()
         return BenchmarkReport(samples: samples, info: ["bytes": String(largeMessageSize), "messages_per_sample": String(perSample)])
     },

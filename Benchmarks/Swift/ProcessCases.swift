@@ -59,7 +59,7 @@ let processCases: [BenchmarkCase] = [
             let seconds = try await ChildProcess.run(pingWorker, PingWorker(target: echo.id, count: count))
             samples.append(seconds * 1e6 / Double(count))
         }
-        echo.close()
+        echo.closeMailbox()
         try await echo.join()
         return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
     },
@@ -68,7 +68,7 @@ let processCases: [BenchmarkCase] = [
 /// Times request/reply round trips from the calling task to a ``BenchEcho`` worker.
 func routedRoundTrips(_ settings: BenchmarkSettings) async throws -> BenchmarkReport {
     let echo = try await ChildProcess.start(BenchEcho.self)
-    defer { echo.close() }
+    defer { echo.closeMailbox() }
     for _ in 0..<200 { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
     let count = settings.sampleSeconds < 0.2 ? 1_000 : 4_000
     var samples: [Double] = []
@@ -77,7 +77,7 @@ func routedRoundTrips(_ settings: BenchmarkSettings) async throws -> BenchmarkRe
         for _ in 0..<count { _ = try await echo.request(SmallStruct.sample, as: SmallStruct.self) }
         samples.append((monotonicSeconds() - start) * 1e6 / Double(count))
     }
-    echo.close()
+    echo.closeMailbox()
     try await echo.join()
     return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
 }

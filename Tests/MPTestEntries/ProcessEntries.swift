@@ -42,5 +42,5 @@ extension TestEntries {
         return 0
     }
 
-    static let processFunctions: [any ProcessEntry] = [whoAmI, writeLate]
+    static let processFunctions: [any ProcessEntry] = [whoAmI, writeLate] + ApiEntries.functions
 }

@@ -15,7 +15,7 @@ import Testing
         let child = try await ChildProcess.start(TestEntries.square, 12, options: .init(name: "squarer"))
         #expect(child.name == "squarer")
         #expect(child.pid > 0)
-        #expect(try await child.result(of: TestEntries.square) == 144)
+        #expect(try await child.value == 144)
         #expect(try await child.join() == .exited(0))
         #expect(!child.isAlive)
         #expect(child.exitCode == 0)
@@ -33,7 +33,7 @@ import Testing
 
     @Test func aFailedFunctionExitsWithCodeOne() async throws {
         let child = try await ChildProcess.start(TestEntries.fail, 0)
-        _ = try? await child.result(of: TestEntries.fail)
+        _ = try? await child.value
         #expect(try await child.join() == .exited(1))
     }
 
@@ -50,13 +50,14 @@ import Testing
     @Test func resultWithATimeoutThrowsTimedOutAndTheChildKeepsRunning() async throws {
         let child = try await ChildProcess.start(TestEntries.sleep, 10_000)
         do {
-            _ = try await child.result(of: TestEntries.sleep, timeout: .milliseconds(50))
+            _ = try await child.result(timeout: .milliseconds(50))
             Issue.record("a result arrived from a child that sleeps for ten seconds")
         } catch let error as ProcessError {
             #expect(error.code == .timedOut)
         }
         #expect(child.isAlive)
-        await #expect(throws: ProcessError.self) { try await child.result(of: TestEntries.sleep, timeout: .seconds(-1)) }
+        let zero = await #expect(throws: ProcessError.self) { try await child.result(timeout: .seconds(-1)) }
+        #expect(zero?.code == .timedOut, "a negative timeout means zero")
         child.kill()
         #expect(try await child.join() == .signaled(.kill))
     }
@@ -70,7 +71,7 @@ import Testing
     @Test func aChildThatExitsWithoutAnsweringFailsTheResult() async throws {
         let child = try await ChildProcess.start(TestEntries.exit, 3)
         do {
-            _ = try await child.result(of: TestEntries.exit)
+            _ = try await child.value
             Issue.record("a result came from a child that never answered")
         } catch let error as ProcessError {
             #expect(error.code == .childExited)
@@ -82,7 +83,7 @@ import Testing
         let child = try await ChildProcess.start(TestEntries.sleep, 10_000)
         child.kill()
         do {
-            _ = try await child.result(of: TestEntries.sleep)
+            _ = try await child.value
             Issue.record("a result came from a killed child")
         } catch let error as ProcessError {
             #expect(error.status == .signaled(.kill))
@@ -99,17 +100,19 @@ import Testing
         }
     }
 
-    @Test func negativeTimeoutsAreErrors() async throws {
-        let child = try await ChildProcess.start(TestEntries.square, 1)
-        await #expect(throws: ProcessError.self) { try await child.join(timeout: .seconds(-1)) }
+    @Test func aNegativeJoinTimeoutMeansZero() async throws {
+        let child = try await ChildProcess.start(TestEntries.sleep, 10_000)
+        #expect(try await child.join(timeout: .seconds(-1)) == nil, "a running child: the wait only looks")
+        child.kill()
         try await child.join()
+        #expect(try await child.join(timeout: .seconds(-1)) == .signaled(.kill))
     }
 
     @Test func aWorkerAnswersRequestsUntilItsChannelCloses() async throws {
         let tally = try await ChildProcess.start(Tally.self)
         #expect(try await tally.request(5, as: Int.self) == 5)
         #expect(try await tally.request(10, as: Int.self) == 15)
-        tally.close()
+        tally.closeMailbox()
         #expect(try await tally.join(timeout: .seconds(10)) == .exited(0))
     }
 

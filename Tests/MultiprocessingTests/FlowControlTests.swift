@@ -24,7 +24,7 @@ import Testing
         }
         #expect(answers.count == count)
         #expect(answers.allSatisfy { $0.key == $0.value }, "each answer is its own request's")
-        for worker in [relay, echo] { worker.close(); try await worker.join() }
+        for worker in [relay, echo] { worker.closeMailbox(); try await worker.join() }
     }
 
     @Test func twoWorkersFloodingEachOtherWithCallbacksAreAllAnswered() async throws {
@@ -40,7 +40,7 @@ import Testing
         async let ba = flood(b, a)
         #expect(try await ab == 1_024)
         #expect(try await ba == 1_024)
-        for worker in [a, b] { worker.close(); try await worker.join() }
+        for worker in [a, b] { worker.closeMailbox(); try await worker.join() }
     }
 
     @Test func aSlowConsumerHoldsTheSupervisorToItsBudget() async throws {
@@ -54,7 +54,7 @@ import Testing
         // The budget, plus what the sender had in flight when it was paused (a pipe, and what it
         // writes between two looks at its channel).
         #expect(held <= FlowControl.heldBudget + (4 << 20), "held \(held) bytes")
-        counter.close()
+        counter.closeMailbox()
         try await counter.join()
     }
 
@@ -81,7 +81,7 @@ import Testing
         #expect(data.allSatisfy { $0 == 7 })
         // A hang-guard: the quadratic reassembly stalled every other worker ~750 ms per read.
         #expect(slowest < .milliseconds(300), "the slowest round trip during the transfer took \(slowest)")
-        echo.close()
+        echo.closeMailbox()
         try await echo.join()
     }
 

@@ -63,7 +63,7 @@ import Testing
             #expect(reply.count == size)
             #expect(reply == Patterned.bytes(size), "reply of \(size) bytes")
         }
-        worker.close()
+        worker.closeMailbox()
         try await worker.join(timeout: .seconds(30))
     }
 }

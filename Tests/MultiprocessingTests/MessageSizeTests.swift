@@ -31,7 +31,7 @@ import Testing
         }
         Self.expectTooLarge(error, "a request")
         #expect(try await echo.request("after", as: String.self, timeout: Self.hangGuard) == "after")
-        echo.close()
+        echo.closeMailbox()
         #expect(try await echo.join(timeout: Self.hangGuard) == .exited(0))
     }
 
@@ -40,7 +40,7 @@ import Testing
         let error = #expect(throws: ProcessError.self) { try echo.send(Self.big) }
         Self.expectTooLarge(error, "a message")
         #expect(try await echo.request(7, as: Int.self, timeout: Self.hangGuard) == 7)
-        echo.close()
+        echo.closeMailbox()
         #expect(try await echo.join(timeout: Self.hangGuard) == .exited(0))
     }
 
@@ -66,7 +66,7 @@ import Testing
         Self.expectTooLarge(ProcessError(ProcessError.Code(answer[0]), answer[1]), what)
         #expect(answer[2] == "still usable", "the request after it was answered")
         for worker in [sender, echo] {
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: Self.hangGuard) == .exited(0))
         }
     }
@@ -85,7 +85,7 @@ import Testing
 
     @Test func aWorkerWhoseChannelTheParentClosedSaysGoodbyeAndExitsZeroNotBySIGPIPE() async throws {
         let worker = try await ChildProcess.start(Goodbyer.self)
-        worker.close()   // both ends: its goodbye, written 200 ms later, meets a pipe with no reader
+        worker.closeMailbox()   // both ends: its goodbye, written 200 ms later, meets a pipe with no reader
         let status = try await worker.join(timeout: Self.hangGuard)
         #expect(status == .exited(0), "ended \(String(describing: status)), not by SIGPIPE")
     }

@@ -26,7 +26,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(items == [["down": .uint(watched.id), "status": ["signaled": .uint(9)]]])
-        watcher.close()
+        watcher.closeMailbox()
         try await watcher.join()
     }
 
@@ -40,7 +40,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(items == [["down": 987_654, "status": ["unknown": nil]]])
-        watcher.close()
+        watcher.closeMailbox()
         try await watcher.join()
     }
 
@@ -56,8 +56,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(items == [["from": 0, "value": "from the parent"], ["from": .uint(sender.id), "value": [1, 2]]])
-        inbox.close()
-        sender.close()
+        inbox.closeMailbox()
+        sender.closeMailbox()
         try await inbox.join()
         try await sender.join()
     }
@@ -76,7 +76,7 @@ import Testing
         let sent = try await ChildProcess.run(TestEntries.flood, .init(target: counter.id, count: 1_024, size: 16_384))
         #expect(try await SlowCounter.count(of: counter, reaching: sent, polls: 500) == sent, "nothing lost")
         #expect(try Runtime.current.supervisor().backpressurePauses.load(ordering: .relaxed) > pausesBefore, "the sender was paused")
-        counter.close()
+        counter.closeMailbox()
         try await counter.join()
     }
 }

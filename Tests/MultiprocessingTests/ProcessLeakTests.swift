@@ -229,7 +229,7 @@ import Testing
                 _ = try await tally.join(timeout: .seconds(10))
                 return
             }
-            tally.close()
+            tally.closeMailbox()
             #expect(try await tally.join(timeout: .seconds(10)) == .exited(0))
         }
     }
@@ -244,7 +244,7 @@ import Testing
             do {
                 // A request right after the start: see aWorkersFirstRequestIsAnswered.
                 #expect(try await tally.request(i, as: Int.self, timeout: .seconds(5)) == i, "cycle \(i)")
-                tally.close()
+                tally.closeMailbox()
                 try await expectExit(tally, .exited(0), cycle: i)
             } catch {
                 Issue.record("cycle \(i): the worker did not answer: \(error)")

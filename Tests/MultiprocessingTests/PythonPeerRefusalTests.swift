@@ -26,7 +26,7 @@ struct PythonPeerRefusalTests {
 
     func finish(_ peer: ChildProcess) async throws {
         #expect(try await peer.request(5, as: Int.self, timeout: .seconds(30)) == 5, "the peer is still connected")
-        peer.close()
+        peer.closeMailbox()
         #expect(try await peer.join(timeout: .seconds(30)) == .exited(0))
         try await PythonWorker.expectGone(peer)
     }

@@ -39,7 +39,7 @@ struct PythonWorkerTests {
             #expect(worker.isAlive)
             #expect(worker.name == "python-echo")
             #expect(ChildProcess.activeChildren().contains(worker))
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -64,7 +64,7 @@ struct PythonWorkerTests {
             // Python has no float32: it answers a float64 holding the same value.
             #expect(try await worker.request(Float(0.1), as: Float.self, timeout: .seconds(30)) == Float(0.1))
             #expect(try await worker.request(Int?.none, as: Int?.self, timeout: .seconds(30)) == nil)
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -78,7 +78,7 @@ struct PythonWorkerTests {
             // bin, not an array of integers: the bytes come back as they went.
             let back = try await worker.request(Data([1, 2, 3]), as: MessagePackValue.self, timeout: .seconds(30))
             #expect(back == .binary(Data([1, 2, 3])))
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -94,7 +94,7 @@ struct PythonWorkerTests {
             let back = try await worker.request(withNote, as: MessagePackValue.self, timeout: .seconds(30))
             #expect(back.packed() == bytes)
             #expect(back["name"] == .string(withNote.name))
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -118,7 +118,7 @@ struct PythonWorkerTests {
             let ordered: MessagePackValue = ["z": 1, "a": 2, 3: "three", "m": [nil, true, 1.5]]
             let orderedBack = try await worker.request(ordered, as: MessagePackValue.self, timeout: .seconds(30))
             #expect(orderedBack.packed() == ordered.packed())
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -133,7 +133,7 @@ struct PythonWorkerTests {
             }
             #expect(answers.count == 64)
             for (i, answer) in answers { #expect(answer == "value \(i)") }
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -162,7 +162,7 @@ struct PythonWorkerTests {
             }
             // The worker carries on after answering with an error.
             #expect(try await worker.request(5, as: Int.self, timeout: .seconds(30)) == 5)
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -173,7 +173,7 @@ struct PythonWorkerTests {
                 _ = try await worker.request("not a number", as: Int.self, timeout: .seconds(30))
             }
             #expect(try await worker.request(9, as: Int.self, timeout: .seconds(30)) == 9)
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -202,7 +202,7 @@ struct PythonWorkerTests {
     @Test func closeEndsItWithStatusZero() async throws {
         try await withWorker { (worker: ChildProcess) async throws in
             #expect(try await worker.request("before", as: String.self, timeout: .seconds(30)) == "before")
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
             #expect(worker.exitCode == 0)
             await #expect(throws: ProcessError.self) {
@@ -213,7 +213,7 @@ struct PythonWorkerTests {
 
     @Test func closeRightAfterStartEndsItWithStatusZero() async throws {
         try await withWorker { (worker: ChildProcess) async throws in
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -236,7 +236,7 @@ struct PythonWorkerTests {
     @Test func theScriptStartsDirectlyThroughItsShebangLine() async throws {
         try await withWorker(direct: true) { (worker: ChildProcess) async throws in
             #expect(try await worker.request(["direct": [1, 2]], as: [String: [Int]].self, timeout: .seconds(30)) == ["direct": [1, 2]])
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -250,7 +250,7 @@ struct PythonWorkerTests {
         for (i, worker) in workers.enumerated() {
             #expect(try await worker.request(i, as: Int.self, timeout: .seconds(30)) == i)
         }
-        for worker in workers { worker.close() }
+        for worker in workers { worker.closeMailbox() }
         for worker in workers {
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
             try await PythonWorker.expectGone(worker)
@@ -277,7 +277,7 @@ struct PythonWorkerTests {
             }
             // The channel stays open.
             #expect(try await worker.request("still here", as: String.self, timeout: .seconds(30)) == "still here")
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }
@@ -290,7 +290,7 @@ struct PythonWorkerTests {
             }
             // Had it acted on the message, it would have exited with 9.
             #expect(try await worker.request(2, as: Int.self, timeout: .seconds(30)) == 2)
-            worker.close()
+            worker.closeMailbox()
             #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         }
     }

@@ -134,7 +134,7 @@ import Testing
         #expect(pong.seen.withLock { $0.kinds } == [64])
         // The Python peer announces no capability of the service's: the welcome agreed none.
         #expect(pong.seen.withLock { $0.spoke } == [false])
-        peer.close()
+        peer.closeMailbox()
         #expect(try await peer.join(timeout: .seconds(30)) == .exited(0))
         for _ in 0..<3_000 where pong.seen.withLock({ $0.gone }).isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         #expect(pong.seen.withLock { $0.gone } == [peer.id], "the service was told the peer is gone")

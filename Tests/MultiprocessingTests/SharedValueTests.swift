@@ -165,7 +165,7 @@ import Testing
         let job = SharedCounterWorker.Job(atomic: atomic, value: value, array: array, amount: 5)
         #expect(try await worker.request(job, as: Int.self) == 5)
         #expect(try await worker.request(job, as: Int.self) == 10)
-        worker.close()
+        worker.closeMailbox()
         #expect(try await worker.join() == .exited(0))
         #expect(try atomic.load() == 10)
         #expect(try value.load() == 10)

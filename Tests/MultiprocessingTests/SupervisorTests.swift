@@ -13,7 +13,7 @@ import Testing
         #expect(try await ChildProcess.run(TestEntries.ask, .init(target: tally.id, value: 4)) == 4)
         #expect(try await ChildProcess.run(TestEntries.ask, .init(target: tally.id, value: 6)) == 10)
         #expect(try await tally.request(0, as: Int.self) == 10, "the parent sees the same state")
-        tally.close()
+        tally.closeMailbox()
         try await tally.join()
     }
 
@@ -37,7 +37,7 @@ import Testing
         }
         #expect(try await child.join(timeout: .seconds(10)) == .signaled(.kill), "\(what): the child is killed")
         #expect(try await bystander.request(1, as: Int.self) == 1, "\(what): the others carry on")
-        bystander.close()
+        bystander.closeMailbox()
         try await bystander.join()
     }
 

@@ -44,10 +44,20 @@ extension Connection {
         return bytes
     }
 
+    /// Copies the next frame's body into `buffer` and returns its size, waiting as the async
+    /// `receive(_:timeout:)` does; a body larger than `buffer` throws
+    /// ``ConnectionError/Code/bufferTooShort`` carrying it, as the blocking
+    /// ``receiveBytes(into:timeout:)`` does.
+    public func receiveBytes(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration? = nil) async throws -> Int {
+        var count = 0
+        try await receiveFrame(timeout: timeout) { (body) throws(ConnectionError) in count = try Self.copy(body, into: buffer) }
+        return count
+    }
+
     /// Whether a receive would return at once, waiting off the thread pool up to `timeout`
     /// for that (nil: no limit; zero: only look). As the blocking ``poll(timeout:)``.
     public func poll(timeout: Duration? = .zero) async throws -> Bool {
-        let deadline = try Self.deadline(after: timeout)
+        let deadline = Self.deadline(after: timeout)
         try enter(.receive)
         defer { leave(.receive) }
         while true {
@@ -59,16 +69,16 @@ extension Connection {
 
     /// Waits until at least one of `connections` has a whole frame to receive (or its stream
     /// ended), or `timeout` passes; returns those that have, in the order given (empty on
-    /// timeout). Python's `multiprocessing.connection.wait` over connections.
+    /// timeout; a negative timeout means zero). Python's `multiprocessing.connection.wait` over
+    /// connections.
     public static func waitForAny(_ connections: [Connection], timeout: Duration? = nil) async throws -> [Connection] {
-        _ = try deadline(after: timeout)   // a negative timeout is a ConnectionError here
-        return try await Multiprocessing.wait(for: connections, timeout: timeout).map { $0 as! Connection }
+        try await Multiprocessing.wait(for: connections, timeout: timeout).map { $0 as! Connection }
     }
 
     // MARK: - Waiting off the pool
 
     private func receiveFrame(timeout: Duration?, _ body: (UnsafeRawBufferPointer) throws(ConnectionError) -> Void) async throws {
-        let deadline = try Self.deadline(after: timeout)
+        let deadline = Self.deadline(after: timeout)
         try Task.checkCancellation()
         try enter(.receive)
         defer { leave(.receive) }

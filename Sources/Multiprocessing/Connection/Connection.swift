@@ -41,6 +41,11 @@ import Synchronization
 /// run at the same time, on different threads or tasks. Put an end behind an actor or a lock
 /// to share it between several senders.
 ///
+/// **One-way connections.** ``pair(duplex:maxFrameSize:)`` with `duplex: false` is Python's
+/// `Pipe(duplex=False)`: one pipe, a reader end (``isReadable``) and a writer end
+/// (``isWritable``); a send on the reader or a receive on the writer throws
+/// ``ConnectionError/Code/wrongDirection``.
+///
 /// **Ownership.** An end owns its two descriptors and closes each exactly once: at
 /// ``close()``, or when the last reference goes away. ``pair(maxFrameSize:)`` returns two
 /// ends that own everything it opened (nothing is left open if it throws).
@@ -56,7 +61,13 @@ import Synchronization
 public final class Connection: Sendable, CustomStringConvertible {
     /// Frames larger than this are refused, incoming and outgoing.
     public let maxFrameSize: Int
+    /// Whether this end receives (Python's `readable`): false for the writer of a one-way pair.
+    public let isReadable: Bool
+    /// Whether this end sends (Python's `writable`): false for the reader of a one-way pair.
+    public let isWritable: Bool
+    /// The read end; ``absent`` in a writer-only end.
     let readEnd: FileDescriptor
+    /// The write end; ``absent`` in a reader-only end.
     let writeEnd: FileDescriptor
     /// Which end is open and which direction is in use: ``State`` bits, changed by
     /// compare-and-exchange (one atomic operation per enter and per leave). Each direction's
@@ -75,26 +86,33 @@ public final class Connection: Sendable, CustomStringConvertible {
 
     enum Direction { case receive, send }
 
+    /// The stand-in for the end a one-way connection does not have: never read, written or
+    /// closed (its ``State`` bit says closed from the start).
+    static let absent = FileDescriptor(rawValue: -1)
+
     private init(readEnd: FileDescriptor, writeEnd: FileDescriptor, maxFrameSize: Int) {
         self.readEnd = readEnd
         self.writeEnd = writeEnd
+        self.isReadable = readEnd != Self.absent
+        self.isWritable = writeEnd != Self.absent
         self.maxFrameSize = maxFrameSize
         self.receiver = Receiver(maxFrameSize: maxFrameSize)
         self.sender = Sender(maxFrameSize: maxFrameSize)
+        state.store((isReadable ? 0 : State.readEndClosed) | (isWritable ? 0 : State.writeEndClosed), ordering: .relaxed)
     }
 
     /// An end over `readEnd` (made blocking) and `writeEnd` (made non-blocking, and both
-    /// close-on-exec if asked). It owns both descriptors from now on: if this throws, they
-    /// are closed.
+    /// close-on-exec if asked); either may be ``absent`` (a one-way end). It owns the
+    /// descriptors from now on: if this throws, they are closed.
     static func adopting(readEnd: FileDescriptor, writeEnd: FileDescriptor, maxFrameSize: Int,
                          setCloseOnExec: Bool = false) throws(ConnectionError) -> Connection {
         let connection = Connection(readEnd: readEnd, writeEnd: writeEnd, maxFrameSize: maxFrameSize)
         do {
-            try readEnd.setNonBlocking(false)
-            try writeEnd.setNonBlocking(true)
+            if connection.isReadable { try readEnd.setNonBlocking(false) }
+            if connection.isWritable { try writeEnd.setNonBlocking(true) }
             if setCloseOnExec {
-                try readEnd.setCloseOnExec(true)
-                try writeEnd.setCloseOnExec(true)
+                if connection.isReadable { try readEnd.setCloseOnExec(true) }
+                if connection.isWritable { try writeEnd.setCloseOnExec(true) }
             }
         } catch {
             connection.close()
@@ -110,17 +128,36 @@ public final class Connection: Sendable, CustomStringConvertible {
         if current & State.writeEndClosed == 0 { _ = writeEnd._close() }
     }
 
-    /// A new connection: two ends, each able to send to and receive from the other. Hand one
+    /// A new connection: Python's `Pipe(duplex)`. Duplex (the default): two ends, each able
+    /// to send to and receive from the other. One-way (`duplex: false`): `(reader, writer)`,
+    /// the first only receives and the second only sends, as Python's `(r, w)`. Hand an end
     /// to a child with ``ProcessOptions/pass(_:as:)``; keep both to talk between threads.
     ///
-    /// The ends own the four descriptors (close-on-exec); if this throws, nothing is left
-    /// open. Sets `SIGPIPE` to ignored in this process (see the type's documentation).
-    /// The corresponding C function is `pipe2`.
-    public static func pair(maxFrameSize: Int = MessagePackLimits.defaultMaxFrameSize) throws(ConnectionError) -> (Connection, Connection) {
+    /// ```swift
+    /// let (reader, writer) = try Connection.pair(duplex: false)
+    /// try writer.send("hello")
+    /// print(try reader.receive(String.self))    // "hello"
+    /// ```
+    ///
+    /// The ends own the descriptors (four duplex, two one-way; close-on-exec); if this
+    /// throws, nothing is left open. Sets `SIGPIPE` to ignored in this process (see the
+    /// type's documentation). The corresponding C function is `pipe2`.
+    public static func pair(duplex: Bool = true,
+                            maxFrameSize: Int = MessagePackLimits.defaultMaxFrameSize) throws(ConnectionError) -> (Connection, Connection) {
         guard maxFrameSize > 0 else {
             throw ConnectionError(.invalidArgument, "the maximum frame size \(maxFrameSize) is not positive")
         }
         ignoreBrokenPipeSignal()
+        if !duplex {
+            let pipe: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+            do { pipe = try FileDescriptor.pipe() } catch { throw ConnectionError.system(error, "pipe2") }
+            let reader: Connection
+            do { reader = try adopting(readEnd: pipe.readEnd, writeEnd: absent, maxFrameSize: maxFrameSize) } catch {
+                _ = pipe.writeEnd._close()
+                throw error
+            }
+            return (reader, try adopting(readEnd: absent, writeEnd: pipe.writeEnd, maxFrameSize: maxFrameSize))
+        }
         let there: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
         let back: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
         do { there = try FileDescriptor.pipe() } catch { throw ConnectionError.system(error, "pipe2") }
@@ -156,7 +193,21 @@ public final class Connection: Sendable, CustomStringConvertible {
     var isReceiving: Bool { state.load(ordering: .acquiring) & State.receiving != 0 }
 
     public var description: String {
-        isClosed ? "Connection(closed)" : "Connection(read fd \(readEnd.rawValue), write fd \(writeEnd.rawValue))"
+        if isClosed { return "Connection(closed)" }
+        if !isWritable { return "Connection(reader, fd \(readEnd.rawValue))" }
+        if !isReadable { return "Connection(writer, fd \(writeEnd.rawValue))" }
+        return "Connection(read fd \(readEnd.rawValue), write fd \(writeEnd.rawValue))"
+    }
+
+    /// The descriptor number a caller can wait on (Python's `fileno()`): the read end's, or
+    /// the write end's for a writer-only end. Borrowed: this end still owns it and closes
+    /// it at ``close()``; do not close it, read from it or keep it past the end's life.
+    /// Throws ``ConnectionError/Code/closed`` once the end is closed.
+    public var fileno: Int32 {
+        get throws(ConnectionError) {
+            if isClosed { throw ConnectionError.closedEnd }
+            return isReadable ? readEnd.rawValue : writeEnd.rawValue
+        }
     }
 
     // MARK: - Sending
@@ -213,12 +264,39 @@ public final class Connection: Sendable, CustomStringConvertible {
         return bytes
     }
 
+    /// Copies the next frame's body into `buffer` and returns its size (Python's
+    /// `recv_bytes_into`), blocking as ``receive(_:timeout:)`` does. A body larger than
+    /// `buffer` throws ``ConnectionError/Code/bufferTooShort`` carrying the whole body in
+    /// ``ConnectionError/receivedBytes`` (Python's `BufferTooShort`): the frame is consumed,
+    /// nothing is lost, and `buffer` is left as it was.
+    ///
+    /// ```swift
+    /// var buffer = [UInt8](repeating: 0, count: 4096)
+    /// let count = try buffer.withUnsafeMutableBytes { try connection.receiveBytes(into: $0) }
+    /// ```
+    public func receiveBytes(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration? = nil) throws(ConnectionError) -> Int {
+        var count = 0
+        try receiveFrame(timeout: timeout) { (body) throws(ConnectionError) in count = try Self.copy(body, into: buffer) }
+        return count
+    }
+
+    /// Copies a frame's body into a caller's buffer, or throws ``ConnectionError/Code/bufferTooShort``.
+    static func copy(_ body: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) throws(ConnectionError) -> Int {
+        guard body.count <= buffer.count else {
+            var error = ConnectionError(.bufferTooShort, "a message of \(body.count) bytes does not fit in a buffer of \(buffer.count) bytes")
+            error.receivedBytes = Array(body)
+            throw error
+        }
+        if body.count > 0 { buffer.baseAddress!.copyMemory(from: body.baseAddress!, byteCount: body.count) }
+        return body.count
+    }
+
     /// Whether a receive would return at once (a whole frame is here, or the stream ended or
     /// failed, which a receive then reports), waiting up to `timeout` for that (nil: no
     /// limit; the default, zero, only looks). Python's `poll`. Bytes that arrive meanwhile are
     /// read into this end's buffer, so `true` means a whole frame, not a first byte.
     public func poll(timeout: Duration? = .zero) throws(ConnectionError) -> Bool {
-        let deadline = try Self.deadline(after: timeout)
+        let deadline = Self.deadline(after: timeout)
         try enter(.receive)
         defer { leave(.receive) }
         while true {
@@ -230,7 +308,7 @@ public final class Connection: Sendable, CustomStringConvertible {
 
     /// Calls `body` with the next whole frame's body, blocking until there is one.
     private func receiveFrame(timeout: Duration?, _ body: (UnsafeRawBufferPointer) throws(ConnectionError) -> Void) throws(ConnectionError) {
-        let deadline = try Self.deadline(after: timeout)
+        let deadline = Self.deadline(after: timeout)
         try enter(.receive)
         defer { leave(.receive) }
         let result = Result { () throws(ConnectionError) -> Void in
@@ -244,7 +322,7 @@ public final class Connection: Sendable, CustomStringConvertible {
                 if isClosed { throw ConnectionError.closedEnd }
             }
         }
-        if case .failure(let error) = result, error.code != .decodingFailed, isClosed {
+        if case .failure(let error) = result, error.code != .decodingFailed, error.code != .bufferTooShort, isClosed {
             throw ConnectionError.closedEnd   // closed by another thread while this one waited
         }
         try result.get()
@@ -256,10 +334,10 @@ public final class Connection: Sendable, CustomStringConvertible {
         do { return try readEnd.waitUntilReadable(timeout: timeout) } catch { throw ConnectionError.system(error, "poll") }
     }
 
-    static func deadline(after timeout: Duration?) throws(ConnectionError) -> ContinuousClock.Instant? {
+    /// When a wait of `timeout` ends (nil: never); a negative timeout means zero, as in Python.
+    static func deadline(after timeout: Duration?) -> ContinuousClock.Instant? {
         guard let timeout else { return nil }
-        guard timeout >= .zero else { throw ConnectionError.negativeTimeout(timeout) }
-        return ContinuousClock.now.advanced(by: timeout)
+        return ContinuousClock.now.advanced(by: max(timeout, .zero))
     }
 
     // MARK: - Closing
@@ -284,8 +362,12 @@ public final class Connection: Sendable, CustomStringConvertible {
             current = original
         } while true
         var busy: [FileDescriptor] = []
-        if current & State.receiving == 0 { _ = readEnd._close() } else { busy.append(readEnd) }
-        if current & State.sending == 0 { _ = writeEnd._close() } else { busy.append(writeEnd) }
+        if current & State.readEndClosed == 0 {
+            if current & State.receiving == 0 { _ = readEnd._close() } else { busy.append(readEnd) }
+        }
+        if current & State.writeEndClosed == 0 {
+            if current & State.sending == 0 { _ = writeEnd._close() } else { busy.append(writeEnd) }
+        }
         if !busy.isEmpty { ConnectionPoller.running?.interrupt(busy) }
     }
 
@@ -296,6 +378,7 @@ public final class Connection: Sendable, CustomStringConvertible {
         var current = state.load(ordering: .relaxed)
         while true {
             if current & State.closed != 0 { throw ConnectionError.closedEnd }
+            if !(direction == .receive ? isReadable : isWritable) { throw ConnectionError.wrongDirection(direction) }
             if current & bit != 0 {
                 throw ConnectionError(.busy, direction == .receive ? "another receive or poll is in progress on this end"
                                                                    : "another send is in progress on this end")

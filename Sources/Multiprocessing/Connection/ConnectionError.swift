@@ -35,7 +35,7 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
         /// A wait ran past its timeout. Bytes of a frame received so far stay buffered for the
         /// next receive.
         public static let timedOut = Code("timedOut")
-        /// A negative timeout, a label that cannot be passed to a child, or another argument
+        /// A label that cannot be passed to a child, or another argument
         /// that makes no sense.
         public static let invalidArgument = Code("invalidArgument")
         /// Another receive (or send) is in progress on this end: each direction of an end is
@@ -45,6 +45,13 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
         /// ``Connection/inherited(_:maxFrameSize:)`` found no connection under that label (or
         /// it was already taken in this process).
         public static let notInherited = Code("notInherited")
+        /// ``Connection/receiveBytes(into:timeout:)`` got a message larger than the buffer
+        /// (Python's `BufferTooShort`): the message is in ``ConnectionError/receivedBytes``,
+        /// consumed from the stream, and the buffer is untouched.
+        public static let bufferTooShort = Code("bufferTooShort")
+        /// A send on the reader, or a receive or poll on the writer, of a one-way pair
+        /// (``Connection/pair(duplex:maxFrameSize:)``).
+        public static let wrongDirection = Code("wrongDirection")
         /// A system call failed; ``ConnectionError/underlyingError`` says which and why.
         public static let systemCallFailed = Code("systemCallFailed")
     }
@@ -56,6 +63,8 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
     /// The error behind this one, if any: a ``SystemError``, a `DecodingError`, an
     /// `EncodingError`, a ``MessagePackError``.
     public var underlyingError: (any Error)?
+    /// The message that did not fit, for ``Code/bufferTooShort``; nil otherwise.
+    public var receivedBytes: [UInt8]?
 
     public init(_ code: Code, _ message: String, underlyingError: (any Error)? = nil) {
         self.code = code
@@ -72,8 +81,9 @@ public struct ConnectionError: Error, Sendable, CustomStringConvertible {
 extension ConnectionError {
     static let closedEnd = ConnectionError(.closed, "the connection is closed")
 
-    static func negativeTimeout(_ timeout: Duration) -> ConnectionError {
-        ConnectionError(.invalidArgument, "the timeout \(timeout) is negative")
+    static func wrongDirection(_ direction: Connection.Direction) -> ConnectionError {
+        direction == .receive ? ConnectionError(.wrongDirection, "this end of a one-way connection only sends: it cannot receive or poll")
+                              : ConnectionError(.wrongDirection, "this end of a one-way connection only receives: it cannot send")
     }
 
     static func system(_ error: SystemError, _ what: String) -> ConnectionError {

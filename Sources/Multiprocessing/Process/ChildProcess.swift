@@ -12,7 +12,10 @@ public struct ProcessOptions: Sendable {
     public var environment: [String: String]?
     /// The child's working directory; this process's when nil.
     public var workingDirectory: String?
-    /// The name in messages and `activeChildren()`; "entry-N" when nil.
+    /// The name in messages and `activeChildren()`. When nil, Python's default:
+    /// "Process-N" (N counts the children this process started, from 1; a child's own
+    /// children are "Process-N:M"), or "<Worker type>-N" for a ``Worker``, as Python names a
+    /// `Process` subclass after its type.
     public var name: String?
     /// Terminated (not joined) when the parent exits, as Python's daemon processes.
     public var daemon = false
@@ -34,8 +37,9 @@ public struct ProcessOptions: Sendable {
             guard !connection.isClosed else {
                 throw ConnectionError(.closed, "the connection passed as \"\(label)\" was closed before the child was started")
             }
-            result.append((label: Connection.inheritedLabel(label, .read), descriptor: connection.readEnd))
-            result.append((label: Connection.inheritedLabel(label, .write), descriptor: connection.writeEnd))
+            // A one-way end passes the one descriptor it has.
+            if connection.isReadable { result.append((label: Connection.inheritedLabel(label, .read), descriptor: connection.readEnd)) }
+            if connection.isWritable { result.append((label: Connection.inheritedLabel(label, .write), descriptor: connection.writeEnd)) }
         }
         return result
     }
@@ -82,14 +86,22 @@ extension Multiprocessing {
 ///
 /// ```swift
 /// let square = ProcessFunction("square") { (x: Int) in x * x }
-/// let child = try await ChildProcess.start(square, 7)
-/// print(try await child.result(of: square))   // 49
-/// print(try await child.join()!)              // exited with code 0
+/// let squared = try await ChildProcess.run(square, 7)   // 49: start, result, join
+/// let tally = try await ChildProcess.start(Tally.self)
+/// print(tally.name)                                   // "Tally-2"
+/// let sum: Int = try await tally.request(5)
+/// tally.closeMailbox()                                // its mailbox ends: it returns
+/// print(try await tally.join()!)                      // exited with code 0
+/// try tally.close()                                   // releases the handle
 /// ```
 ///
 /// Names avoid Foundation's `Process`, so a program can import both.
-public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
+public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashable {
+    // @unchecked only because the class is not final (its subclass ProcessTask types a
+    // function's result): every stored property is a `let` of a Sendable type.
     let record: any ChildLink
+    /// Set by ``close()``: later requests and messages are refused.
+    private let closed = Atomic<Bool>(false)
 
     init(_ record: any ChildLink) { self.record = record }
 
@@ -123,25 +135,31 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
 
     // MARK: starting
 
-    /// Starts a child running `function` with `input`; returns once its handshake is done and
-    /// the argument is on its way. The child is `temporary`: never restarted.
-    public static func start<Input, Output>(_ function: ProcessFunction<Input, Output>, _ input: Input,
-                                            options: ProcessOptions = .init()) async throws -> ChildProcess {
-        let child = try await launch(entry: function.name, options: options)
+    /// Starts a child running `function` with `arguments`; returns once its handshake is done
+    /// and the arguments are on their way. The handle's ``ProcessTask/value`` is the result;
+    /// the child is `temporary`: never restarted.
+    ///
+    /// ```swift
+    /// let task = try await ChildProcess.start(add, 2, "x")
+    /// print(task.name, try await task.value)
+    /// ```
+    public static func start<each Input, Output>(_ function: ProcessFunction<repeat each Input, Output>, _ arguments: repeat each Input,
+                                                 options: ProcessOptions = .init()) async throws -> ProcessTask<Output> {
+        let child = try await launch(entry: function.name, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix))
         do {
-            try child.record.sendArgument(input)
+            try child.record.sendArgument(EntryArguments(repeat each arguments))
         } catch {
             child.kill()
             throw error
         }
-        return child
+        return ProcessTask(child, decodeResult: function.decodeResult)
     }
 
     /// Starts a long-lived ``Worker``; returns once its handshake is done. Talk to it with
-    /// ``request(_:as:timeout:)``; it ends when the parent closes its channel (``close()``) or
-    /// at the parent's exit.
+    /// ``request(_:as:timeout:)``; it ends when the parent ends its mailbox
+    /// (``closeMailbox()``) or at the parent's exit.
     public static func start<W: Worker>(_ worker: W.Type, options: ProcessOptions = .init()) async throws -> ChildProcess {
-        try await launch(entry: W.entryName, options: options)
+        try await launch(entry: W.entryName, options: ProcessNames.assign(options, prefix: W.entryName))
     }
 
     /// Starts any executable that speaks Protocols/PROTOCOL.md on fds 3 and 4 (a Python
@@ -151,17 +169,24 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
         var options = options
         options.executable = executable
         options.arguments = arguments
-        return try await launch(entry: nil, options: options, trampoline: Multiprocessing.defaultExecutable == nil)
+        return try await launch(entry: nil, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
+                                trampoline: Multiprocessing.defaultExecutable == nil)
     }
 
-    /// Runs `function` with `input` in a child and returns its result: Python's
-    /// `Process(target=f).start(); join()`, with the return value. An error thrown in the child
-    /// is thrown here as a ``RemoteError`` naming its type and message.
-    public static func run<Input, Output>(_ function: ProcessFunction<Input, Output>, _ input: Input,
-                                          options: ProcessOptions = .init()) async throws -> Output {
-        let child = try await start(function, input, options: options)
-        let output = try await child.result(of: function)
-        _ = try await child.join()
+    /// Runs `function` with `arguments` in a child and returns its result: Python's
+    /// `Process(target=f, args=...).start(); join()`, with the return value. An error thrown in
+    /// the child is thrown here as a ``RemoteError`` naming its type and message.
+    ///
+    /// ```swift
+    /// let total = try await ChildProcess.run(add, 2, 3)
+    /// try await ChildProcess.run(ping)          // a function that returns nothing
+    /// ```
+    @discardableResult
+    public static func run<each Input, Output>(_ function: ProcessFunction<repeat each Input, Output>, _ arguments: repeat each Input,
+                                               options: ProcessOptions = .init()) async throws -> Output {
+        let task = try await start(function, repeat each arguments, options: options)
+        let output = try await task.value
+        _ = try await task.join()
         return output
     }
 
@@ -173,30 +198,40 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
 
     // MARK: results and requests
 
-    /// The value `function` returned in this child (started with ``start(_:_:options:)``),
-    /// waiting up to `timeout` (nil: no limit; the child keeps running when it passes).
+    /// The value `function` returned in this child, waiting up to `timeout` (nil: no limit;
+    /// negative means zero; the child keeps running when it passes). The handle
+    /// ``start(_:_:options:)`` returns says the same without naming the function
+    /// (``ProcessTask/value``); this form serves a child reached otherwise
+    /// (``activeChildren()``, an array of ``ChildProcess``).
+    ///
     /// Throws a ``RemoteError`` if the function threw, a ``ProcessError`` if the child ended
     /// without answering (``ProcessError/Code/childExited``) or the timeout passed
     /// (``ProcessError/Code/timedOut``). Honours task cancellation.
-    public func result<Input, Output>(of function: ProcessFunction<Input, Output>, timeout: Duration? = nil) async throws -> Output {
-        if let timeout, timeout < .zero {
-            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
-        }
-        return try Self.unpack(try await record.functionReply(timeout: timeout), as: Output.self)
+    public func result<each Input, Output>(of function: ProcessFunction<repeat each Input, Output>,
+                                           timeout: Duration? = nil) async throws -> Output {
+        try await result(timeout: timeout, decode: function.decodeResult)
     }
 
-    /// Sends `value` to this worker as a request and returns its reply, decoded as `R`.
+    func result<Output>(timeout: Duration?, decode: @Sendable (FrameBody) throws -> Output) async throws -> Output {
+        let body = try await record.functionReply(timeout: timeout.map(Self.clamped))
+        if body.envelope.kind == .error { throw try body.decodePayload(RemoteError.self) }
+        return try decode(body)
+    }
+
+    /// Sends `value` to this worker as a request and returns its reply, decoded as `R`, waiting
+    /// up to `timeout` (nil: no limit; negative means zero). Throws ``ProcessError/Code/closed``
+    /// after ``close()``.
     public func request<Q: Encodable & Sendable, R: Decodable>(_ value: Q, as type: R.Type = R.self,
                                                                 timeout: Duration? = nil) async throws -> R {
-        if let timeout, timeout < .zero {
-            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
-        }
-        return try Self.unpack(try await record.request(value, timeout: timeout), as: R.self)
+        try checkOpen()
+        return try Self.unpack(try await record.request(value, timeout: timeout.map(Self.clamped)), as: R.self)
     }
 
     /// Sends `value` to this worker as a one-way message: its mailbox gets it as a
-    /// ``WorkerEvent/message(from:_:)`` from 0 (the parent).
+    /// ``WorkerEvent/message(from:_:)`` from 0 (the parent). Throws
+    /// ``ProcessError/Code/closed`` after ``close()``.
     public func send<M: Encodable & Sendable>(_ value: M) throws {
+        try checkOpen()
         try record.sendMessage(value)
     }
 
@@ -205,16 +240,21 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
         return try body.decodePayload(R.self)
     }
 
+    /// A negative timeout means zero, as in Python.
+    static func clamped(_ timeout: Duration) -> Duration { max(timeout, .zero) }
+
+    private func checkOpen() throws {
+        if isClosed { throw ProcessError(.closed, "\(name) (pid \(pid)): the handle was closed") }
+    }
+
     // MARK: lifecycle
 
     /// Waits until the child exits and returns how it ended; nil if `timeout` passed first
-    /// (the child keeps running, as with Python's `join(timeout)`). Honours task cancellation.
+    /// (the child keeps running, as with Python's `join(timeout)`; a negative timeout means
+    /// zero). Honours task cancellation.
     @discardableResult
     public func join(timeout: Duration? = nil) async throws -> TerminationStatus? {
-        if let timeout, timeout < .zero {
-            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
-        }
-        return try await record.waitForExit(timeout: timeout)
+        try await record.waitForExit(timeout: timeout.map(Self.clamped))
     }
 
     /// Asks it to stop: SIGTERM, through its pidfd (a recycled pid is never signalled).
@@ -230,8 +270,26 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
         record.loop.execute { record.write(Envelope(.goodbye, from: Envelope.supervisor, to: record.id), Goodbye(status: 0)) }
     }
 
-    /// Closes the supervisor's side of its channel: a worker's mailbox ends, and it returns.
-    public func close() { record.closeChannel() }
+    /// Ends a worker's mailbox: the supervisor closes its side of the channel, the worker's
+    /// `requests`/`events` sequences end, and it returns. (Named for what it does: Python's
+    /// `close()` releases the handle, which is ``close()`` here.)
+    public func closeMailbox() { record.closeChannel() }
+
+    /// Releases the handle, as Python's `Process.close()`: the supervisor's side of the
+    /// channel closes, and later requests and messages throw ``ProcessError/Code/closed``
+    /// (its name, pid and status stay readable). Throws ``ProcessError/Code/stillRunning``
+    /// (Python's `ValueError`) while the child runs: join or kill it first. Closing again
+    /// does nothing.
+    public func close() throws {
+        if isAlive {
+            throw ProcessError(.stillRunning, "cannot close \(name) (pid \(pid)): it is still running; join or kill it first")
+        }
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        record.closeChannel()
+    }
+
+    /// Whether ``close()`` released this handle.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// The children started by this process that have not been joined... that are still known
     /// to the supervisor (alive, or exited with answers still being read). Python's
@@ -243,7 +301,9 @@ public final class ChildProcess: Sendable, CustomStringConvertible, Hashable {
     /// Waits until at least one of `children` has exited (or `timeout` passes) and returns those
     /// that have: Python's `multiprocessing.connection.wait` over process sentinels.
     /// ``Multiprocessing/wait(for:timeout:)`` waits for children and connections together.
-    public static func waitForAny(_ children: [ChildProcess], timeout: Duration? = nil) async throws -> [ChildProcess] {
-        try await Multiprocessing.wait(for: children, timeout: timeout).map { $0 as! ChildProcess }
+    /// The children may be ``ChildProcess``es or ``ProcessTask``s (one kind per call); a
+    /// negative timeout means zero.
+    public static func waitForAny<Child: Waitable>(_ children: [Child], timeout: Duration? = nil) async throws -> [Child] {
+        try await Multiprocessing.wait(for: children, timeout: timeout).map { $0 as! Child }
     }
 }

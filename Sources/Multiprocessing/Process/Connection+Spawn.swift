@@ -55,8 +55,10 @@ extension Connection {
     /// are closed then).
     public static func inherited(_ label: String, maxFrameSize: Int = MessagePackLimits.defaultMaxFrameSize) throws(ConnectionError) -> Connection {
         let table = ChildEnvironment.inheritedDescriptors()
-        guard let read = table[inheritedLabel(label, .read)], let write = table[inheritedLabel(label, .write)] else {
-            let given = table.keys.filter { $0.hasSuffix(".read") }.map { "\"\($0.dropLast(5))\"" }.sorted()
+        let read = table[inheritedLabel(label, .read)], write = table[inheritedLabel(label, .write)]
+        guard read != nil || write != nil else {
+            let ends = table.keys.filter { $0.hasSuffix(".read") || $0.hasSuffix(".write") }
+            let given = Set(ends.map { "\"\($0[..<$0.lastIndex(of: ".")!])\"" }).sorted()
             throw ConnectionError(.notInherited, "no connection was passed to this process as \"\(label)\" "
                 + (given.isEmpty ? "(it was given none)" : "(it was given \(given.joined(separator: ", ")))"))
         }
@@ -65,7 +67,8 @@ extension Connection {
             throw ConnectionError(.notInherited, "the connection \"\(label)\" was already taken in this process")
         }
         ignoreBrokenPipeSignal()
-        return try adopting(readEnd: FileDescriptor(rawValue: read), writeEnd: FileDescriptor(rawValue: write),
+        // One end of a one-way pair comes with one descriptor.
+        return try adopting(readEnd: read.map(FileDescriptor.init(rawValue:)) ?? absent, writeEnd: write.map(FileDescriptor.init(rawValue:)) ?? absent,
                             maxFrameSize: maxFrameSize, setCloseOnExec: true)
     }
 }

@@ -7,11 +7,11 @@
 ///
 /// ```swift
 /// let me = Multiprocessing.currentProcess
-/// print(me.name, me.pid)      // "MainProcess 4242" in the parent, "square-1 4250" in a child
+/// print(me.name, me.pid)      // "MainProcess 4242" in the parent, "Process-1 4250" in a child
 /// ```
 public struct CurrentProcess: Sendable, CustomStringConvertible {
     /// "MainProcess" in the program that was not started by the runtime; in a child, the
-    /// name its parent gave it (``ProcessOptions/name``, or "entry-N").
+    /// name its parent gave it (``ProcessOptions/name``, or "Process-N", "Process-N:M").
     public let name: String
     /// This process's id.
     public let pid: Int32
@@ -63,13 +63,12 @@ public final class ParentProcess: Sendable, CustomStringConvertible {
     }
 
     /// Waits until the parent exits, up to `timeout` (nil: no limit), off Swift's thread pool;
-    /// true once it has exited, false if the timeout passed first. Honours task cancellation.
+    /// true once it has exited, false if the timeout passed first (a negative timeout means
+    /// zero). Honours task cancellation.
     /// A child that is tied to its parent's life (every child of this runtime) is usually
     /// killed before it could see that, so this is mostly useful with a timeout.
     public func join(timeout: Duration? = nil) async throws -> Bool {
-        if let timeout, timeout < .zero {
-            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
-        }
+        let timeout = timeout.map { max($0, .zero) }
         guard let handle, isAlive else { return true }
         if timeout == .zero { return false }
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }

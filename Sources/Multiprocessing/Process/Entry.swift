@@ -17,36 +17,66 @@ public struct EntryDefinition: Sendable {
     let run: @Sendable (ChildSession) async -> Int32
 }
 
-/// A typed function that runs in a child process: Python's `Process(target=f, args=(x,))`.
+/// A typed function that runs in a child process: Python's `Process(target=f, args=(...))`.
 ///
-/// The argument travels to the child in the first frame after the handshake; the result (or
-/// the error the function threw, with its type name and message) comes back as the reply.
+/// It takes any number of `Codable` arguments (none, one, several) and returns a `Codable`
+/// value or nothing. The arguments travel to the child in the first frame after the
+/// handshake; the result (or the error the function threw, with its type name and message)
+/// comes back as the reply (Protocols/PROTOCOL.md, "Conversation").
 ///
 /// ```swift
 /// let square = ProcessFunction("square") { (x: Int) in x * x }
+/// let label = ProcessFunction("label") { (n: Int, unit: String) in "\(n) \(unit)" }
+/// let ping = ProcessFunction("ping") { () in print("pong") }
 ///
 /// @main struct App {
 ///     static func main() async throws {
-///         try Multiprocessing.bootstrap(functions: [square])   // a child runs `square` here
-///         print(try await ChildProcess.run(square, 7))          // 49
+///         try await Multiprocessing.bootstrap(functions: [square, label, ping])  // a child runs here
+///         print(try await ChildProcess.run(square, 7))            // 49
+///         print(try await ChildProcess.run(label, 3, "apples"))   // "3 apples"
+///         try await ChildProcess.run(ping)                        // the child prints "pong"
 ///     }
 /// }
 /// ```
-public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Sendable>: ProcessEntry {
+public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>: ProcessEntry {
     public let name: String
-    let body: @Sendable (Input, WorkerContext) async throws -> Output
+    let body: @Sendable (EntryArguments<repeat each Input>, WorkerContext) async throws -> Output
+    /// The reply carrying a result (nil for a function that returns nothing).
+    let encodeResult: @Sendable (Output, Envelope) throws -> FrameBody
+    /// The result out of a reply, in the parent.
+    let decodeResult: @Sendable (FrameBody) throws -> Output
 
     /// A function registered under `name`, which must be unique among the program's entries.
-    public init(_ name: String, _ body: @escaping @Sendable (Input) async throws -> Output) {
-        self.name = name
-        self.body = { input, _ in try await body(input) }
+    public init(_ name: String, _ body: @escaping @Sendable (repeat each Input) async throws -> Output) where Output: Codable {
+        self.init(name, coding: .codable) { arguments, _ in try await body(repeat each arguments.values) }
     }
 
     /// A function that also talks to other workers through its ``WorkerContext`` (its id,
-    /// requests to other workers by id).
-    public init(_ name: String, _ body: @escaping @Sendable (Input, WorkerContext) async throws -> Output) {
+    /// requests to other workers by id), given after the arguments.
+    public init(_ name: String, _ body: @escaping @Sendable (repeat each Input, WorkerContext) async throws -> Output) where Output: Codable {
+        self.init(name, coding: .codable) { arguments, context in
+            try await bind(body, repeat each arguments.values, context)()
+        }
+    }
+
+    /// A function that returns nothing: the parent's `run` returns once it is done.
+    public init(_ name: String, _ body: @escaping @Sendable (repeat each Input) async throws -> Void) where Output == Void {
+        self.init(name, coding: .nothing) { arguments, _ in try await body(repeat each arguments.values) }
+    }
+
+    /// A function that returns nothing and talks to other workers through its ``WorkerContext``.
+    public init(_ name: String, _ body: @escaping @Sendable (repeat each Input, WorkerContext) async throws -> Void) where Output == Void {
+        self.init(name, coding: .nothing) { arguments, context in
+            try await bind(body, repeat each arguments.values, context)()
+        }
+    }
+
+    private init(_ name: String, coding: ResultCoding<Output>,
+                 _ body: @escaping @Sendable (EntryArguments<repeat each Input>, WorkerContext) async throws -> Output) {
         self.name = name
         self.body = body
+        self.encodeResult = coding.encode
+        self.decodeResult = coding.decode
     }
 
     public var definition: EntryDefinition {
@@ -54,17 +84,17 @@ public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Senda
             let reply: FrameBody
             do {
                 // Every read after the handshake goes through the run loop, which may already
-                // have read the argument into the mailbox.
+                // have read the arguments into the mailbox.
                 guard let loop = session.runLoop, let argument = try await loop.nextMailboxFrame() else {
                     return ChildExitCode.channelClosed
                 }
                 guard argument.envelope.kind == .request else {
-                    session.log("expected the argument as a request, got \(argument.envelope.kind)")
+                    session.log("expected the arguments as a request, got \(argument.envelope.kind)")
                     return ChildExitCode.protocolError
                 }
-                let input = try argument.decodePayload(Input.self)
-                let output = try await body(input, WorkerContext(session: session))
-                reply = try FrameBody(argument.envelope.answer(.reply), encoding: output)
+                let arguments = try EntryArguments<repeat each Input>.decode(argument, for: name)
+                let output = try await body(arguments, WorkerContext(session: session))
+                reply = try encodeResult(output, argument.envelope.answer(.reply))
                 do {
                     try session.send(reply)
                 } catch {
@@ -85,6 +115,100 @@ public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Senda
     }
 }
 
+/// A closure that calls `function` with `arguments`: a function whose parameter pack is
+/// followed by another parameter (the context) can only be called this way in Swift 6.3 (a
+/// direct call does not type-check; an `async` helper that calls it miscompiles).
+private func bind<each Argument: Sendable, Result>(
+    _ function: @escaping @Sendable (repeat each Argument) async throws -> Result, _ arguments: repeat each Argument
+) -> @Sendable () async throws -> Result {
+    { try await function(repeat each arguments) }
+}
+
+/// How a function's result travels: as its msgpack value, or as nil for `Void`.
+private struct ResultCoding<Output: Sendable> {
+    let encode: @Sendable (Output, Envelope) throws -> FrameBody
+    let decode: @Sendable (FrameBody) throws -> Output
+}
+
+extension ResultCoding where Output: Codable {
+    static var codable: Self {
+        Self(encode: { output, envelope in try FrameBody(envelope, encoding: output) },
+             decode: { body in try body.decodePayload(Output.self) })
+    }
+}
+
+extension ResultCoding where Output == Void {
+    /// Nil on the wire; whatever a peer sends back is accepted as "done".
+    static var nothing: Self {
+        Self(encode: { _, envelope in try FrameBody(envelope, encoding: Int?.none) },
+             decode: { _ in () })
+    }
+}
+
+/// A function's arguments on the wire (Protocols/PROTOCOL.md, "Conversation"): none travels
+/// as nil, one as its own value (so a one-argument function's frame is unchanged), several as
+/// one msgpack array in parameter order.
+struct EntryArguments<each Value: Codable & Sendable>: Codable, Sendable {
+    let values: (repeat each Value)
+
+    init(_ values: repeat each Value) { self.values = (repeat each values) }
+
+    static var count: Int {
+        var count = 0
+        for _ in repeat (each Value).self { count += 1 }
+        return count
+    }
+
+    /// The arguments out of a request for the function `name`; a frame of another shape is a
+    /// ``ProcessError/Code/invalidArgument`` naming the function and what it takes.
+    static func decode(_ request: FrameBody, for name: String) throws -> Self {
+        do {
+            return try request.decodePayload(Self.self)
+        } catch {
+            let takes = count == 0 ? "no argument (nil)" : count == 1 ? "one argument" : "\(count) arguments (a msgpack array)"
+            throw ProcessError(.invalidArgument, "\"\(name)\" takes \(takes) of types (\(signature)): \(error)")
+        }
+    }
+
+    private static var signature: String {
+        var names: [String] = []
+        for type in repeat (each Value).self { names.append("\(type)") }
+        return names.joined(separator: ", ")
+    }
+
+    init(from decoder: any Decoder) throws {
+        switch Self.count {
+        case 0:
+            let container = try decoder.singleValueContainer()
+            guard container.decodeNil() else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected nil: the function takes no argument")
+            }
+            values = (repeat try (each Value)(from: decoder))
+        case 1:
+            values = (repeat try (each Value)(from: decoder))
+        default:
+            var container = try decoder.unkeyedContainer()
+            if let given = container.count, given != Self.count {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an array of \(Self.count) arguments, got \(given)")
+            }
+            values = (repeat try container.decode((each Value).self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        switch Self.count {
+        case 0:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case 1:
+            for value in repeat each values { try value.encode(to: encoder) }
+        default:
+            var container = encoder.unkeyedContainer()
+            for value in repeat each values { try container.encode(value) }
+        }
+    }
+}
+
 /// A long-lived, addressable worker with a mailbox: Erlang's process, Python's `Process`
 /// subclass with a `run` method.
 ///
@@ -98,14 +222,16 @@ public struct ProcessFunction<Input: Codable & Sendable, Output: Codable & Senda
 ///         }
 ///     }
 /// }
-/// // let tally = try await ChildProcess.start(Tally.self)
+/// // let tally = try await ChildProcess.start(Tally.self)   // named "Tally-1"
 /// // let sum: Int = try await tally.request(5)
+/// // tally.closeMailbox()                                  // its loop ends: it returns
 /// ```
 public protocol Worker: Sendable {
     /// The name the child looks the worker up by; the type's name by default.
     static var entryName: String { get }
     init()
-    /// Runs until the mailbox ends (the parent closed the channel) or it returns.
+    /// Runs until the mailbox ends (the parent called ``ChildProcess/closeMailbox()``) or it
+    /// returns.
     func run(_ context: WorkerContext) async throws
 }
 

@@ -28,7 +28,7 @@ enum Interrupts {
                           let count = try? byte.withUnsafeMutableBytes({ try pipe.read(into: $0) }), count == 1 else { continue }
                     let signal = Int32(byte[0])
                     received.store(signal, ordering: .sequentiallyConsistent)
-                    ProcessEnvironment.writeError("[supervisor] \(Signal(rawValue: signal)): stopping every child in order\n")
+                    RuntimeLog.warning("[supervisor] \(Signal(rawValue: signal)): stopping every child in order")
                     let done = Mutex(false)
                     Task {
                         await shutDown()
@@ -39,7 +39,7 @@ enum Interrupts {
                 }
             }
         } catch {
-            ProcessEnvironment.writeError("[supervisor] cannot handle SIGINT/SIGTERM: \(error)\n")
+            RuntimeLog.error("[supervisor] cannot handle SIGINT/SIGTERM: \(error)")
         }
     }
 }

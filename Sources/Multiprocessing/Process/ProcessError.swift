@@ -42,6 +42,10 @@ public struct ProcessError: Error, Hashable, Sendable, CustomStringConvertible {
         /// frame: the message names the size and the limit. Nothing was sent; the channel
         /// stays usable.
         public static let messageTooLarge = Code("messageTooLarge")
+        /// The child is still running: ``ChildProcess/close()`` refuses (Python's `ValueError`).
+        public static let stillRunning = Code("stillRunning")
+        /// The handle was released with ``ChildProcess/close()``.
+        public static let closed = Code("closed")
     }
 
     public var code: Code

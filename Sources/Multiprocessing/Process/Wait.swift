@@ -28,7 +28,8 @@ extension Connection: Waitable {
 
 extension Multiprocessing {
     /// Waits until at least one of `objects` is ready, or `timeout` passes (nil: no limit;
-    /// zero: only look), and returns those that are, in the order given (empty on timeout).
+    /// zero or negative: only look), and returns those that are, in the order given (empty on
+    /// timeout).
     /// Python's `multiprocessing.connection.wait`, over children and connections alike.
     ///
     /// ```swift
@@ -40,9 +41,7 @@ extension Multiprocessing {
     /// A connection that another task is receiving on is a ``ConnectionError/Code/busy``
     /// error, as for its own `poll`.
     public static func wait(for objects: [any Waitable], timeout: Duration? = nil) async throws -> [any Waitable] {
-        if let timeout, timeout < .zero {
-            throw ProcessError(.invalidArgument, "the timeout \(timeout) is negative")
-        }
+        let timeout = timeout.map { max($0, .zero) }
         func ready() throws -> [any Waitable] { try objects.filter { try $0.isReady } }
         let now = try ready()
         if !now.isEmpty || objects.isEmpty || timeout == .zero { return now }

@@ -49,12 +49,13 @@ public struct WorkerContext: Sendable {
     }
 
     /// Everything that arrives in the mailbox, in order: requests, one-way messages and
-    /// `down` reports, each decoded on demand. Ends when the parent closes the channel.
+    /// `down` reports, each decoded on demand. Ends when the parent ends the mailbox
+    /// (``ChildProcess/closeMailbox()``).
     public var events: Events { Events(session: session) }
 
     /// The requests in this worker's mailbox, decoded as `T`, in arrival order. The sequence
-    /// ends when the parent closes the channel; a request whose payload is not a `T` is
-    /// answered with an error envelope and skipped.
+    /// ends when the parent ends the mailbox (``ChildProcess/closeMailbox()``); a request
+    /// whose payload is not a `T` is answered with an error envelope and skipped.
     public func requests<T: Decodable & Sendable>(_ type: T.Type) -> Requests<T> {
         Requests(session: session)
     }
