@@ -4,22 +4,16 @@
 // whole. Run it with `swift run PortedCounter`.
 import Multiprocessing
 
-/// What a consumer is given: Python passes `args=(jobs, total, print_lock)`.
-struct Consumer: Codable, Sendable {
-    var jobs: Queue<Int?>          // nil: no more jobs (Python's None)
-    var total: SharedValue<Int>
-    var printLock: Lock
-}
-
-/// Python's `consume`: a function registered by name, so a child can find it.
-let consume = ProcessFunction("consume") { (job: Consumer) -> Int in
+/// Python's `consume(jobs, total, print_lock)`: a function registered by name, so a child can
+/// find it, taking the same three arguments as Python's `args=(jobs, total, print_lock)`.
+let consume = ProcessFunction("consume") { (jobs: Queue<Int?>, total: SharedValue<Int>, printLock: Lock) -> Int in
     var handled = 0
-    while let n = try await job.jobs.get() {
-        try job.total.withLock { $0 += n * n }      // the value's own lock, as get_lock()
+    while let n = try await jobs.get() {            // nil: no more jobs (Python's None)
+        try total.withLock { $0 += n * n }          // the value's own lock, as get_lock()
         handled += 1
     }
     let report = "\(Multiprocessing.currentProcess.name) handled \(handled) jobs"   // the split varies by run
-    try await job.printLock.withLock { print(report) }  // waits without blocking a thread
+    try await printLock.withLock { print(report) }  // waits without blocking a thread
     return handled
 }
 
@@ -30,9 +24,9 @@ try await Multiprocessing.bootstrap(functions: [consume])
 let jobs = try Queue<Int?>()
 let total = try SharedValue<Int>(0)                 // with its own lock
 let printLock = try Lock()
-var consumers: [ChildProcess] = []
+var consumers: [ProcessTask<Int>] = []
 for i in 1...2 {
-    consumers.append(try await ChildProcess.start(consume, Consumer(jobs: jobs, total: total, printLock: printLock),
+    consumers.append(try await ChildProcess.start(consume, jobs, total, printLock,
                                                   options: ProcessOptions(name: "consumer-\(i)")))
 }
 for n in 1...1000 { try await jobs.put(n) }
