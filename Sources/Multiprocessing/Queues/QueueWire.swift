@@ -21,7 +21,8 @@ enum QueueWire {
         static let get = Envelope.Kind(rawValue: 35)
         /// Consumer → supervisor, one-way `[got, done]`: items its code got, tasks it finished.
         static let report = Envelope.Kind(rawValue: 36)
-        /// Anyone → supervisor, one-way: closes the queue for every process.
+        /// Anyone → supervisor, one-way: shuts the queue down for every process (payload nil, or
+        /// `{"immediate": true}` to drop what is queued).
         static let close = Envelope.Kind(rawValue: 37)
         /// Request: answered `{"count", "maxsize", "closed", "unfinished", "waiting"}`.
         static let status = Envelope.Kind(rawValue: 38)
@@ -94,6 +95,18 @@ enum QueueWire {
         var maxsize: Int
         var joinable: Bool
         var byteBudget: Int?
+    }
+
+    /// The payload of `queueClose` (a shutdown): nil, or `{"immediate": true}` when what is
+    /// queued is dropped (an optional key, PROTOCOL.md "Later versions": a reader that does not
+    /// know it shuts the queue down without dropping).
+    static func shutdownPayload(immediate: Bool) -> MessagePackValue {
+        immediate ? .map([(key: .string("immediate"), value: .bool(true))]) : .nil
+    }
+
+    /// `{"immediate"}` of `queueClose`; a nil payload reads as not immediate.
+    struct Shutdown: Codable, Sendable {
+        var immediate: Bool?
     }
 
     /// `{"max", "timeout"}` of `get`: at most `max` items; wait at most `timeout` microseconds

@@ -102,6 +102,14 @@ final class ServedQueue {
         if joinable { unfinished += 1 }
     }
 
+    /// Drops every queued item (`shutdown(immediate: true)`), giving back its bytes; on a
+    /// JoinableQueue each counts as done.
+    func dropQueued() {
+        let dropped = items.removeAll()
+        for item in dropped { bytes -= item.readableBytes }
+        if joinable { unfinished -= dropped.count }
+    }
+
     /// Items waiting for a consumer, oldest first.
     var items = FIFO<ByteBuffer>()
     var closed = false
