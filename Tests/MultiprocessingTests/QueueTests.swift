@@ -113,6 +113,17 @@ import Testing
         #expect(try await queue.isEmpty)
     }
 
+    /// A get waiting in this process when it closes its handle ends with `closed` (whether it
+    /// was already waiting or meets the close first); the queue goes on for the others.
+    @Test func closeEndsThisProcesssWaitingGet() async throws {
+        let queue = try Queue<Tagged>()
+        let waiting = Task { try await queue.get() }
+        queue.close()
+        await #expect { _ = try await waiting.value } throws: { ($0 as? QueueError)?.code == .closed }
+        #expect(try await ChildProcess.run(QueueEntries.produce, .init(queue: queue, producer: 1, count: 2)) == 2)
+        #expect(try await queue.count == 2)
+    }
+
     /// `shutdown()` (Python 3.13's `Queue.shutdown`): puts everywhere throw `shutDown`, a waiting
     /// put too; `count` reports what is left and `isEmpty` is true only once nothing is; gets
     /// drain it, then throw `shutDown`.
