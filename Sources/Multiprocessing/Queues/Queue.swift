@@ -62,9 +62,10 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     public var byteBudget: Int { core.handle.byteBudget }
 
     /// Puts `item` at the end, waiting while the queue is full: for at most `timeout` if given
-    /// (then ``QueueError/Code/full``), not at all with `.zero`. On an unbounded queue it never
-    /// waits. Throws ``QueueError/Code/itemTooLarge`` for an item above the largest frame and
-    /// ``QueueError/Code/closed`` once the queue is closed.
+    /// (then ``QueueError/Code/full``), not at all with `.zero` or a negative timeout. On an
+    /// unbounded queue it never waits. Throws ``QueueError/Code/itemTooLarge`` for an item above
+    /// the largest frame, ``QueueError/Code/closed`` after this process's ``close()``, and
+    /// ``QueueError/Code/shutDown`` once the queue is shut down (a waiting put too).
     nonisolated(nonsending) public func put(_ item: Element, timeout: Duration? = nil) async throws {
         try await core.put(item, timeout: timeout)
     }
@@ -75,8 +76,9 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     }
 
     /// Removes and returns the first item, waiting while the queue is empty: for at most
-    /// `timeout` if given (then ``QueueError/Code/empty``), not at all with `.zero`. Throws
-    /// ``QueueError/Code/closed`` once the queue is closed and drained.
+    /// `timeout` if given (then ``QueueError/Code/empty``), not at all with `.zero` or a negative
+    /// timeout. Throws ``QueueError/Code/closed`` after this process's ``close()``, and
+    /// ``QueueError/Code/shutDown`` once the queue is shut down and drained.
     nonisolated(nonsending) public func get(timeout: Duration? = nil) async throws -> Element {
         try await core.get(timeout: timeout)
     }

@@ -30,7 +30,7 @@ enum QueueWire {
         static let join = Envelope.Kind(rawValue: 39)
         /// One-way: the request with this envelope's correlation is answered now (`cancelled`).
         static let cancel = Envelope.Kind(rawValue: 40)
-        /// Supervisor → worker, one-way: the queue (the payload, its id) was closed.
+        /// Supervisor → worker, one-way: the queue (the payload, its id) was shut down by another process.
         static let closed = Envelope.Kind(rawValue: 41)
         /// Supervisor → worker, one-way (capability ``QueueWire/budgetCapability``): `[queue,
         /// throttled]`: past its byte budget, send `putWait` instead of `put` until told `false`.

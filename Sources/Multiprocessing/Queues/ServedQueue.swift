@@ -126,7 +126,7 @@ final class ServedQueue {
     var joinWaiters: [QueueAnswerer] = []
     /// Processes that opened the queue: told when it closes.
     var peers: Set<UInt64> = []
-    /// Items that arrived after the close and were dropped (reported on stderr).
+    /// Items that arrived after the shutdown and were dropped (the first one logged).
     var droppedAfterClose = 0
 
     /// A class, so that updating one in the table never copies its lists.
