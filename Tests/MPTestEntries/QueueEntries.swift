@@ -22,7 +22,7 @@ public enum QueueEntries {
     }
     public static let produce = ProcessFunction("queue-produce") { (job: Produce) -> Int in
         for sequence in 0..<job.count { try await job.queue.put(Tagged(producer: job.producer, sequence: sequence)) }
-        if job.close { job.queue.close() }
+        if job.close { job.queue.shutdown() }
         return job.count
     }
 
@@ -74,7 +74,7 @@ public enum QueueEntries {
         }
         await record("getNowaitEmpty") { ":\(try await queue.getNowait())" }
         await record("getTimeoutEmpty") { ":\(try await queue.get(timeout: .milliseconds(20)))" }
-        await record("negativeTimeout") { ":\(try await queue.get(timeout: .milliseconds(-1)))" }
+        await record("negativeTimeout") { ":\(try await queue.get(timeout: .milliseconds(-1)))" }   // means 0: empty
         await record("put") { try await queue.put(7); return "" }
         await record("count") { ":\(try await queue.count)" }
         await record("getNowait") { ":\(try await queue.getNowait())" }
@@ -84,9 +84,32 @@ public enum QueueEntries {
         await record("fullFirst") { try await full.put(1); return "" }
         await record("fullNowait") { try await full.putNowait(2); return "" }
         await record("fullTimeout") { try await full.put(2, timeout: .milliseconds(20)); return "" }
-        queue.close()
+        await record("fullNegativeTimeout") { try await full.put(2, timeout: .seconds(-1)); return "" }
+        try await queue.put(9)
+        queue.close()         // this process puts and gets no more; the queue still answers
+        full.close()
         await record("putAfterClose") { try await queue.put(8); return "" }
         await record("getAfterClose") { ":\(try await queue.get())" }
+        await record("countAfterClose") { ":\(try await queue.count)" }
+        await record("isEmptyAfterClose") { ":\(try await queue.isEmpty)" }
+        await record("isFullAfterClose") { ":\(try await full.isFull)" }
+        let shut = try Queue<Int>()
+        try await shut.put(1)
+        try await shut.put(2)
+        shut.shutdown()       // for every process: puts fail, gets drain what is left
+        await record("putAfterShutdown") { try await shut.put(3); return "" }
+        await record("countAfterShutdown") { ":\(try await shut.count)" }
+        await record("isEmptyAfterShutdown") { ":\(try await shut.isEmpty)" }
+        await record("getAfterShutdown") { ":\(try await shut.get())" }
+        await record("getAfterShutdownAgain") { ":\(try await shut.get())" }
+        await record("getAfterShutdownDrained") { ":\(try await shut.get())" }
+        await record("isEmptyAfterShutdownDrained") { ":\(try await shut.isEmpty)" }
+        let dropped = try Queue<Int>()
+        for item in 0..<3 { try await dropped.put(item) }
+        dropped.shutdown(immediate: true)
+        await record("countAfterImmediateShutdown") { ":\(try await dropped.count)" }
+        await record("isEmptyAfterImmediateShutdown") { ":\(try await dropped.isEmpty)" }
+        await record("getAfterImmediateShutdown") { ":\(try await dropped.get())" }
         return outcomes
     }
 

@@ -1,4 +1,6 @@
+import Logging
 import MPTestEntries
+import Synchronization
 import Testing
 @testable import Multiprocessing
 
@@ -52,13 +54,18 @@ import Testing
         #expect(try await producer.result(of: QueueEntries.produceBlobs) == total)
         let after = try resident() - before
         #expect(after <= 32 * Self.mebibyte, "the parent's RSS stayed \(after) bytes above where it was once the queue drained")
-        queue.close()
+        queue.shutdown()
     }
 
     /// The budget is the queue's: configurable per queue, travels in its handle, and a put past
     /// it with `timeout: .zero` throws `full` as on a full bounded queue (SimpleQueue's put,
-    /// which cannot wait, throws `full` too).
+    /// which cannot wait, throws `full` too). Passing it is logged once, as a warning naming
+    /// the queue in its metadata.
     @Test func theByteBudgetIsConfigurableAndAPutPastItWithoutWaitingIsFull() async throws {
+        let saved = Multiprocessing.logger
+        defer { Multiprocessing.logger = saved }
+        let log = LogBox()
+        Multiprocessing.logger = Logger(label: "multiprocessing") { _ in LogBox.Handler(box: log) }
         #expect(try Queue<Int>().byteBudget == 64 * Self.mebibyte)
         #expect(throws: QueueError.self) { try Queue<Int>(byteBudget: 0) }
         let queue = try Queue<String>(byteBudget: 64 << 10)
@@ -82,18 +89,58 @@ import Testing
         } catch let error as QueueError {
             #expect(error.code == .full)
         }
+        let warnings = log.lines.withLock { $0 }.filter { $0.metadata["queue"] == "\(queue.core.handle.id)" }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.level == .warning)
+        #expect(warnings.first?.message.hasPrefix("[supervisor] queue \(queue.core.handle.id): ") == true)
+        #expect(warnings.first?.message.hasSuffix("past its byte budget of 65536 bytes; puts wait") == true)
         for _ in 0..<accepted { _ = try await queue.get() }
         try await queue.put(blob, timeout: .seconds(30))   // drained below half: room again
         #expect(try await queue.get() == blob)
-        queue.close()
+        queue.shutdown()
 
+        // The same for SimpleQueue's put, which cannot wait: the 16th item passes the budget
+        // (16 x 4,099 encoded bytes > 64 KiB), so the first 16 are always taken; once the
+        // supervisor has seen the 16th its throttle can reach this process at any time (its
+        // loop runs beside this one), so later puts may be refused before the loop ends.
         let simple = try SimpleQueue<String>(byteBudget: 64 << 10)
-        for _ in 0..<32 { try simple.put(blob) }
-        _ = try await simple.isEmpty
-        #expect(throws: QueueError.self) { try simple.put(blob) }
+        var taken = 0
+        do {
+            while taken < 32 {
+                try simple.put(blob)
+                taken += 1
+            }
+        } catch let error as QueueError where error.code == .full {}
+        #expect(taken >= 16)
+        _ = try await simple.isEmpty   // the supervisor has seen every put, and said it is past its budget
+        #expect { try simple.put(blob) } throws: { ($0 as? QueueError)?.code == .full }
         let joinable = try JoinableQueue<Int>(maxsize: 3, byteBudget: 1 << 20)
         #expect(joinable.byteBudget == 1 << 20)
-        simple.close()
-        joinable.close()
+        simple.shutdown()
+        joinable.shutdown()
+    }
+
+    /// Keeps every line the runtime logs, with its level and metadata.
+    final class LogBox: Sendable {
+        struct Line: Sendable {
+            var level: Logger.Level
+            var message: String
+            var metadata: [String: String]
+        }
+        let lines = Mutex<[Line]>([])
+
+        struct Handler: LogHandler {
+            let box: LogBox
+            var logLevel: Logger.Level = .trace
+            var metadata: Logger.Metadata = [:]
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+            func log(event: LogEvent) {
+                let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }.mapValues { "\($0)" }
+                box.lines.withLock { $0.append(Line(level: event.level, message: "\(event.message)", metadata: merged)) }
+            }
+        }
     }
 }

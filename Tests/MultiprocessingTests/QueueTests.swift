@@ -56,32 +56,119 @@ import Testing
         #expect(try await queue.count == 0)
     }
 
-    @Test func aSimpleQueuePutsWithoutWaitingAndEndsWhenClosed() async throws {
+    @Test func aSimpleQueuePutsWithoutWaitingAndEndsWhenShutDown() async throws {
         let queue = try SimpleQueue<String>()
         #expect(try await queue.isEmpty)
         try queue.put("a")             // synchronous: an unbounded queue never waits
         try queue.put("b")
         #expect(try await !queue.isEmpty)
         #expect(try await queue.get() == "a")
-        queue.close()
-        #expect(throws: QueueError.self) { try queue.put("c") }
+        queue.shutdown()
+        #expect(throws: QueueError(.shutDown, "queue \(queue.core.handle.id) was shut down")) { try queue.put("c") }
         var rest: [String] = []
         for try await item in queue { rest.append(item) }
         #expect(rest == ["b"])
+
+        let closed = try SimpleQueue<String>()
+        try closed.put("x")
+        closed.close()        // this process only: put and get throw `closed`, isEmpty answers
+        #expect { try closed.put("y") } throws: { ($0 as? QueueError)?.code == .closed }
+        await #expect { _ = try await closed.get() } throws: { ($0 as? QueueError)?.code == .closed }
+        #expect(try await !closed.isEmpty)
+    }
+
+    /// A negative timeout means zero (do not wait) in every queue wait, as in Python: never an error.
+    @Test func aNegativeTimeoutMeansZero() async throws {
+        let queue = try Queue<Int>(maxsize: 1)
+        await #expect { _ = try await queue.get(timeout: .seconds(-1)) } throws: { ($0 as? QueueError)?.code == .empty }
+        try await queue.put(1, timeout: .milliseconds(-5))          // room: taken without waiting
+        await #expect { try await queue.put(2, timeout: .milliseconds(-5)) } throws: { ($0 as? QueueError)?.code == .full }
+        #expect(try await queue.get(timeout: .seconds(-1)) == 1)   // there: returned
+        let joinable = try JoinableQueue<Int>()
+        await #expect { _ = try await joinable.get(timeout: .nanoseconds(-1)) } throws: { ($0 as? QueueError)?.code == .empty }
+    }
+
+    /// Python's `close()`: this process puts and gets no more (`closed`, Python's ValueError);
+    /// `count`, `isEmpty` and `isFull` still answer, and another process goes on unaffected.
+    @Test func closeEndsThisProcesssPutsAndGetsOnly() async throws {
+        let queue = try Queue<Tagged>(maxsize: 10)
+        try await queue.put(Tagged(producer: 0, sequence: 0))
+        queue.close()
+        queue.close()     // again: nothing
+        await #expect { try await queue.put(Tagged(producer: 0, sequence: 1)) } throws: { ($0 as? QueueError)?.code == .closed }
+        await #expect { _ = try await queue.get() } throws: { error in
+            guard let error = error as? QueueError else { return false }
+            return error.code == .closed && error.message.contains("closed in this process")
+        }
+        #expect(try await queue.count == 1)
+        #expect(try await !queue.isEmpty)
+        #expect(try await !queue.isFull)
+        // A worker's puts through the same queue are not affected.
+        #expect(try await ChildProcess.run(QueueEntries.produce, .init(queue: queue, producer: 1, count: 3)) == 3)
+        #expect(try await queue.count == 4)
+        // Nor are a worker's gets: it drains the queue once it is shut down.
+        let consumer = try await ChildProcess.start(QueueEntries.consumeAll, queue)
+        queue.shutdown()      // still allowed after close: ends the consumer's loop
+        #expect(try await consumer.value.count == 4)
+        #expect(try await queue.isEmpty)
+    }
+
+    /// A get waiting in this process when it closes its handle ends with `closed` (whether it
+    /// was already waiting or meets the close first); the queue goes on for the others.
+    @Test func closeEndsThisProcesssWaitingGet() async throws {
+        let queue = try Queue<Tagged>()
+        let waiting = Task { try await queue.get() }
+        queue.close()
+        await #expect { _ = try await waiting.value } throws: { ($0 as? QueueError)?.code == .closed }
+        #expect(try await ChildProcess.run(QueueEntries.produce, .init(queue: queue, producer: 1, count: 2)) == 2)
+        #expect(try await queue.count == 2)
+    }
+
+    /// `shutdown()` (Python 3.13's `Queue.shutdown`): puts everywhere throw `shutDown`, a waiting
+    /// put too; `count` reports what is left and `isEmpty` is true only once nothing is; gets
+    /// drain it, then throw `shutDown`.
+    @Test func shutdownRefusesPutsAndDrainsWhatIsLeft() async throws {
+        let queue = try Queue<Int>(maxsize: 2)
+        try await queue.put(1)
+        try await queue.put(2)
+        let waitingPut = Task { try await queue.put(3) }          // full: waits (or meets the shutdown)
+        queue.shutdown()
+        await #expect { try await waitingPut.value } throws: { ($0 as? QueueError)?.code == .shutDown }
+        await #expect { try await queue.put(4, timeout: .zero) } throws: { ($0 as? QueueError)?.code == .shutDown }
+        #expect(try await queue.count == 2)
+        #expect(try await !queue.isEmpty)
+        #expect(try await queue.isFull)
+        #expect(try await queue.get() == 1)
+        #expect(try await queue.get() == 2)
+        #expect(try await queue.count == 0)
+        #expect(try await queue.isEmpty)
+        await #expect { _ = try await queue.get() } throws: { ($0 as? QueueError)?.code == .shutDown }
+    }
+
+    /// `shutdown(immediate: true)` drops what is queued: `count` 0, `isEmpty`, gets throw at once;
+    /// on a JoinableQueue the dropped items count as done, so `join()` returns once the items
+    /// already got are marked done.
+    @Test func anImmediateShutdownDropsWhatIsLeftAndJoinReturns() async throws {
+        let queue = try Queue<Int>()
+        for item in 0..<3 { try await queue.put(item) }
+        queue.shutdown(immediate: true)
+        #expect(try await queue.count == 0)
+        #expect(try await queue.isEmpty)
+        await #expect { _ = try await queue.get() } throws: { ($0 as? QueueError)?.code == .shutDown }
+
+        let tasks = try JoinableQueue<Int>()
+        for item in 0..<5 { try await tasks.put(item) }
+        #expect(try await tasks.get() == 0)
+        tasks.shutdown()
+        tasks.shutdown(immediate: true)   // after a plain shutdown: still drops
+        #expect(try await tasks.unfinishedCount == 1, "the item got and not yet marked done")
+        try tasks.taskDone()
+        try await tasks.join()
+        #expect(try await tasks.isEmpty)
     }
 
     @Test func badArgumentsAreTypedErrors() async throws {
         #expect(throws: QueueError.self) { try Queue<Int>(maxsize: -1) }
-        let queue = try Queue<Int>()
-        for attempt in [{ _ = try await queue.get(timeout: .seconds(-1)) }, { try await queue.put(1, timeout: .milliseconds(-5)) }] {
-            do {
-                try await attempt()
-                Issue.record("a negative timeout was accepted")
-            } catch let error as QueueError {
-                #expect(error.code == .invalidArgument)
-                #expect(error.message.contains("negative"))
-            }
-        }
         // CPython gh-79423 drops an oversized item silently; here put refuses it.
         let bytes = try Queue<Data>()
         do {
@@ -100,25 +187,25 @@ import Testing
         #expect(throws: QueueError.self) { try joinable.taskDone() }
     }
 
-    @Test func aClosedQueueRefusesPutsAndEndsItsConsumersOnceDrained() async throws {
+    @Test func aShutDownQueueRefusesPutsAndEndsItsConsumersOnceDrained() async throws {
         let queue = try Queue<Tagged>()
         let consumer = try await ChildProcess.start(QueueEntries.consumeAll, queue)
         for sequence in 0..<5 { try await queue.put(Tagged(producer: 0, sequence: sequence)) }
-        queue.close()
+        queue.shutdown()
         do {
             try await queue.put(Tagged(producer: 0, sequence: 5))
-            Issue.record("a put after close succeeded")
+            Issue.record("a put after shutdown succeeded")
         } catch let error as QueueError {
-            #expect(error.code == .closed)
+            #expect(error.code == .shutDown)
         }
         let got = try await consumer.result(of: QueueEntries.consumeAll)
         #expect(got == (0..<5).map { Tagged(producer: 0, sequence: $0) })
         try await consumer.join()
         do {
             _ = try await queue.get()
-            Issue.record("a get on a closed, drained queue returned")
+            Issue.record("a get on a shut-down, drained queue returned")
         } catch let error as QueueError {
-            #expect(error.code == .closed)
+            #expect(error.code == .shutDown)
         }
         var more = 0
         for try await _ in queue { more += 1 }
@@ -197,11 +284,21 @@ import Testing
         let queue = try Queue<Int>()
         let outcomes = try await ChildProcess.run(QueueEntries.probe, queue)
         #expect(outcomes == [
-            "getNowaitEmpty": "empty", "getTimeoutEmpty": "empty", "negativeTimeout": "invalidArgument",
+            "getNowaitEmpty": "empty", "getTimeoutEmpty": "empty", "negativeTimeout": "empty",
             "put": "ok", "count": "ok:1", "getNowait": "ok:7", "putTooLarge": "itemTooLarge",
-            "fullFirst": "ok", "fullNowait": "full", "fullTimeout": "full",
+            "fullFirst": "ok", "fullNowait": "full", "fullTimeout": "full", "fullNegativeTimeout": "full",
             "putAfterClose": "closed", "getAfterClose": "closed",
+            "countAfterClose": "ok:1", "isEmptyAfterClose": "ok:false", "isFullAfterClose": "ok:true",
+            "putAfterShutdown": "shutDown", "countAfterShutdown": "ok:2", "isEmptyAfterShutdown": "ok:false",
+            "getAfterShutdown": "ok:1", "getAfterShutdownAgain": "ok:2", "getAfterShutdownDrained": "shutDown",
+            "isEmptyAfterShutdownDrained": "ok:true",
+            "countAfterImmediateShutdown": "ok:0", "isEmptyAfterImmediateShutdown": "ok:true",
+            "getAfterImmediateShutdown": "shutDown",
         ])
+        // The worker closed its handle only: the parent still puts and gets, and finds the 9 it put.
+        try await queue.put(10)
+        #expect(try await queue.get() == 9)
+        #expect(try await queue.get() == 10)
     }
 
     @Test func putsFromAnotherThreadOfAWorkerLeaveWhileItsLoopWaits() async throws {
@@ -251,7 +348,7 @@ import Testing
         var producers: [ChildProcess] = []
         for producer in 0..<3 { producers.append(try await ChildProcess.start(QueueEntries.produce, .init(queue: queue, producer: producer, count: 3_000))) }
         for producer in producers { #expect(try await producer.result(of: QueueEntries.produce) == 3_000) }
-        queue.close()
+        queue.shutdown()
         var all: [Tagged] = []
         for consumer in consumers {
             let got = try await consumer.result(of: QueueEntries.consumeAll)
@@ -374,12 +471,12 @@ import Testing
             consumers[index] = try await ChildProcess.start(QueueEntries.work, work, options: .init(output: .discard))
         }
         try await joiner.value
-        tasks.close()
+        tasks.shutdown()
         for consumer in consumers {
             _ = try await consumer.result(of: QueueEntries.work)
             try await consumer.join()
         }
-        results.close()
+        results.shutdown()
         var seen = [Bool](repeating: false, count: total)
         var processed = 0
         for try await item in results {

@@ -211,7 +211,7 @@ public final class ChildSession: @unchecked Sendable {
 
     /// Writes a runtime message to standard error, prefixed with this child's name.
     func log(_ message: String) {
-        ProcessEnvironment.writeError("[\(name)] \(message)\n")
+        RuntimeLog.error("[\(name)] \(message)", metadata: ["worker": "\(name)", "pid": "\(ProcessControl.id)"])
     }
 
     // MARK: the run loop's side

@@ -7,7 +7,7 @@
 /// for _ in 0..<4 { _ = try await ChildProcess.start(work, tasks) }
 /// for url in urls { try await tasks.put(url) }
 /// try await tasks.join()            // every url was processed (and marked done)
-/// tasks.close()                     // the workers' loops end
+/// tasks.shutdown()                  // the workers' loops end
 ///
 /// let work = ProcessFunction("work") { (tasks: JoinableQueue<String>) -> Int in
 ///     for try await url in tasks {
@@ -80,9 +80,21 @@ public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence 
     /// Python's `full()`.
     public var isFull: Bool { get async throws { let count = try await count; return maxsize > 0 && count >= maxsize } }
 
-    /// Closes the queue for every process (see ``Queue/close()``). Consumers waiting on a closed
-    /// queue end only when no other process holds an item that could still come back.
-    public func close() { core.client.close() }
+    /// Python's `close()`: this process will put no more (see ``Queue/close()``). ``taskDone()``
+    /// and ``join()`` still work here.
+    public func close() { core.client.closeHere() }
+
+    /// Shuts the queue down for every process (see ``Queue/shutdown(immediate:)``). Consumers
+    /// waiting on a shut-down queue end only when no other process holds an item that could
+    /// still come back. With `immediate` the dropped items count as done, so ``join()`` returns
+    /// once the items already got are marked done (Python 3.13's rule).
+    public func shutdown(immediate: Bool = false) { core.client.shutdown(immediate: immediate) }
+
+    /// Python's `join_thread()`: a no-op (see ``Queue/joinThread()``).
+    public func joinThread() {}
+
+    /// Python's `cancel_join_thread()`: a no-op (see ``Queue/cancelJoinThread()``).
+    public func cancelJoinThread() {}
 
     /// Reads a handle and finds its client among `clients`.
     init(from decoder: any Decoder, clients: QueueClients) throws {
@@ -92,13 +104,13 @@ public struct JoinableQueue<Element: Codable>: Sendable, Codable, AsyncSequence 
     /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).
     public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
 
-    /// Gets items until the queue is closed and drained.
+    /// Gets items until the queue is shut down and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: QueueCore<Element>
-        /// The next item (waiting as ``get(timeout:)`` does); nil once the queue is closed and drained.
+        /// The next item (waiting as ``get(timeout:)`` does); nil once the queue is shut down and drained.
         nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
     }
 
-    /// An iterator that gets items until the queue is closed and drained.
+    /// An iterator that gets items until the queue is shut down and drained.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
 }

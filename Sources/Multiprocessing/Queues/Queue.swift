@@ -12,20 +12,20 @@ import MessagePack
 /// struct Job: Codable { var id: Int; var name: String }
 /// let consume = ProcessFunction("consume") { (jobs: Queue<Job>) -> [Int] in
 ///     var ids: [Int] = []
-///     for try await job in jobs { ids.append(job.id) }     // ends when closed and drained
+///     for try await job in jobs { ids.append(job.id) }     // ends when shut down and drained
 ///     return ids
 /// }
 /// // after Multiprocessing.bootstrap(functions: [consume]):
 /// let jobs = try Queue<Job>(maxsize: 100)                 // mp.Queue(100)
 /// let worker = try await ChildProcess.start(consume, jobs)
 /// for id in 0..<1_000 { try await jobs.put(Job(id: id, name: "job \(id)")) }   // waits while full
-/// jobs.close()
-/// print(try await worker.result(of: consume).count)       // 1000
+/// jobs.shutdown()                                         // no more puts anywhere: the loop ends
+/// print(try await worker.value.count)                     // 1000
 /// ```
 ///
 /// Semantics (Python's, with the differences a brokered queue makes):
 /// - `put` waits while a bounded queue is full; `get` waits while it is empty. Both take a
-///   timeout (`nil`: wait as long as it takes, `.zero`: do not wait) and throw
+///   timeout (`nil`: wait as long as it takes, `.zero` or negative: do not wait) and throw
 ///   ``QueueError/Code/full`` or ``QueueError/Code/empty`` when it passes; every wait honours
 ///   task cancellation, and a cancelled get loses no item.
 /// - Items from one producer are first delivered in the order it put them; consumers that
@@ -35,9 +35,12 @@ import MessagePack
 ///   ``QueueError/Code/full``) until consumers have taken it back under half the budget, so a
 ///   fast producer cannot grow the parent's memory without end. The supervisor says so once per
 ///   queue on standard error.
-/// - ``close()`` closes the queue for every process (as Go's `close` or asyncio's
-///   `shutdown`, not Python's per-process `close`): puts then fail with
-///   ``QueueError/Code/closed``, gets return what is left, then fail with it, and iteration ends.
+/// - ``close()`` is Python's: this process puts and gets no more (both throw
+///   ``QueueError/Code/closed``); other processes are not affected, and ``count``, ``isEmpty``
+///   and ``isFull`` still answer.
+/// - ``shutdown(immediate:)`` is Python 3.13's `queue.Queue.shutdown`, for every process: puts
+///   everywhere throw ``QueueError/Code/shutDown``; gets return what is left, then throw it, and
+///   iteration ends. With `immediate` what is left is dropped.
 /// - A consumer fetches items ahead of its code (prefetch); ``count`` includes them. If it ends
 ///   or dies, the items its code had not got go back to the front of the queue. An item whose
 ///   `get` returned is consumed, as in Python (``JoinableQueue`` delivers it again instead
@@ -59,9 +62,10 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     public var byteBudget: Int { core.handle.byteBudget }
 
     /// Puts `item` at the end, waiting while the queue is full: for at most `timeout` if given
-    /// (then ``QueueError/Code/full``), not at all with `.zero`. On an unbounded queue it never
-    /// waits. Throws ``QueueError/Code/itemTooLarge`` for an item above the largest frame and
-    /// ``QueueError/Code/closed`` once the queue is closed.
+    /// (then ``QueueError/Code/full``), not at all with `.zero` or a negative timeout. On an
+    /// unbounded queue it never waits. Throws ``QueueError/Code/itemTooLarge`` for an item above
+    /// the largest frame, ``QueueError/Code/closed`` after this process's ``close()``, and
+    /// ``QueueError/Code/shutDown`` once the queue is shut down (a waiting put too).
     nonisolated(nonsending) public func put(_ item: Element, timeout: Duration? = nil) async throws {
         try await core.put(item, timeout: timeout)
     }
@@ -72,8 +76,9 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     }
 
     /// Removes and returns the first item, waiting while the queue is empty: for at most
-    /// `timeout` if given (then ``QueueError/Code/empty``), not at all with `.zero`. Throws
-    /// ``QueueError/Code/closed`` once the queue is closed and drained.
+    /// `timeout` if given (then ``QueueError/Code/empty``), not at all with `.zero` or a negative
+    /// timeout. Throws ``QueueError/Code/closed`` after this process's ``close()``, and
+    /// ``QueueError/Code/shutDown`` once the queue is shut down and drained.
     nonisolated(nonsending) public func get(timeout: Duration? = nil) async throws -> Element {
         try await core.get(timeout: timeout)
     }
@@ -93,9 +98,26 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Python's `full()`: a bounded queue holding `maxsize` items or more.
     public var isFull: Bool { get async throws { let count = try await count; return maxsize > 0 && count >= maxsize } }
 
-    /// Closes the queue for every process: no more puts; consumers get what is left, then
-    /// ``QueueError/Code/closed``, and their `for try await` loops end.
-    public func close() { core.client.close() }
+    /// Python's `close()`: this process will put no more. Its later puts and gets throw
+    /// ``QueueError/Code/closed`` (Python's `ValueError`), its waiting gets end with it; other
+    /// processes are not affected, and ``count``, ``isEmpty`` and ``isFull`` still answer. To
+    /// end the queue for everyone (and the consumers' loops), use ``shutdown(immediate:)``.
+    public func close() { core.client.closeHere() }
+
+    /// Shuts the queue down for every process (Python 3.13's `queue.Queue.shutdown`): puts
+    /// everywhere throw ``QueueError/Code/shutDown`` (waiting ones too); gets return what is
+    /// left, then throw it, and `for try await` loops end. With `immediate` what is queued is
+    /// dropped at once (items a consumer has already fetched ahead still reach its code).
+    /// ``count`` then reports what is left, ``isEmpty`` is true once nothing is.
+    public func shutdown(immediate: Bool = false) { core.client.shutdown(immediate: immediate) }
+
+    /// Python's `join_thread()`: a no-op. There is no feeder thread; a worker's puts leave with
+    /// its run loop's next write, at the latest before it exits, so there is nothing to wait for.
+    public func joinThread() {}
+
+    /// Python's `cancel_join_thread()`: a no-op, for the same reason as ``joinThread()`` (a
+    /// process never waits at exit for its puts to be flushed).
+    public func cancelJoinThread() {}
 
     // MARK: Codable, AsyncSequence
 
@@ -108,14 +130,14 @@ public struct Queue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// the default (never the items).
     public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
 
-    /// Gets items until the queue is closed and drained.
+    /// Gets items until the queue is shut down and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: QueueCore<Element>
-        /// The next item (waiting as ``get(timeout:)`` does); nil once the queue is closed and drained.
+        /// The next item (waiting as ``get(timeout:)`` does); nil once the queue is shut down and drained.
         nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
     }
 
-    /// An iterator that gets items until the queue is closed and drained.
+    /// An iterator that gets items until the queue is shut down and drained.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
 }
 
@@ -131,20 +153,20 @@ struct QueueCore<Element: Codable>: Sendable {
 
     @inline(__always)
     nonisolated(nonsending) func put(_ item: Element, timeout: Duration?) async throws {
-        if timeout != nil { try QueueClient.check(timeout) }
+        let timeout = QueueClient.normalized(timeout)
         if try client.tryPut(item) { return }
         try await client.putWaiting(try QueueCodec.encoder.encode(item), timeout: timeout)
     }
 
     @inline(__always)
     nonisolated(nonsending) func get(timeout: Duration?) async throws -> Element {
-        if timeout != nil { try QueueClient.check(timeout) }
+        let timeout = QueueClient.normalized(timeout)
         if let bytes = try client.tryGet() { return try decode(bytes) }
         return try decode(try await client.waitForItem(timeout: timeout))
     }
 
     nonisolated(nonsending) func next() async throws -> Element? {
-        do { return try await get(timeout: nil) } catch let error as QueueError where error.code == .closed { return nil }
+        do { return try await get(timeout: nil) } catch let error as QueueError where error.code == .shutDown { return nil }
     }
 
     private enum CodingKeys: String, CodingKey { case queue, maxsize, joinable, byteBudget }

@@ -32,8 +32,13 @@ final class QueueClient: Sendable {
         var window = 1
         /// The supervisor said the queue is closed and nothing more can come.
         var drained = false
-        /// Closed here, or the supervisor said another process closed it.
+        /// Shut down here, or the supervisor said another process shut it down: puts throw
+        /// ``QueueError/Code/shutDown``.
         var closed = false
+        /// This process closed its handle (`close()`): its puts and gets throw ``QueueError/Code/closed``.
+        var closedHere = false
+        /// A `shutdown(immediate: true)` was sent from here.
+        var shutDownImmediately = false
         var credit = 0
         /// The supervisor holds the queue past its byte budget: puts wait (`putWait`).
         var throttled = false
@@ -50,7 +55,7 @@ final class QueueClient: Sendable {
         var continuation: CheckedContinuation<ArraySlice<UInt8>, any Error>
     }
 
-    private enum PutMode { case closed, oneWay, wait }
+    private enum PutMode { case closed, closedHere, oneWay, wait }
 
     private enum Action {
         case fetch(UInt64, max: Int, timeout: Duration?)
@@ -66,7 +71,13 @@ final class QueueClient: Sendable {
     /// The envelope of this process's one-way puts, made once (a put then allocates nothing for it).
     private let putEnvelope: MessagePackValue?
 
-    private var closedError: QueueError { QueueError(.closed, "queue \(handle.id) is closed") }
+    /// The queue was shut down (status `closed` on the wire): puts fail, and gets once it is drained.
+    private var closedError: QueueError { QueueError(.shutDown, "queue \(handle.id) was shut down") }
+
+    /// This process closed its handle: Python's `ValueError` for a put or get after `close()`.
+    private var closedHereError: QueueError {
+        QueueError(.closed, "queue \(handle.id) was closed in this process (close()): it can put and get no more here")
+    }
 
     // MARK: get
 
@@ -75,7 +86,9 @@ final class QueueClient: Sendable {
     func tryGet() throws -> ArraySlice<UInt8>? {
         var prefetch: (correlation: UInt64, max: Int) = (0, 0)
         var drained = false
+        var closedHere = false
         let item = state.withLock { s -> ArraySlice<UInt8>? in
+            if s.closedHere { closedHere = true; return nil }
             guard let item = s.buffer.popFirst() else {
                 drained = s.drained
                 return nil
@@ -91,6 +104,7 @@ final class QueueClient: Sendable {
             return item
         }
         guard let item else {
+            if closedHere { throw closedHereError }
             if drained { throw closedError }
             return nil
         }
@@ -100,9 +114,8 @@ final class QueueClient: Sendable {
     }
 
     func get(timeout: Duration?) async throws -> ArraySlice<UInt8> {
-        try Self.check(timeout)
         if let item = try tryGet() { return item }
-        return try await waitForItem(timeout: timeout)
+        return try await waitForItem(timeout: Self.normalized(timeout))
     }
 
     /// Waits for the next item: asks the supervisor (or joins the outstanding ask).
@@ -117,6 +130,7 @@ final class QueueClient: Sendable {
                         continuation.resume(returning: item)
                         return []
                     }
+                    if s.closedHere { continuation.resume(throwing: closedHereError); return [] }
                     if s.drained { continuation.resume(throwing: closedError); return [] }
                     if Task.isCancelled { continuation.resume(throwing: CancellationError()); return [] }
                     s.waiters.append(Waiter(token: token, deadline: deadline, continuation: continuation))
@@ -235,6 +249,7 @@ final class QueueClient: Sendable {
     /// Puts without waiting when it can (unbounded queue, or put credit left): true if done.
     func tryPut<Item: Encodable>(_ item: Item) throws -> Bool {
         let mode = state.withLock { s -> PutMode in
+            if s.closedHere { return .closedHere }
             if s.closed { return .closed }
             if handle.maxsize == 0 { return s.throttled ? .wait : .oneWay }
             if s.credit > 0 { s.credit -= 1; return .oneWay }
@@ -242,6 +257,7 @@ final class QueueClient: Sendable {
         }
         switch mode {
         case .closed: throw closedError
+        case .closedHere: throw closedHereError
         case .oneWay:
             do {
                 try transport.put(handle, item, envelope: putEnvelope)
@@ -277,7 +293,8 @@ final class QueueClient: Sendable {
 
     /// A put that never waits: on an unbounded queue (SimpleQueue).
     func putUnbounded<Item: Encodable>(_ item: Item) throws {
-        let (closed, throttled) = state.withLock { ($0.closed, $0.throttled) }
+        let (closedHere, closed, throttled) = state.withLock { ($0.closedHere, $0.closed, $0.throttled) }
+        if closedHere { throw closedHereError }
         if closed { throw closedError }
         if throttled {
             throw QueueError(.full, "queue \(handle.id) is past its byte budget of \(handle.byteBudget) bytes: the supervisor takes no more until consumers take items")
@@ -291,8 +308,11 @@ final class QueueClient: Sendable {
         }
     }
 
-    static func check(_ timeout: Duration?) throws {
-        if let timeout, timeout < .zero { throw QueueError(.invalidArgument, "the timeout \(timeout) is negative") }
+    /// A negative timeout means zero (do not wait), as in Python's `multiprocessing` queues.
+    @inline(__always)
+    static func normalized(_ timeout: Duration?) -> Duration? {
+        guard let timeout, timeout < .zero else { return timeout }
+        return .zero
     }
 
     // MARK: everything else
@@ -333,12 +353,32 @@ final class QueueClient: Sendable {
         }
     }
 
-    func close() {
-        let first = state.withLock { s -> Bool in
-            defer { s.closed = true }
-            return !s.closed
+    /// Python's `close()`: this process puts and gets no more through the queue; its waiting
+    /// gets end with ``QueueError/Code/closed`` and its outstanding `get` is cancelled. The
+    /// supervisor is not told: other processes go on as before, and what this process fetched
+    /// ahead stays held by it until it ends (then it goes back to the front of the queue).
+    func closeHere() {
+        let (waiters, actions) = state.withLock { s -> ([Waiter], [Action]) in
+            guard !s.closedHere else { return ([], []) }
+            s.closedHere = true
+            let waiters = s.waiters
+            s.waiters.removeAll()
+            guard s.fetchCorrelation != 0, !s.fetchCancelling else { return (waiters, []) }
+            s.fetchCancelling = true
+            return (waiters, [.cancel(s.fetchCorrelation)])
         }
-        if first { transport.close(handle) }
+        for waiter in waiters { waiter.continuation.resume(throwing: closedHereError) }
+        perform(actions)
+    }
+
+    /// Shuts the queue down for every process (Python 3.13's `Queue.shutdown`); `immediate`
+    /// also drops what is queued in the supervisor. Sent once, and again for a later `immediate`.
+    func shutdown(immediate: Bool) {
+        let send = state.withLock { s -> Bool in
+            defer { s.closed = true; if immediate { s.shutDownImmediately = true } }
+            return !s.closed || (immediate && !s.shutDownImmediately)
+        }
+        if send { transport.shutdown(handle, immediate: immediate) }
     }
 
     func markClosed() { state.withLock { $0.closed = true } }

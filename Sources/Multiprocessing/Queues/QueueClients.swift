@@ -57,7 +57,7 @@ final class QueueClients: Sendable {
         self.init(parentOf: { service })
     }
 
-    /// A worker's clients: frames over `session`'s channel; its notices (a queue closed, a
+    /// A worker's clients: frames over `session`'s channel; its notices (a queue shut down, a
     /// throttle) come back through the session's handler for the queue kinds.
     init(worker session: ChildSession) {
         owner = session.id

@@ -1,5 +1,5 @@
-/// An error of a queue operation: Python's `queue.Full` and `queue.Empty`, a closed queue, a
-/// bad argument. A struct with an extensible ``Code`` (STYLE.md); the message names the queue.
+/// An error of a queue operation: Python's `queue.Full`, `queue.Empty` and `queue.ShutDown`, a
+/// handle closed in this process, a bad argument. A struct with an extensible ``Code`` (STYLE.md); the message names the queue.
 ///
 /// ```swift
 /// do { let job = try await jobs.get(timeout: .seconds(1)) }
@@ -18,8 +18,12 @@ public struct QueueError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let full = Code("full")
         /// No item came before the timeout (Python's `queue.Empty`).
         public static let empty = Code("empty")
-        /// The queue was closed: no more puts, and a get finds it drained.
+        /// This process closed its handle with `close()` (it puts and gets no more): Python's
+        /// `ValueError("Queue ... is closed")`. Other processes are not affected.
         public static let closed = Code("closed")
+        /// The queue was shut down for every process with `shutdown()`: no more puts anywhere,
+        /// and a get finds it drained (Python 3.13's `queue.ShutDown`).
+        public static let shutDown = Code("shutDown")
         /// The item encodes to more than the largest frame (minus the queue's headers).
         public static let itemTooLarge = Code("itemTooLarge")
         /// A negative timeout or maxsize, or another argument that makes no sense.

@@ -60,11 +60,12 @@ extension QueueService {
         }
     }
 
-    /// The queue went past its byte budget: said once per queue on standard error.
+    /// The queue went past its byte budget: said once per queue (a warning: on standard error by default).
     func warnOverBudget(_ queue: ServedQueue) {
         guard !queue.warnedOverBudget else { return }
         queue.warnedOverBudget = true
-        ProcessEnvironment.writeError("[supervisor] queue \(queue.id): \(queue.bytes) bytes of items held, past its byte budget of \(queue.byteBudget) bytes; puts wait\n")
+        RuntimeLog.warning("[supervisor] queue \(queue.id): \(queue.bytes) bytes of items held, past its byte budget of \(queue.byteBudget) bytes; puts wait",
+                           metadata: ["queue": "\(queue.id)", "bytes": "\(queue.bytes)", "byteBudget": "\(queue.byteBudget)"])
     }
 
     /// Tells `peer` whether to send `putWait` (`throttled`) or one-way puts again.

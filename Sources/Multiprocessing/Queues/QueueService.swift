@@ -100,7 +100,8 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
                 let counts = try decode([Int].self, payload)
                 report(peer: peer, id: header.queue, got: counts.first ?? 0, done: counts.count > 1 ? counts[1] : 0)
             case QueueWire.Kind.close:
-                close(peer: peer, id: header.queue)
+                let shutdown = try decode(QueueWire.Shutdown?.self, payload)
+                self.shutdown(peer: peer, id: header.queue, immediate: shutdown?.immediate ?? false)
             case QueueWire.Kind.status:
                 status(id: header.queue, answerer: answerer)
             case QueueWire.Kind.join:
@@ -138,7 +139,7 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
         if let answerer {
             answer(answerer, .failure(QueueError(.invalidArgument, "queue \(id) is not open in the supervisor (a client must send queueOpen first)")))
         } else {
-            ProcessEnvironment.writeError("[supervisor] a frame for queue \(id), which is not open, was dropped\n")
+            RuntimeLog.warning("[supervisor] a frame for queue \(id), which is not open, was dropped", metadata: ["queue": "\(id)"])
         }
         return nil
     }
@@ -160,7 +161,8 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
         guard !queue.closed else {
             queue.droppedAfterClose += 1
             if queue.droppedAfterClose == 1 {
-                ProcessEnvironment.writeError("[supervisor] queue \(id) was closed: items put after the close are dropped (from worker \(peer))\n")
+                RuntimeLog.warning("[supervisor] queue \(id) was shut down: items put after the shutdown are dropped (from worker \(peer))",
+                                   metadata: ["queue": "\(id)", "peer": "\(peer)"])
             }
             notifyClosed(queue, peer: peer)
             return
@@ -207,8 +209,13 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
         markDirty(queue)
     }
 
-    func close(peer: UInt64, id: UInt64) {
-        guard let queue = queue(id, for: nil), !queue.closed else { return }
+    /// Shuts the queue down for every process (Python 3.13's `Queue.shutdown`): puts are
+    /// refused, gets drain what is left. `immediate` drops what is queued (not what consumers
+    /// fetched ahead), counting the dropped items of a JoinableQueue as done.
+    func shutdown(peer: UInt64, id: UInt64, immediate: Bool) {
+        guard let queue = queue(id, for: nil) else { return }
+        if immediate { queue.dropQueued() }
+        guard !queue.closed else { markDirty(queue); return }
         queue.closed = true
         for other in queue.peers where other != peer { notifyClosed(queue, peer: other) }
         markDirty(queue)

@@ -21,7 +21,8 @@ protocol QueueTransport: Sendable {
     func request(_ handle: QueueHandle, _ request: QueueRequest, correlation: UInt64, answer: @escaping @Sendable (QueueAnswer) -> Void)
     /// Asks the supervisor to answer the waiting request `correlation` now.
     func cancel(_ handle: QueueHandle, correlation: UInt64)
-    func close(_ handle: QueueHandle)
+    /// Shuts the queue down for every process; `immediate` also drops what is queued.
+    func shutdown(_ handle: QueueHandle, immediate: Bool)
     /// The client has got/done counts to report.
     func reportsChanged(_ client: QueueClient)
 }
@@ -94,8 +95,8 @@ final class ParentQueueTransport: QueueTransport {
         submit { $0.cancel(peer: Envelope.supervisor, id: handle.id, correlation: correlation) }
     }
 
-    func close(_ handle: QueueHandle) {
-        submit { $0.close(peer: Envelope.supervisor, id: handle.id) }
+    func shutdown(_ handle: QueueHandle, immediate: Bool) {
+        submit { $0.shutdown(peer: Envelope.supervisor, id: handle.id, immediate: immediate) }
     }
 
     func reportsChanged(_ client: QueueClient) {
@@ -107,7 +108,7 @@ final class ParentQueueTransport: QueueTransport {
 }
 
 /// A worker's way to the server: queue frames over its channel. One-way frames (open, put,
-/// report, close, cancel) wait in the session's pending output and leave with the next write:
+/// report, shutdown, cancel) wait in the session's pending output and leave with the next write:
 /// a loop of puts costs one `write` per 64 KiB, not one per item. Requests leave at once,
 /// after the pending frames, and their answers are handled on the run loop's thread.
 final class WorkerQueueTransport: QueueTransport {
@@ -235,9 +236,9 @@ final class WorkerQueueTransport: QueueTransport {
         try? session.flushPendingOutput()
     }
 
-    func close(_ handle: QueueHandle) {
+    func shutdown(_ handle: QueueHandle, immediate: Bool) {
         let envelope = QueueWire.envelope(QueueWire.Kind.close, source: session.id, queue: handle.id)
-        _ = try? session.sendLater { try $0.append(envelope, MessagePackValue.nil) }
+        _ = try? session.sendLater { try $0.append(envelope, QueueWire.shutdownPayload(immediate: immediate)) }
         try? session.flushPendingOutput()
     }
 

@@ -21,7 +21,8 @@ enum QueueWire {
         static let get = Envelope.Kind(rawValue: 35)
         /// Consumer → supervisor, one-way `[got, done]`: items its code got, tasks it finished.
         static let report = Envelope.Kind(rawValue: 36)
-        /// Anyone → supervisor, one-way: closes the queue for every process.
+        /// Anyone → supervisor, one-way: shuts the queue down for every process (payload nil, or
+        /// `{"immediate": true}` to drop what is queued).
         static let close = Envelope.Kind(rawValue: 37)
         /// Request: answered `{"count", "maxsize", "closed", "unfinished", "waiting"}`.
         static let status = Envelope.Kind(rawValue: 38)
@@ -29,7 +30,7 @@ enum QueueWire {
         static let join = Envelope.Kind(rawValue: 39)
         /// One-way: the request with this envelope's correlation is answered now (`cancelled`).
         static let cancel = Envelope.Kind(rawValue: 40)
-        /// Supervisor → worker, one-way: the queue (the payload, its id) was closed.
+        /// Supervisor → worker, one-way: the queue (the payload, its id) was shut down by another process.
         static let closed = Envelope.Kind(rawValue: 41)
         /// Supervisor → worker, one-way (capability ``QueueWire/budgetCapability``): `[queue,
         /// throttled]`: past its byte budget, send `putWait` instead of `put` until told `false`.
@@ -94,6 +95,18 @@ enum QueueWire {
         var maxsize: Int
         var joinable: Bool
         var byteBudget: Int?
+    }
+
+    /// The payload of `queueClose` (a shutdown): nil, or `{"immediate": true}` when what is
+    /// queued is dropped (an optional key, PROTOCOL.md "Later versions": a reader that does not
+    /// know it shuts the queue down without dropping).
+    static func shutdownPayload(immediate: Bool) -> MessagePackValue {
+        immediate ? .map([(key: .string("immediate"), value: .bool(true))]) : .nil
+    }
+
+    /// `{"immediate"}` of `queueClose`; a nil payload reads as not immediate.
+    struct Shutdown: Codable, Sendable {
+        var immediate: Bool?
     }
 
     /// `{"max", "timeout"}` of `get`: at most `max` items; wait at most `timeout` microseconds

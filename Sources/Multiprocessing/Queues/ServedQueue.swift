@@ -102,6 +102,14 @@ final class ServedQueue {
         if joinable { unfinished += 1 }
     }
 
+    /// Drops every queued item (`shutdown(immediate: true)`), giving back its bytes; on a
+    /// JoinableQueue each counts as done.
+    func dropQueued() {
+        let dropped = items.removeAll()
+        for item in dropped { bytes -= item.readableBytes }
+        if joinable { unfinished -= dropped.count }
+    }
+
     /// Items waiting for a consumer, oldest first.
     var items = FIFO<ByteBuffer>()
     var closed = false
@@ -118,7 +126,7 @@ final class ServedQueue {
     var joinWaiters: [QueueAnswerer] = []
     /// Processes that opened the queue: told when it closes.
     var peers: Set<UInt64> = []
-    /// Items that arrived after the close and were dropped (reported on stderr).
+    /// Items that arrived after the shutdown and were dropped (the first one logged).
     var droppedAfterClose = 0
 
     /// A class, so that updating one in the table never copies its lists.

@@ -8,7 +8,7 @@
 /// let results = try SimpleQueue<Int>()
 /// let squarer = ProcessFunction("squarer") { (job: Job) in   // struct Job: Codable { var n: Int; var out: SimpleQueue<Int> }
 ///     for i in 0..<job.n { try job.out.put(i * i) }
-///     job.out.close()
+///     job.out.shutdown()                                     // the parent's loop ends
 ///     return job.n
 /// }
 /// _ = try await ChildProcess.start(squarer, Job(n: 10, out: results))
@@ -28,7 +28,8 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     public var byteBudget: Int { core.handle.byteBudget }
 
     /// Puts `item` at the end; never waits. Throws ``QueueError/Code/itemTooLarge`` for an item
-    /// above the largest frame, ``QueueError/Code/closed`` once the queue is closed, and
+    /// above the largest frame, ``QueueError/Code/closed`` after this process's ``close()``,
+    /// ``QueueError/Code/shutDown`` once the queue is shut down, and
     /// ``QueueError/Code/full`` while the supervisor holds the queue past its byte budget (a
     /// synchronous put cannot wait: use a ``Queue`` for a producer that should).
     public func put(_ item: Element) throws {
@@ -36,7 +37,7 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     }
 
     /// Removes and returns the first item, waiting until there is one. Throws
-    /// ``QueueError/Code/closed`` once the queue is closed and drained.
+    /// ``QueueError/Code/shutDown`` once the queue is shut down and drained.
     nonisolated(nonsending) public func get() async throws -> Element {
         try await core.get(timeout: nil)
     }
@@ -44,8 +45,11 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Python's `empty()`.
     public var isEmpty: Bool { get async throws { try await core.client.status().count == 0 } }
 
-    /// Closes the queue for every process (see ``Queue/close()``).
-    public func close() { core.client.close() }
+    /// Python's `close()`: this process puts and gets no more (see ``Queue/close()``).
+    public func close() { core.client.closeHere() }
+
+    /// Shuts the queue down for every process (see ``Queue/shutdown(immediate:)``).
+    public func shutdown(immediate: Bool = false) { core.client.shutdown(immediate: immediate) }
 
     /// Reads a handle and finds its client among `clients`.
     init(from decoder: any Decoder, clients: QueueClients) throws {
@@ -55,13 +59,13 @@ public struct SimpleQueue<Element: Codable>: Sendable, Codable, AsyncSequence {
     /// Writes the handle: `{"queue": id, "maxsize": n, "joinable": bool}` (never the items).
     public func encode(to encoder: any Encoder) throws { try core.encode(to: encoder) }
 
-    /// Gets items until the queue is closed and drained.
+    /// Gets items until the queue is shut down and drained.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: QueueCore<Element>
-        /// The next item (waiting as ``get()`` does); nil once the queue is closed and drained.
+        /// The next item (waiting as ``get()`` does); nil once the queue is shut down and drained.
         nonisolated(nonsending) public mutating func next() async throws -> Element? { try await core.next() }
     }
 
-    /// An iterator that gets items until the queue is closed and drained.
+    /// An iterator that gets items until the queue is shut down and drained.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
 }

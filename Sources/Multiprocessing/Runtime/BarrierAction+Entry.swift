@@ -6,7 +6,7 @@ extension BarrierAction: ProcessEntry {
     /// `functions:` list of `bootstrap`, which registers it with the barrier actions.
     public var definition: EntryDefinition {
         EntryDefinition(name: name) { [name] _ in
-            ProcessEnvironment.writeError("\"\(name)\" is a barrier action, not an entry a child can run\n")
+            RuntimeLog.error("\"\(name)\" is a barrier action, not an entry a child can run", metadata: ["entry": "\(name)", "pid": "\(ProcessControl.id)"])
             return ChildExitCode.unknownEntry
         }
     }

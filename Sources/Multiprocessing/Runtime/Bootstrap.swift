@@ -59,12 +59,13 @@ extension Multiprocessing {
         // As CPython does: a write to a closed channel is an EPIPE error to handle, not death.
         _ = try? Signal.pipe.setIgnored(true)
         guard let definition = EntryRegistry.lookup(entry) else {
-            ProcessEnvironment.writeError("[\(name)] unknown entry \"\(entry)\": this executable registers \(EntryRegistry.names.map { "\"\($0)\"" }.joined(separator: ", ")); pass every entry to Multiprocessing.bootstrap\n")
+            RuntimeLog.error("[\(name)] unknown entry \"\(entry)\": this executable registers \(EntryRegistry.names.map { "\"\($0)\"" }.joined(separator: ", ")); pass every entry to Multiprocessing.bootstrap",
+                             metadata: ["worker": "\(name)", "pid": "\(ProcessControl.id)", "entry": "\(entry)"])
             return ChildExitCode.unknownEntry
         }
         let descriptors = (ProcessEnvironment.value(ChildEnvironment.channel) ?? "3,4").split(separator: ",").compactMap { Int32($0) }
         guard descriptors.count == 2 else {
-            ProcessEnvironment.writeError("[\(name)] \(ChildEnvironment.channel) must name two descriptors\n")
+            RuntimeLog.error("[\(name)] \(ChildEnvironment.channel) must name two descriptors", metadata: ["worker": "\(name)", "pid": "\(ProcessControl.id)"])
             return ChildExitCode.protocolError
         }
         let session = ChildSession(input: FileDescriptor(rawValue: descriptors[0]), output: FileDescriptor(rawValue: descriptors[1]),
@@ -115,7 +116,7 @@ extension Multiprocessing {
         // This may be a pool thread with most signals blocked: the program gets a clean slate.
         SignalMask.resetForExec()
         let error = ProcessEnvironment.execute(target, arguments: arguments, environment: environment)
-        ProcessEnvironment.writeError("mp: cannot execute \(target): \(error)\n")
+        RuntimeLog.error("mp: cannot execute \(target): \(error)", metadata: ["pid": "\(ProcessControl.id)", "path": "\(target)"])
         ProcessEnvironment.exitImmediately(127)
     }
 }

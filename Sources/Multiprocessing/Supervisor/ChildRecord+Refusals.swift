@@ -7,7 +7,7 @@ import MessagePack
 extension ChildRecord {
     /// Writes one line to standard error, in the runtime's `[supervisor] name (pid N)` style.
     func report(_ what: String) {
-        ProcessEnvironment.writeError("[supervisor] \(name) (pid \(pid)) \(what)\n")
+        RuntimeLog.warning("[supervisor] \(name) (pid \(pid)) \(what)", metadata: ["worker": "\(name)", "pid": "\(pid)"])
     }
 
     /// Whether the frame's kind expects an answer (so a refusal is answered, not only reported).

@@ -148,7 +148,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         loop.preconditionInEventLoop()
         guard disconnectReason == nil else { return }
         disconnectReason = reason
-        ProcessEnvironment.writeError("[supervisor] \(name) (pid \(pid)) disconnected: it \(reason)\n")
+        RuntimeLog.error("[supervisor] \(name) (pid \(pid)) disconnected: it \(reason)", metadata: ["worker": "\(name)", "pid": "\(pid)"])
         channel?.close(promise: nil)
         process.send(.kill)
         channelEnded()

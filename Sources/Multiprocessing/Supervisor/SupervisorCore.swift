@@ -342,7 +342,7 @@ final class SupervisorCore: Sendable {
     /// One line on stderr per child stopped during an interrupt, in the order they stopped.
     func reportStop(_ name: String, pid: Int32, _ status: TerminationStatus) {
         guard reportingStops.load(ordering: .relaxed) else { return }
-        ProcessEnvironment.writeError("[supervisor] stopped \(name) (pid \(pid)): \(status)\n")
+        RuntimeLog.warning("[supervisor] stopped \(name) (pid \(pid)): \(status)", metadata: ["worker": "\(name)", "pid": "\(pid)"])
     }
 
     /// Python's behaviour at the parent's exit: daemon children are terminated, the others

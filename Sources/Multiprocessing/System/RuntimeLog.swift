@@ -24,20 +24,21 @@ enum RuntimeLog {
         return logger
     }
 
-    /// Something went wrong and the runtime carried on: a frame dropped, a child disconnected.
-    /// `message` is the whole line, "[who] what" (no newline).
-    static func warning(_ message: @autoclosure () -> String) {
-        logger.warning(Logger.Message(stringLiteral: message()))
+    /// Something went wrong and the runtime carried on: a frame dropped, a queue past its budget.
+    /// `message` is the whole line, "[who] what" (no newline); `metadata` names what it is
+    /// about for a handler that filters (`worker`, `pid`, `queue`, `peer`).
+    static func warning(_ message: @autoclosure () -> String, metadata: @autoclosure () -> Logger.Metadata? = nil) {
+        logger.warning(Logger.Message(stringLiteral: message()), metadata: metadata())
     }
 
-    /// Something the runtime could not do.
-    static func error(_ message: @autoclosure () -> String) {
-        logger.error(Logger.Message(stringLiteral: message()))
+    /// Something the runtime could not do, or a child it had to give up on.
+    static func error(_ message: @autoclosure () -> String, metadata: @autoclosure () -> Logger.Metadata? = nil) {
+        logger.error(Logger.Message(stringLiteral: message()), metadata: metadata())
     }
 
     /// What the runtime does, step by step (Python's `util.debug`); silent by default.
-    static func debug(_ message: @autoclosure () -> String) {
-        logger.debug(Logger.Message(stringLiteral: message()))
+    static func debug(_ message: @autoclosure () -> String, metadata: @autoclosure () -> Logger.Metadata? = nil) {
+        logger.debug(Logger.Message(stringLiteral: message()), metadata: metadata())
     }
 }
 
@@ -65,7 +66,10 @@ struct StandardErrorLogHandler: LogHandler {
         let level = event.level, message = event.message, metadata = event.metadata
         var text: String
         switch format {
-        case .plain: text = "\(message)"
+        case .plain:
+            // The line the runtime always wrote: its message names what the metadata does.
+            ProcessEnvironment.writeError("\(message)\n")
+            return
         case .python(let processName): text = "[\(level.rawValue.uppercased())/\(processName)] \(message)"
         }
         let merged = self.metadata.merging(metadata ?? [:]) { _, new in new }
