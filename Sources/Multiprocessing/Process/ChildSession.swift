@@ -2,7 +2,10 @@ import FoundationEssentials
 import MessagePack
 import Synchronization
 
-/// A child's end of its channel to the supervisor: frames in on fd 3, frames out on fd 4.
+/// A child's end of its channel to the supervisor: frames in on fd 3, frames out on fd 4; the
+/// handshake and what it agreed; sending. Composed of ``PendingOutput`` (frames queued for the
+/// next write), ``ReplyTable`` (requests awaiting answers) and ``ServiceNoticeTable`` (the
+/// handlers of services' kinds).
 ///
 /// Reads block (the handshake and a function's argument are read on the calling thread; a
 /// worker's mailbox is filled by a reader thread of its own, never by Swift's cooperative
@@ -46,20 +49,17 @@ public final class ChildSession: @unchecked Sendable {
 
     // MARK: frames of services' kinds
 
-    /// Handlers of frames whose kind a service owns (32...127; PROTOCOL.md, "Kind ranges"),
-    /// by kind: the notices a service's client gets (a queue closed, a throttle). Set before
-    /// the entry runs, read by the run loop.
-    private let serviceHandlers = Mutex<[(@Sendable (FrameBody) -> Void)?]>(Array(repeating: nil, count: 128))
+    /// The notices services' clients get, by kind.
+    private let serviceNotices = ServiceNoticeTable()
 
     /// Frames of `kinds` go to `handler` (on the run loop's thread) instead of the mailbox.
     func handle(kinds: ClosedRange<UInt8>, with handler: @escaping @Sendable (FrameBody) -> Void) {
-        serviceHandlers.withLock { table in for kind in kinds where kind < 128 { table[Int(kind)] = handler } }
+        serviceNotices.handle(kinds: kinds, with: handler)
     }
 
     /// The handler of `kind`, if a service's client registered one.
     func serviceHandler(for kind: Envelope.Kind) -> (@Sendable (FrameBody) -> Void)? {
-        guard kind.rawValue >= 32, kind.rawValue < 128 else { return nil }
-        return serviceHandlers.withLock { $0[Int(kind.rawValue)] }
+        serviceNotices.handler(for: kind)
     }
 
     /// Says hello and waits for the welcome.
@@ -150,23 +150,15 @@ public final class ChildSession: @unchecked Sendable {
     /// Frames queued by ``sendLater(flushIfFull:_:)``: written before anything else this
     /// session writes, when the run loop is about to wait, or once they pass ``pendingLimit``.
     /// Its frames may be at most ``pendingMaxFrameSize``.
-    private let pending = Mutex(FrameWriter(maxFrameSize: ChildSession.pendingMaxFrameSize))
-    static let pendingLimit = 64 << 10
-    static let pendingMaxFrameSize = MessagePackLimits.defaultMaxFrameSize - 64
+    private let pending = PendingOutput()
+    static let pendingLimit = PendingOutput.limit
+    static let pendingMaxFrameSize = PendingOutput.maxFrameSize
     /// Called before pending output is written; returns more frames to write first (the queue
     /// clients' got/done reports). Never called with a client's lock held. Set once.
     var beforeFlush: (@Sendable () -> [UInt8])? {
-        get { flushHook.withLock { $0 }?.body }
-        set { flushHook.withLock { $0 = newValue.map(FlushHook.init) } }
+        get { pending.beforeFlush }
+        set { pending.beforeFlush = newValue }
     }
-    /// A class box: a closure kept in a generic container is wrapped in a reabstraction thunk
-    /// each time it is read back out, and those wrappers piled up (profiled: a queue's throughput
-    /// fell 5x over a few seconds).
-    private final class FlushHook: Sendable {
-        let body: @Sendable () -> [UInt8]
-        init(_ body: @escaping @Sendable () -> [UInt8]) { self.body = body }
-    }
-    private let flushHook = Mutex<FlushHook?>(nil)
 
     /// Queues frames (`build` appends them to the writer, encoding straight into it) to go out
     /// with the next write: many small frames, one syscall. Past ``pendingLimit`` they are
@@ -174,10 +166,7 @@ public final class ChildSession: @unchecked Sendable {
     /// need). A frame `build` fails to append is not queued. Returns whether it wrote.
     @discardableResult
     func sendLater(flushIfFull: Bool = true, _ build: (inout FrameWriter) throws -> Void) throws -> Bool {
-        let full = try pending.withLock { writer in
-            try build(&writer)
-            return writer.count >= Self.pendingLimit
-        }
+        let full = try pending.add(build)
         guard full, flushIfFull else { return false }
         try flushPendingOutput()
         return true
@@ -191,22 +180,7 @@ public final class ChildSession: @unchecked Sendable {
     /// Writes the pending frames, the reports, then `bytes`, in one write (called with
     /// `writeLock` held).
     private func writeAfterPending(_ bytes: UnsafeRawBufferPointer) throws {
-        let reports = beforeFlush?() ?? []
-        if reports.isEmpty && bytes.count == 0 {
-            // Only queued frames: written from the writer's own buffer, no copy.
-            try pending.withLock { writer in
-                if writer.count > 0 { try writer.drain { [output] in try output.writeAll($0) } }
-            }
-            return
-        }
-        var queued = pending.withLock { writer in writer.count == 0 ? [] : writer.take() }
-        if queued.isEmpty && reports.isEmpty {
-            if bytes.count > 0 { try output.writeAll(bytes) }
-            return
-        }
-        queued.append(contentsOf: reports)
-        queued.append(contentsOf: bytes)
-        try queued.withUnsafeBytes { try output.writeAll($0) }
+        try pending.write(before: bytes, to: output)
     }
 
     /// Writes a runtime message to standard error, prefixed with this child's name.
@@ -231,60 +205,35 @@ public final class ChildSession: @unchecked Sendable {
     func finishReading() throws { try reader.finish() }
 
     /// Hands an answer to the request that waits for it.
-    func resolveReply(_ body: FrameBody) {
-        if let handler = replyHandlers.withLock({ $0.removeValue(forKey: body.envelope.correlation) }) {
-            handler(.success(body))
-            return
-        }
-        replyWaiters.withLock { $0.removeValue(forKey: body.envelope.correlation) }?.resume(returning: body)
-    }
+    func resolveReply(_ body: FrameBody) { replies.resolve(body) }
 
     /// The channel ended: whoever waits for an answer learns that none will come.
     func channelEnded() {
         sendGate.set(paused: false)   // waiting senders go on, and learn the channel closed
-        let closed = ProcessError(.disconnected, "the channel to the supervisor closed")
-        let waiting = replyWaiters.withLock { table in
-            readerEnded = true
-            defer { table.removeAll() }
-            return Array(table.values)
-        }
-        for waiter in waiting { waiter.resume(throwing: closed) }
-        let handlers = replyHandlers.withLock { table in defer { table.removeAll() }; return Array(table.values) }
-        for handler in handlers { handler(.failure(closed)) }
+        replies.end(with: ProcessError(.disconnected, "the channel to the supervisor closed"))
     }
 
-    /// Answers handled by a callback (on the run loop's thread) instead of an awaiting task:
-    /// a queue's get survives its caller's cancellation, so nothing it fetched is lost.
-    private let replyHandlers = Mutex<[UInt64: @Sendable (Result<FrameBody, any Error>) -> Void]>([:])
+    /// This child's requests awaiting answers.
+    private let replies = ReplyTable()
 
     /// A correlation id for a request of this child.
-    func nextCorrelation() -> UInt64 { correlations.wrappingAdd(1, ordering: .relaxed).oldValue }
+    func nextCorrelation() -> UInt64 { replies.nextCorrelation() }
 
     /// Sends the request frame `frame` (whose correlation is `correlation`) after any pending
     /// output; `handler` gets its answer, or the error that means none will come.
     func sendRequest(_ frame: [UInt8], correlation: UInt64, handler: @escaping @Sendable (Result<FrameBody, any Error>) -> Void) {
-        let registered = replyWaiters.withLock { _ -> Bool in
-            if readerEnded { return false }
-            replyHandlers.withLock { $0[correlation] = handler }
-            return true
-        }
-        guard registered else {
+        guard replies.register(handler: handler, for: correlation) else {
             handler(.failure(ProcessError(.disconnected, "the channel to the supervisor closed")))
             return
         }
         do {
             try writeLock.withLock { _ in try frame.withUnsafeBytes { try writeAfterPending($0) } }
         } catch {
-            replyHandlers.withLock { $0.removeValue(forKey: correlation) }?(.failure(error))
+            replies.takeHandler(correlation)?(.failure(error))
         }
     }
 
     // MARK: this child's own requests
-
-    private let replyWaiters = Mutex<[UInt64: CheckedContinuation<FrameBody, any Error>]>([:])
-    /// Set under `replyWaiters`' lock once the channel ended.
-    nonisolated(unsafe) private var readerEnded = false
-    private let correlations = Atomic<UInt64>(2)
 
     /// Waits while the supervisor asked this child to hold new requests and messages. On the
     /// run loop's thread it first reads what already arrived (every ``FlowControl/releaseChunk``
@@ -302,7 +251,7 @@ public final class ChildSession: @unchecked Sendable {
     /// Sends a request to the worker `destination` (0: the supervisor) and waits for its answer.
     func request<P: Encodable>(_ payload: P, to destination: UInt64, kind: Envelope.Kind = .request,
                                timeout: Duration?) async throws -> FrameBody {
-        let correlation = correlations.wrappingAdd(1, ordering: .relaxed).oldValue
+        let correlation = replies.nextCorrelation()
         var writer = FrameWriter(maxFrameSize: maxFrameSize)
         do {
             try writer.append(Envelope(kind, from: id, to: destination, correlation: correlation), payload: payload)
@@ -314,30 +263,25 @@ public final class ChildSession: @unchecked Sendable {
         let timeoutTask = timeout.map { timeout in
             Task { [self] in
                 try await Task.sleep(for: timeout)
-                replyWaiters.withLock { $0.removeValue(forKey: correlation) }?
+                replies.takeWaiter(correlation)?
                     .resume(throwing: ProcessError(.timedOut, "worker \(destination) did not answer within \(timeout)"))
             }
         }
         defer { timeoutTask?.cancel() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
-                let registered = replyWaiters.withLock { table -> Bool in
-                    if readerEnded { return false }
-                    table[correlation] = continuation
-                    return true
-                }
-                guard registered else {
+                guard replies.register(continuation, for: correlation) else {
                     continuation.resume(throwing: ProcessError(.disconnected, "the channel to the supervisor closed"))
                     return
                 }
                 do {
                     try writeLock.withLock { _ in try frame.withUnsafeBytes { try writeAfterPending($0) } }
                 } catch {
-                    replyWaiters.withLock { $0.removeValue(forKey: correlation) }?.resume(throwing: error)
+                    replies.takeWaiter(correlation)?.resume(throwing: error)
                 }
             }
         } onCancel: {
-            replyWaiters.withLock { $0.removeValue(forKey: correlation) }?.resume(throwing: CancellationError())
+            replies.takeWaiter(correlation)?.resume(throwing: CancellationError())
         }
     }
 

@@ -23,6 +23,17 @@ extension ChildRecord {
         }
     }
 
+    /// A frame addressed to a worker that does not exist: a request is answered
+    /// `unknownDestination`, anything else reported and dropped.
+    func refuseUnknownDestination(_ envelope: Envelope) {
+        if envelope.kind == .request {
+            write(Envelope(.error, from: Envelope.supervisor, to: id, correlation: envelope.correlation),
+                  RemoteError.unknownDestination(envelope.destination))
+        } else {
+            report("sent a \(envelope.kind) to worker \(envelope.destination), which does not exist (dropped)")
+        }
+    }
+
     /// A body that is not an envelope and a payload, after the welcome: framing is intact, so
     /// it is dropped and reported and the child stays (before the welcome it is disconnected).
     /// Returns false when the child was disconnected.

@@ -1,28 +1,19 @@
 import MessagePack
 import NIOCore
 
-/// Writing to a child and signalling it: frames on the loop, one-way messages, closing the
-/// channel, signals through its ``ChildHandle``.
+/// Writing to a child and signalling it: frames on the loop (its ``ChildWriter``), one-way
+/// messages, closing the channel, signals through its ``ChildHandle``.
 extension ChildRecord {
     // MARK: writing (on the loop)
 
-    func write<P: Encodable>(_ envelope: Envelope, _ payload: P) {
-        var writer = FrameWriter(maxFrameSize: maxFrameSize)
-        do { try writer.append(envelope, payload: payload) } catch { return }
-        writeFrames(&writer)
-    }
+    /// Encodes and writes one frame (on the loop; one that does not encode is dropped).
+    func write<P: Encodable>(_ envelope: Envelope, _ payload: P) { writer.write(envelope, payload) }
 
     /// Writes whole frames forwarded from another worker (on the loop).
-    func forward(_ frames: ByteBuffer) {
-        guard let channel, channelOpen else { return }
-        channel.writeAndFlush(frames, promise: nil)
-    }
+    func forward(_ frames: ByteBuffer) { writer.forward(frames) }
 
-    func writeFrames(_ writer: inout FrameWriter) {
-        guard let channel, channelOpen else { return }
-        let buffer = writer.drain { channel.allocator.buffer(bytes: $0) }
-        channel.writeAndFlush(buffer, promise: nil)
-    }
+    /// Writes the frames in `frameWriter`, draining it (on the loop).
+    func writeFrames(_ frameWriter: inout FrameWriter) { writer.write(&frameWriter) }
 
     /// Sends `signal` to the child and its process group; false if it had already been
     /// reaped (or its handle closed). Any thread: ``ChildHandle`` serializes the signal with
@@ -58,11 +49,7 @@ extension ChildRecord {
     /// worker's mailbox finishes) while what it still sends (a function's result, a last
     /// reply, its goodbye) is read as usual until it exits.
     func closeChannelInput() {
-        loop.execute { [self] in
-            guard let channel else { return }
-            // A channel that cannot half-close is closed whole.
-            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
-        }
+        loop.execute { [self] in writer.closeOutput() }
     }
 }
 

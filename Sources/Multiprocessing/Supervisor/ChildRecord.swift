@@ -2,7 +2,9 @@ import MessagePack
 import NIOCore
 import Synchronization
 
-/// Everything the supervisor knows about one child. Owned by the supervisor's event loop:
+/// One child in the supervisor: its identity and status, its handshake, the frames of core
+/// kinds it sends, and the waits for its answers and its exit; its write side is a
+/// ``ChildWriter``, its flow state a ``ChildFlow``. Owned by the supervisor's event loop:
 /// every method that is not marked otherwise runs on it (`loop.execute`), so the state needs
 /// no lock; what other threads read (the status) sits behind a mutex.
 final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
@@ -25,7 +27,15 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     var onExit: (@Sendable (ChildRecord, TerminationStatus) -> Void)?
 
     // Loop-confined state.
-    var channel: (any Channel)?
+    /// The writing side of its channel.
+    let writer: ChildWriter
+    /// Its channel (set by the spawn before the first read).
+    var channel: (any Channel)? {
+        get { writer.channel }
+        set { writer.channel = newValue }
+    }
+    /// False once its channel was read to the end.
+    var channelOpen: Bool { writer.isOpen }
     /// Requests and messages held for this child, and whether it is paused as a sender.
     let flow = ChildFlow()
     /// The capabilities agreed in the handshake (the welcome's list).
@@ -37,7 +47,6 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     private var handshakeWaiter: CheckedContinuation<Void, any Error>?
     private var waiters: [UInt64: CheckedContinuation<FrameBody, any Error>] = [:]
     private var exitWaiters: [UInt64: CheckedContinuation<TerminationStatus?, any Error>] = [:]
-    private(set) var channelOpen = true
     private var exitedStatus: TerminationStatus?
     private var disconnectReason: String?
     /// The answer to correlation 1 (a function's result) arrives once; it is kept for `result`.
@@ -62,6 +71,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         self.supervisor = supervisor
         self.loop = supervisor.loop
         self.maxFrameSize = supervisor.maxFrameSize
+        self.writer = ChildWriter(maxFrameSize: supervisor.maxFrameSize)
     }
 
     /// Whether the child and the supervisor agreed on `capability` (on the loop).
@@ -176,7 +186,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         loop.preconditionInEventLoop()
         guard channelOpen else { return }
         dropHeld()
-        channelOpen = false
+        writer.ended()
         finishIfDone()
     }
 

@@ -1,0 +1,113 @@
+import MessagePack
+
+extension SupervisorCore {
+    /// What a spawn needs besides the entry.
+    struct Launch: Sendable {
+        var executable: String
+        var arguments: [String] = []
+        var environment: [String: String]? = nil
+        var workingDirectory: String? = nil
+        var name: String
+        var daemon = false
+        var entry: String?
+        var trampoline = false
+        /// More descriptors for the child, placed at 5, 6, ... and named in `MP_FDS` as
+        /// "label:number,...". They stay the caller's (the child gets copies).
+        var extraDescriptors: [(label: String, descriptor: FileDescriptor)] = []
+        var output: OutputHandling = .inherit
+    }
+}
+
+/// Starts one child process: its channel's two pipes (fds 3 and 4 in the child), the
+/// runtime's and the caller's descriptors (from fd 5, named in `MP_FDS`), its environment, its
+/// output (inherited, discarded or captured), and a pidfd for it. The spawning half of a
+/// supervisor, always run on its loop thread (the parent-death signal is tied to the spawning
+/// thread). On failure nothing it opened stays open.
+struct ChildSpawner: Sendable {
+    /// A started child and the supervisor's ends of its pipes (the caller owns them all).
+    struct Spawned {
+        let pid: Int32
+        let process: ChildHandle
+        /// The read end of the child's output channel (its fd 4).
+        let input: FileDescriptor
+        /// The write end of the child's input channel (its fd 3).
+        let output: FileDescriptor
+        /// Captured standard output and error: each read end with where its lines go (1, 2).
+        let captured: [(FileDescriptor, FileDescriptor)]
+    }
+
+    /// Descriptors every child gets first, from fd 5 (the arena).
+    let descriptorsForChildren: @Sendable () -> [(label: String, descriptor: FileDescriptor)]
+
+    func spawn(_ launch: SupervisorCore.Launch) throws -> Spawned {
+        let toChild = try FileDescriptor.pipe()
+        let fromChild: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+        do { fromChild = try FileDescriptor.pipe() } catch {
+            try? toChild.readEnd.close(); try? toChild.writeEnd.close()
+            throw error
+        }
+        var environment = launch.environment ?? ProcessEnvironment.all()
+        environment[ChildEnvironment.channel] = "3,4"
+        environment[ChildEnvironment.parent] = String(ProcessControl.id)
+        environment[ChildEnvironment.name] = launch.name
+        environment[ChildEnvironment.parentName] = ChildEnvironment.currentName
+        environment[ChildEnvironment.daemon] = launch.daemon ? "1" : nil
+        // Every child gets the runtime's descriptors (the arena: shared values, locks, the
+        // segment table) first, at fd 5.
+        let extraDescriptors = descriptorsForChildren() + launch.extraDescriptors
+        if extraDescriptors.isEmpty {
+            environment[ChildEnvironment.descriptors] = nil
+        } else {
+            environment[ChildEnvironment.descriptors] = extraDescriptors.enumerated()
+                .map { "\($0.element.label):\(5 + $0.offset)" }.joined(separator: ",")
+        }
+        if let entry = launch.entry { environment[ChildEnvironment.entry] = entry } else { environment[ChildEnvironment.entry] = nil }
+        var executable = launch.executable
+        var options = SpawnOptions(arguments: launch.arguments, environment: environment,
+                                   workingDirectory: launch.workingDirectory,
+                                   descriptors: [toChild.readEnd, fromChild.writeEnd] + extraDescriptors.map(\.descriptor))
+        if launch.trampoline {
+            environment[ChildEnvironment.execute] = launch.executable
+            options.environment = environment
+            options.argument0 = launch.executable
+            executable = try ProcessControl.currentExecutablePath()
+        }
+        // Output: inherited, discarded, or through pipes read by `OutputPrefixer`s.
+        var outputPipes: [(readEnd: FileDescriptor, writeEnd: FileDescriptor)] = []
+        switch launch.output {
+        case .inherit: break
+        case .discard:
+            options.standardOutput = .nullDevice
+            options.standardError = .nullDevice
+        case .prefixed:
+            for _ in 0..<2 { if let pipe = try? FileDescriptor.pipe() { outputPipes.append(pipe) } }
+            if outputPipes.count == 2 {
+                options.standardOutput = .descriptor(outputPipes[0].writeEnd)
+                options.standardError = .descriptor(outputPipes[1].writeEnd)
+            }
+        }
+        let spawned = Spawner._spawn(executable, options)
+        try? toChild.readEnd.close()
+        try? fromChild.writeEnd.close()
+        for pipe in outputPipes { try? pipe.writeEnd.close() }
+        if case .failure = spawned { for pipe in outputPipes { try? pipe.readEnd.close() } }
+        let captured: [(FileDescriptor, FileDescriptor)] = outputPipes.count == 2
+            ? [(outputPipes[0].readEnd, FileDescriptor(rawValue: 1)), (outputPipes[1].readEnd, FileDescriptor(rawValue: 2))] : []
+        let pid: Int32
+        switch spawned {
+        case .success(let value): pid = value
+        case .failure(let error):
+            try? toChild.writeEnd.close()
+            try? fromChild.readEnd.close()
+            throw ProcessError(.spawnFailed, "\(launch.name): cannot start \(launch.executable): \(error)", underlyingError: error)
+        }
+        let pidfd: PidFD
+        do { pidfd = try PidFD.open(pid: pid) } catch {
+            try? toChild.writeEnd.close()
+            try? fromChild.readEnd.close()
+            for (descriptor, _) in captured { try? descriptor.close() }
+            throw ProcessError(.spawnFailed, "\(launch.name): pidfd_open(\(pid)) failed: \(error)", underlyingError: error)
+        }
+        return Spawned(pid: pid, process: ChildHandle(pidfd), input: fromChild.readEnd, output: toChild.writeEnd, captured: captured)
+    }
+}
