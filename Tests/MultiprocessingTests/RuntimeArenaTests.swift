@@ -14,6 +14,12 @@ import Testing
         #expect(firstArena.id != secondArena.id)
         #expect(firstArena.isRoot && secondArena.isRoot)
         try Self.expectIndependentLocks(in: firstArena, secondArena)
+        let byRuntime = [try Lock(runtime: second).placement, try RLock(runtime: second).placement,
+                         try Multiprocessing.Semaphore(runtime: second).placement, try BoundedSemaphore(runtime: second).placement,
+                         try Condition(runtime: second).placement, try Event(runtime: second).placement,
+                         try Barrier(parties: 2, runtime: second).placement]
+        #expect(byRuntime.allSatisfy { $0.handle?.arena == secondArena.id }, "the runtime: forms use that runtime's arena")
+        #expect(try SharedAtomic<Int>(0, runtime: second).block.handle.arena == secondArena.id)
         await first.shutdown()
         await second.shutdown()
     }
@@ -35,7 +41,7 @@ import Testing
 
     @Test func aDecoderFindsTheArenaOfTheRuntimeItsUserInfoNames() async throws {
         let first = Runtime(), second = Runtime()
-        let value = try SharedValue<Int>(41, in: first.arena())
+        let value = try SharedValue<Int>(41, runtime: first)   // the public form of `in: first.arena()`
         let bytes = try MessagePackEncoder().encode(value)
         var intoFirst = MessagePackDecoder()
         intoFirst.userInfo[Runtime.userInfoKey] = first
@@ -81,7 +87,7 @@ import Testing
         TestWorker.use()
         let runtime = Runtime()
         try runtime.register(functions: [SharedMemoryEntries.fillArray], workers: [])
-        let array = try SharedArray<Double>(repeating: 1, count: 1_000, lock: .none, in: runtime.arena())
+        let array = try SharedArray<Double>(repeating: 1, count: 1_000, lock: .none, runtime: runtime)
         let task = try await runtime.start(SharedMemoryEntries.fillArray, array)
         #expect(try await task.value == (0..<1_000).reduce(0.0) { $0 + Double($1) * 0.5 })
         #expect(try array[999] == 499.5, "the child wrote into the second runtime's arena")

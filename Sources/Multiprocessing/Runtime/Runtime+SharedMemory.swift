@@ -17,6 +17,11 @@ extension Runtime: ArenaSource {
     static func defaultArena(for what: String) throws(SynchronizationError) -> Arena {
         do { return try defaultArena() } catch { throw .sharedMemory(error, "\(what): allocating its shared state") }
     }
+
+    /// ``arena()`` for a synchronization primitive: its error says what was being made.
+    func arena(for what: String) throws(SynchronizationError) -> Arena {
+        do { return try arena() } catch { throw .sharedMemory(error, "\(what): allocating its shared state") }
+    }
 }
 
 extension SharedLock {
@@ -26,6 +31,11 @@ extension SharedLock {
     /// ``SharedMemoryError/Code/notBootstrapped``), or when the arena is unavailable or full.
     public convenience init() throws(SynchronizationError) {
         try self.init(in: Runtime.defaultArena(for: Self.kind.name))
+    }
+
+    /// ``init()`` in `runtime`'s arena (a child of `runtime` reaches it).
+    public convenience init(runtime: Runtime) throws(SynchronizationError) {
+        try self.init(in: runtime.arena(for: Self.kind.name))
     }
 }
 
@@ -39,6 +49,11 @@ extension Multiprocessing.Semaphore {
         try SemaphoreCore.validate(value, Self.kind.name)
         try self.init(value, in: Runtime.defaultArena(for: Self.kind.name))
     }
+
+    /// ``init(_:)`` in `runtime`'s arena.
+    public convenience init(_ value: Int = 1, runtime: Runtime) throws(SynchronizationError) {
+        try self.init(value, in: runtime.arena(for: Self.kind.name))
+    }
 }
 
 extension Condition {
@@ -47,6 +62,11 @@ extension Condition {
     /// the arena is unavailable or full.
     public convenience init() throws(SynchronizationError) {
         try self.init(in: Runtime.defaultArena(for: Self.name))
+    }
+
+    /// ``init()`` in `runtime`'s arena (its new ``RLock`` too).
+    public convenience init(runtime: Runtime) throws(SynchronizationError) {
+        try self.init(in: runtime.arena(for: Self.name))
     }
 
     /// A condition over `lock`, which ``withLock(timeout:_:)`` takes and ``wait(timeout:)``
@@ -74,6 +94,11 @@ extension Event {
     public convenience init() throws(SynchronizationError) {
         try self.init(in: Runtime.defaultArena(for: Self.name))
     }
+
+    /// ``init()`` in `runtime`'s arena.
+    public convenience init(runtime: Runtime) throws(SynchronizationError) {
+        try self.init(in: runtime.arena(for: Self.name))
+    }
 }
 
 extension Barrier {
@@ -89,6 +114,12 @@ extension Barrier {
         try Self.validate(parties: parties, timeout: timeout)
         try self.init(parties: parties, action: action, timeout: timeout, in: Runtime.defaultArena(for: Self.name))
     }
+
+    /// ``init(parties:action:timeout:)`` in `runtime`'s arena.
+    public convenience init(parties: Int, action: BarrierAction? = nil, timeout: Duration? = nil, runtime: Runtime) throws(SynchronizationError) {
+        try Self.validate(parties: parties, timeout: timeout)
+        try self.init(parties: parties, action: action, timeout: timeout, in: runtime.arena(for: Self.name))
+    }
 }
 
 extension SharedValue {
@@ -98,6 +129,11 @@ extension SharedValue {
     /// ``SharedMemoryError/Code/arenaExhausted`` when it is full.
     public init(_ initial: Value, lock: ValueLock = .reentrant) throws {
         try self.init(initial, lock: lock, in: Runtime.defaultArena())
+    }
+
+    /// ``init(_:lock:)`` in `runtime`'s arena (a new lock goes there too).
+    public init(_ initial: Value, lock: ValueLock = .reentrant, runtime: Runtime) throws {
+        try self.init(initial, lock: lock, in: runtime.arena())
     }
 }
 
@@ -117,6 +153,16 @@ extension SharedArray {
     public init(_ elements: some Collection<Element>, lock: ValueLock = .reentrant) throws {
         try self.init(elements, lock: lock, in: Runtime.defaultArena())
     }
+
+    /// ``init(repeating:count:lock:)`` in `runtime`'s arena (a new lock goes there too).
+    public init(repeating value: Element, count: Int, lock: ValueLock = .reentrant, runtime: Runtime) throws {
+        try self.init(repeating: value, count: count, lock: lock, in: runtime.arena())
+    }
+
+    /// ``init(_:lock:)`` in `runtime`'s arena (a new lock goes there too).
+    public init(_ elements: some Collection<Element>, lock: ValueLock = .reentrant, runtime: Runtime) throws {
+        try self.init(elements, lock: lock, in: runtime.arena())
+    }
 }
 
 extension SharedAtomic {
@@ -125,6 +171,11 @@ extension SharedAtomic {
     /// ``SharedMemoryError/Code/arenaUnavailable`` or ``SharedMemoryError/Code/arenaExhausted``.
     public init(_ initial: Value) throws(SharedMemoryError) {
         try self.init(initial, in: Runtime.defaultArena())
+    }
+
+    /// ``init(_:)`` in `runtime`'s arena.
+    public init(_ initial: Value, runtime: Runtime) throws(SharedMemoryError) {
+        try self.init(initial, in: runtime.arena())
     }
 }
 
@@ -147,6 +198,12 @@ extension SharedMemory {
     /// segment needs one; `track: false` needs neither).
     public convenience init(size: Int, name: String? = nil, track: Bool = true) throws(SharedMemoryError) {
         try self.init(size: size, name: name, tracker: track ? Runtime.defaultArena() : nil)
+    }
+
+    /// ``init(size:name:track:)`` tracked by `runtime`'s tracker (its root unlinks it at the
+    /// end, as for the default runtime's).
+    public convenience init(size: Int, name: String? = nil, track: Bool = true, runtime: Runtime) throws(SharedMemoryError) {
+        try self.init(size: size, name: name, tracker: track ? runtime.arena() : nil)
     }
 
     /// Attaches to the existing segment `name` (with or without its leading slash), mapping all
