@@ -110,6 +110,6 @@ import Testing
         let sum = try await ChildProcess.run(SharedMemoryEntries.fillArray, array)
         #expect(sum == (0..<1_000).reduce(0.0) { $0 + Double($1) * 0.5 })
         #expect(try array[999] == 499.5)
-        #expect(try Arena.current.isRoot)
+        #expect(try Runtime.defaultArena().isRoot)
     }
 }

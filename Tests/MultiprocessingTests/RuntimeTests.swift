@@ -52,6 +52,7 @@ import Testing
 
     @Test func twoRuntimesEachStartAChildAndServeTheirOwnQueue() async throws {
         let first = Runtime(), second = Runtime()
+        for runtime in [first, second] { try runtime.register(functions: QueueEntries.functions, workers: []) }
         let firstQueue = try Queue<Tagged>(runtime: first)
         let secondQueue = try Queue<Tagged>(runtime: second)
         // Each runtime numbers its queues and children from 1: the same ids, served apart.

@@ -10,7 +10,7 @@ import Testing
 
     /// What the arena holds now (its bookkeeping checked on the way).
     static func held() throws -> (blocks: Int, bytes: Int) {
-        let statistics = try Arena.current.statistics()
+        let statistics = try Runtime.defaultArena().statistics()
         return (statistics.allocatedBlocks, statistics.allocatedBytes)
     }
 
@@ -44,11 +44,11 @@ import Testing
             copy = value   // a copy of the struct shares this process's one count
             // An encoding counts until decoded; the decoded handle adopts that count.
             let decoded = try JSONDecoder().decode(SharedValue<Int>.self, from: try JSONEncoder().encode(value))
-            #expect(try Arena.current.handleCount(value.block.handle) == 2)
+            #expect(try Runtime.defaultArena().handleCount(value.block.handle) == 2)
             #expect(try decoded.load() == 5)
         }
         #expect(try copy?.load() == 5)
-        #expect(try Arena.current.handleCount(copy!.block.handle) == 1)
+        #expect(try Runtime.defaultArena().handleCount(copy!.block.handle) == 1)
         copy = nil
         #expect(try Self.held() == before)
     }
@@ -65,7 +65,7 @@ import Testing
             #expect(successor.block.handle.offset == freed.offset)
             value = nil
             #expect(try successor.load() == 2)
-            #expect(try Arena.current.handleCount(successor.block.handle) == 1)
+            #expect(try Runtime.defaultArena().handleCount(successor.block.handle) == 1)
         }
         #expect(try Self.held() == before)
     }
@@ -83,14 +83,14 @@ import Testing
             #expect(try await attached.wait(timeout: .seconds(60)))
         }
         // This process holds no handle of the value now; the child's keeps it alive.
-        #expect(try Arena.current.handleCount(#require(handle)) == 1)
+        #expect(try Runtime.defaultArena().handleCount(#require(handle)) == 1)
         parentDropped.set()
         let started = try #require(child)
         #expect(try await started.result(of: SharedMemoryEntries.outliveParent) == 42)
         #expect(try await started.join() == .exited(0))
         child = nil
         // Gone with the child's handle: only the two events (still held here) remain.
-        #expect(try Arena.current.handleCount(#require(handle)) == nil)
+        #expect(try Runtime.defaultArena().handleCount(#require(handle)) == nil)
         let now = try Self.held()
         #expect(now.blocks == before.blocks + 2)
         withExtendedLifetime((attached, parentDropped)) {}

@@ -96,7 +96,7 @@ import Testing
     /// typed error naming the action and the registered ones.
     @Test func anUnregisteredActionNameBreaksTheBarrierInTheLastParty() throws {
         let placement = try SharedPlacement.allocate(byteCount: BarrierCore.byteCount(parties: 1), alignment: BarrierCore.alignment,
-                                                     tag: SharedPlacement.Tag.barrier, "Barrier")
+                                                     tag: SharedPlacement.Tag.barrier, "Barrier", in: Runtime.defaultArena())
         let barrier = try Barrier(initializing: placement, parties: 1, actionName: "sync.elsewhere", timeout: nil)
         let error = SyncTest.error { try Self.wait(barrier) }
         #expect(error?.code == .unregisteredAction)

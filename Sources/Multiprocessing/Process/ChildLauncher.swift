@@ -1,6 +1,5 @@
 import MessagePack
 import NIOCore
-import Synchronization
 
 // The seam between a process handle and the supervisor that runs it. `ChildProcess` lives
 // here, below the supervisor (Supervisor/), so it names the supervisor's types through these
@@ -46,38 +45,4 @@ protocol ChildLauncher: AnyObject, Sendable {
     func registerForShutdown(_ stop: @escaping @Sendable () async -> Void)
     /// One line on standard error per child stopped during an interrupt.
     func reportStop(_ name: String, pid: Int32, _ status: TerminationStatus)
-}
-
-/// The launcher of the default runtime, the one ``Multiprocessing/bootstrap(functions:workers:)``
-/// made: what ``ChildProcess/start(_:_:options:)`` and the OTP ``Supervisor`` use. Bootstrap
-/// installs it (Runtime/); before that there is none, and a start throws
-/// ``ProcessError/Code/notBootstrapped``.
-enum DefaultLauncher {
-    /// Returns the launcher, started if `start` (nil when not started and `start` is false).
-    typealias Provider = @Sendable (_ start: Bool) throws -> (any ChildLauncher)?
-    private static let provider = Mutex<Provider?>(nil)
-
-    /// Called once by bootstrap.
-    static func install(_ provider: @escaping Provider) {
-        self.provider.withLock { $0 = provider }
-    }
-
-    /// The default launcher, started now if it was not.
-    static func started() throws -> any ChildLauncher {
-        guard let provider = provider.withLock({ $0 }) else { throw notBootstrapped }
-        guard let launcher = try provider(true) else { throw notBootstrapped }
-        return launcher
-    }
-
-    /// The default launcher if it started; nil before the first spawn or before bootstrap.
-    static var ifStarted: (any ChildLauncher)? {
-        guard let provider = provider.withLock({ $0 }) else { return nil }
-        return (try? provider(false)) ?? nil
-    }
-
-    static var notBootstrapped: ProcessError {
-        ProcessError(.notBootstrapped, "cannot start a child: this program never called Multiprocessing.bootstrap. "
-            + "Call `try await Multiprocessing.bootstrap(functions: [...], workers: [...])` first, at the top of main, "
-            + "before anything else runs (a child is this program started again, and bootstrap is where it runs its entry)")
-    }
 }

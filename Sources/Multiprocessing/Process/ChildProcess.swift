@@ -133,19 +133,14 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
     public static func == (a: ChildProcess, b: ChildProcess) -> Bool { a.record === b.record }
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(record)) }
 
-    // MARK: starting
+    // MARK: starting (on a given launcher; the public forms, in Runtime/, use the default runtime's)
 
-    /// Starts a child running `function` with `arguments`; returns once its handshake is done
-    /// and the arguments are on their way. The handle's ``ProcessTask/value`` is the result;
-    /// the child is `temporary`: never restarted.
-    ///
-    /// ```swift
-    /// let task = try await ChildProcess.start(add, 2, "x")
-    /// print(task.name, try await task.value)
-    /// ```
-    public static func start<each Input, Output>(_ function: ProcessFunction<repeat each Input, Output>, _ arguments: repeat each Input,
-                                                 options: ProcessOptions = .init()) async throws -> ProcessTask<Output> {
-        let child = try await launch(entry: function.name, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix))
+    /// Starts a child running `function` with `arguments` on `launcher` (a runtime's
+    /// supervisor); returns once its handshake is done and the arguments are on their way.
+    static func start<each Input, Output>(_ function: ProcessFunction<repeat each Input, Output>, _ arguments: repeat each Input,
+                                          options: ProcessOptions, on launcher: any ChildLauncher) async throws -> ProcessTask<Output> {
+        let child = try await launcher.launch(entry: function.name, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
+                                              trampoline: false)
         do {
             try child.record.sendArgument(EntryArguments(repeat each arguments))
         } catch {
@@ -155,45 +150,20 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
         return ProcessTask(child, decodeResult: function.decodeResult)
     }
 
-    /// Starts a long-lived ``Worker``; returns once its handshake is done. Talk to it with
-    /// ``request(_:as:timeout:)``; it ends when the parent ends its mailbox
-    /// (``closeMailbox()``) or at the parent's exit.
-    public static func start<W: Worker>(_ worker: W.Type, options: ProcessOptions = .init()) async throws -> ChildProcess {
-        try await launch(entry: W.entryName, options: ProcessNames.assign(options, prefix: W.entryName))
+    /// Starts a long-lived ``Worker`` on `launcher`; returns once its handshake is done.
+    static func start<W: Worker>(_ worker: W.Type, options: ProcessOptions, on launcher: any ChildLauncher) async throws -> ChildProcess {
+        try await launcher.launch(entry: W.entryName, options: ProcessNames.assign(options, prefix: W.entryName), trampoline: false)
     }
 
-    /// Starts any executable that speaks Protocols/PROTOCOL.md on fds 3 and 4 (a Python
-    /// script, another Swift tool) as a worker. It is started through this program, which ties
-    /// its life to the supervisor's before it `exec`s the executable (a trampoline).
-    public static func start(executable: String, arguments: [String] = [], options: ProcessOptions = .init()) async throws -> ChildProcess {
+    /// Starts a foreign executable on `launcher`, through a trampoline unless
+    /// ``Multiprocessing/defaultExecutable`` is set.
+    static func start(executable: String, arguments: [String], options: ProcessOptions,
+                      on launcher: any ChildLauncher) async throws -> ChildProcess {
         var options = options
         options.executable = executable
         options.arguments = arguments
-        return try await launch(entry: nil, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
-                                trampoline: Multiprocessing.defaultExecutable == nil)
-    }
-
-    /// Runs `function` with `arguments` in a child and returns its result: Python's
-    /// `Process(target=f, args=...).start(); join()`, with the return value. An error thrown in
-    /// the child is thrown here as a ``RemoteError`` naming its type and message.
-    ///
-    /// ```swift
-    /// let total = try await ChildProcess.run(add, 2, 3)
-    /// try await ChildProcess.run(ping)          // a function that returns nothing
-    /// ```
-    @discardableResult
-    public static func run<each Input, Output>(_ function: ProcessFunction<repeat each Input, Output>, _ arguments: repeat each Input,
-                                               options: ProcessOptions = .init()) async throws -> Output {
-        let task = try await start(function, repeat each arguments, options: options)
-        let output = try await task.value
-        _ = try await task.join()
-        return output
-    }
-
-    /// Every start goes through here: the default runtime's supervisor (``DefaultLauncher``;
-    /// ``ProcessError/Code/notBootstrapped`` before `bootstrap`) spawns it.
-    static func launch(entry: String?, options: ProcessOptions, trampoline: Bool = false) async throws -> ChildProcess {
-        try await DefaultLauncher.started().launch(entry: entry, options: options, trampoline: trampoline)
+        return try await launcher.launch(entry: nil, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
+                                         trampoline: Multiprocessing.defaultExecutable == nil)
     }
 
     // MARK: results and requests
@@ -291,12 +261,6 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
     /// Whether ``close()`` released this handle.
     public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    /// The children started by this process that have not been joined... that are still known
-    /// to the supervisor (alive, or exited with answers still being read). Python's
-    /// `active_children()`.
-    public static func activeChildren() -> [ChildProcess] {
-        DefaultLauncher.ifStarted?.activeChildren ?? []
-    }
 
     /// Waits until at least one of `children` has exited (or `timeout` passes) and returns those
     /// that have: Python's `multiprocessing.connection.wait` over process sentinels.

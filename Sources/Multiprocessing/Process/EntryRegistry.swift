@@ -1,11 +1,22 @@
 import Synchronization
 
-/// Entries registered by ``Multiprocessing/bootstrap(functions:workers:)``, by name.
-enum EntryRegistry {
-    private static let entries = Mutex<[String: EntryDefinition]>([:])
+/// The entries a runtime knows by name: what its supervisor may start (a name it does not
+/// hold is refused before anything is spawned) and what a child runs. Bootstrap fills the
+/// default runtime's; a test fills the one of a runtime it makes.
+///
+/// ```swift
+/// let entries = EntryRegistry()
+/// try entries.register(square.definition)
+/// let runtime = Runtime(entries: entries)
+/// ```
+final class EntryRegistry: Sendable {
+    private let entries = Mutex<[String: EntryDefinition]>([:])
 
-    static func register(_ definition: EntryDefinition) throws {
-        try entries.withLock { table in
+    init() {}
+
+    /// Adds `definition`. Throws ``ProcessError/Code/duplicateEntry`` for a name taken already.
+    func register(_ definition: EntryDefinition) throws(ProcessError) {
+        try entries.withLock { (table) throws(ProcessError) in
             if table[definition.name] != nil {
                 throw ProcessError(ProcessError.Code.duplicateEntry, "two entries are registered as \"\(definition.name)\"")
             }
@@ -13,8 +24,10 @@ enum EntryRegistry {
         }
     }
 
-    static func lookup(_ name: String) -> EntryDefinition? { entries.withLock { $0[name] } }
-    static var names: [String] { entries.withLock { $0.keys.sorted() } }
+    /// The entry named `name`, if registered.
+    func lookup(_ name: String) -> EntryDefinition? { entries.withLock { $0[name] } }
+    /// Every registered name, sorted.
+    var names: [String] { entries.withLock { $0.keys.sorted() } }
 }
 
 extension ChildEnvironment {

@@ -14,8 +14,8 @@ extension Multiprocessing {
     /// try await Multiprocessing.bootstrap(functions: [square], workers: [Tally.self])
     /// ```
     public static func bootstrap(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) async throws {
-        guard let entry = try prepare(functions: functions, workers: workers) else { return }
-        ProcessEnvironment.exit(await runChild(entry: entry))
+        guard let child = try prepare(functions: functions, workers: workers) else { return }
+        ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries))
     }
 
     /// ``bootstrap(functions:workers:)`` for a synchronous `main` (or a test bundle's set-up):
@@ -24,42 +24,45 @@ extension Multiprocessing {
     /// until the entry ends, and exits with its code. A separate name, not an overload: in
     /// top-level code an `await` would otherwise pick this one.
     public static func bootstrapBlocking(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) throws {
-        guard let entry = try prepare(functions: functions, workers: workers) else { return }
-        Task { ProcessEnvironment.exit(await runChild(entry: entry)) }
+        guard let child = try prepare(functions: functions, workers: workers) else { return }
+        Task { ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries)) }
         while true { _ = try? FileDescriptor.poll([], for: .readable, timeout: nil) }
     }
 
     /// Registers the entries; runs a trampoline's `exec`; returns the entry to run in a child,
     /// `nil` in the parent (whose default runtime, interrupt handling and arena are set up
     /// here; a child's runtime is made once its handshake is done).
-    private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type]) throws -> String? {
-        for function in functions { if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try EntryRegistry.register(function.definition) } }
-        for worker in workers { try EntryRegistry.register(worker.definition) }
+    private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type]) throws -> (entry: String, entries: EntryRegistry)? {
+        let entries = EntryRegistry()
+        for function in functions {
+            if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try entries.register(function.definition) }
+        }
+        for worker in workers { try entries.register(worker.definition) }
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)
         }
         guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
             // From here on this process may start children.
-            let runtime = Runtime()
+            let runtime = Runtime(entries: entries)
             Runtime.install(runtime)
             // Ctrl-C stops the children in order.
             Interrupts.install { await runtime.supervisorIfStarted?.shutDownEverything() }
-            _ = try? Arena.current   // the root creates the process tree's arena
+            _ = try? runtime.arena()   // the root creates the process tree's arena
             return nil
         }
-        return entry
+        return (entry, entries)
     }
 
-    /// The life of a child: tie its life to the supervisor's, check the entry, shake hands,
-    /// run, and return the exit code.
-    static func runChild(entry: String) async -> Int32 {
+    /// The life of a child: tie its life to the supervisor's, find the entry in `entries`,
+    /// shake hands, run, and return the exit code.
+    static func runChild(entry: String, entries: EntryRegistry) async -> Int32 {
         let name = ProcessEnvironment.value(ChildEnvironment.name) ?? entry
         guard tieLifeToParent() else { return ChildExitCode.orphaned }
-        _ = try? Arena.current   // map the inherited arena before the entry runs (an error shows on use)
+        let arena = ArenaSlot.inherited()   // map the inherited arena before the entry runs (an error shows on use)
         // As CPython does: a write to a closed channel is an EPIPE error to handle, not death.
         _ = try? Signal.pipe.setIgnored(true)
-        guard let definition = EntryRegistry.lookup(entry) else {
-            RuntimeLog.error("[\(name)] unknown entry \"\(entry)\": this executable registers \(EntryRegistry.names.map { "\"\($0)\"" }.joined(separator: ", ")); pass every entry to Multiprocessing.bootstrap",
+        guard let definition = entries.lookup(entry) else {
+            RuntimeLog.error("[\(name)] unknown entry \"\(entry)\": this executable registers \(entries.names.map { "\"\($0)\"" }.joined(separator: ", ")); pass every entry to Multiprocessing.bootstrap",
                              metadata: ["worker": "\(name)", "pid": "\(ProcessControl.id)", "entry": "\(entry)"])
             return ChildExitCode.unknownEntry
         }
@@ -84,7 +87,7 @@ extension Multiprocessing {
             let loop = try ChildRunLoop(session: session)
             session.runLoop = loop
             // From here on this child may start children of its own, and use queues.
-            Runtime.install(Runtime(session: session))
+            Runtime.install(Runtime(session: session, arena: arena, entries: entries))
             code = try await loop.run { await definition.run(session) }
         } catch {
             session.log("the child's run loop could not start: \(error)")

@@ -10,14 +10,27 @@ extension Runtime {
     /// ```
     public func start<each Input, Output>(_ function: ProcessFunction<repeat each Input, Output>, _ arguments: repeat each Input,
                                           options: ProcessOptions = .init()) async throws -> ProcessTask<Output> {
-        let child = try await supervisor().launch(entry: function.name, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
-                                                  trampoline: false)
-        do {
-            try child.record.sendArgument(EntryArguments(repeat each arguments))
-        } catch {
-            child.kill()
-            throw error
+        try await ChildProcess.start(function, repeat each arguments, options: options, on: supervisor())
+    }
+
+    /// Starts a long-lived ``Worker`` under this runtime's supervisor:
+    /// ``ChildProcess/start(_:options:)`` without the default runtime.
+    public func start<W: Worker>(_ worker: W.Type, options: ProcessOptions = .init()) async throws -> ChildProcess {
+        try await ChildProcess.start(worker, options: options, on: supervisor())
+    }
+
+    /// Starts a foreign executable under this runtime's supervisor:
+    /// ``ChildProcess/start(executable:arguments:options:)`` without the default runtime.
+    public func start(executable: String, arguments: [String] = [], options: ProcessOptions = .init()) async throws -> ChildProcess {
+        try await ChildProcess.start(executable: executable, arguments: arguments, options: options, on: supervisor())
+    }
+
+    /// Registers `functions` (barrier actions go to the barrier actions' table) and `workers`
+    /// as entries this runtime may start. Throws ``ProcessError/Code/duplicateEntry``.
+    func register(functions: [any ProcessEntry], workers: [any Worker.Type]) throws {
+        for function in functions {
+            if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try entries.register(function.definition) }
         }
-        return ProcessTask(child, decodeResult: function.decodeResult)
+        for worker in workers { try entries.register(worker.definition) }
     }
 }

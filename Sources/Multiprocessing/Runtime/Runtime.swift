@@ -24,27 +24,32 @@ public final class Runtime: Sendable {
     /// ``ProcessError/Code/notBootstrapped``.
     public static var current: Runtime {
         get throws(ProcessError) {
-            guard let runtime = installed.withLock({ $0 }) else { throw DefaultLauncher.notBootstrapped }
+            guard let runtime = installed.withLock({ $0 }) else { throw notBootstrapped }
             return runtime
         }
+    }
+
+    /// The error of a start (or any use of the default runtime) before bootstrap.
+    static var notBootstrapped: ProcessError {
+        ProcessError(.notBootstrapped, "cannot start a child: this program never called Multiprocessing.bootstrap. "
+            + "Call `try await Multiprocessing.bootstrap(functions: [...], workers: [...])` first, at the top of main, "
+            + "before anything else runs (a child is this program started again, and bootstrap is where it runs its entry)")
     }
 
     /// The default runtime if bootstrap made one.
     static var ifInstalled: Runtime? { installed.withLock { $0 } }
 
-    /// Makes `runtime` the default: ``current`` answers it, and ``ChildProcess`` starts
-    /// through its supervisor. Called by bootstrap.
+    /// Makes `runtime` the default: ``current`` answers it, ``ChildProcess`` starts through
+    /// its supervisor, primitives are made in its arena. Called by bootstrap.
     static func install(_ runtime: Runtime) {
         installed.withLock { $0 = runtime }
-        DefaultLauncher.install { start in
-            guard let runtime = Runtime.ifInstalled else { return nil }
-            return start ? try runtime.supervisor() : runtime.supervisorIfStarted
-        }
+        ArenaSources.installDefault(runtime)
     }
 
     /// The key under which a decoder's `userInfo` names the runtime whose clients a decoded
-    /// queue handle uses (without it, the default runtime's).
-    public static let userInfoKey = CodingUserInfoKey(rawValue: "multiprocessing.runtime")!
+    /// queue handle uses, and whose arena a decoded lock, value or array is in (without it,
+    /// the default runtime's).
+    public static let userInfoKey = ArenaSources.userInfoKey
 
     /// In a child, its end of the channel to the parent's supervisor.
     let session: ChildSession?
@@ -53,17 +58,26 @@ public final class Runtime: Sendable {
     /// This process's queue clients (through ``queueService`` in the parent, over
     /// ``session`` in a child).
     let queueClients: QueueClients
+    /// This process tree's shared memory as this runtime holds it: created on first use in a
+    /// root runtime, the inherited one in a child's (the locks, values and arrays made
+    /// through this runtime live there).
+    let arenaSlot: ArenaSlot
+    /// The entries this runtime's supervisor may start (in a child: the one it runs is there).
+    let entries: EntryRegistry
     private let slot: SupervisorSlot
 
-    /// A runtime for a parent (no `session`) or for a child whose handshake is done.
+    /// A runtime for a parent (no `session`: it creates an arena of its own on first use) or
+    /// for a child whose handshake is done (with the arena it inherited), knowing `entries`.
     /// Nothing starts here: the supervisor starts with the first spawn or queue.
-    init(session: ChildSession? = nil) {
+    init(session: ChildSession? = nil, arena: ArenaSlot = ArenaSlot(), entries: EntryRegistry = EntryRegistry()) {
         self.session = session
+        arenaSlot = arena
+        self.entries = entries
         let service = QueueService()
         let slot = SupervisorSlot(SupervisorCore.Configuration(
             services: [service],
-            descriptorsForChildren: { Arena.descriptorForChildren.map { [(label: Arena.descriptorLabel, descriptor: $0)] } ?? [] },
-            beforeInterruptedExit: { SegmentTracker.cleanUpAtExit() }))
+            descriptorsForChildren: { arena.descriptorsForChildren },
+            beforeInterruptedExit: { arena.stopTracking() }, entries: entries), arena: arena)
         self.slot = slot
         queueService = service
         if let session {
@@ -90,10 +104,11 @@ public final class Runtime: Sendable {
     public func supervisorExecutor() throws(ProcessError) -> any TaskExecutor { try supervisor().executor }
 
     /// Stops what this runtime started: its children (SIGTERM, a grace period, SIGKILL), its
-    /// supervisor's loop and reaper. For a runtime a test made; the default one lives as long
-    /// as the process.
+    /// supervisor's loop and reaper, its segment tracker (unlinking the segments it still
+    /// tracks). For a runtime a test made; the default one lives as long as the process.
     func shutdown() async {
         await slot.ifStarted?.shutdown()
+        arenaSlot.stopTracking()
     }
 }
 
@@ -101,14 +116,18 @@ public final class Runtime: Sendable {
 private final class SupervisorSlot: Sendable {
     private let current = Mutex<SupervisorCore?>(nil)
     private let configuration: SupervisorCore.Configuration
+    private let arena: ArenaSlot
 
-    init(_ configuration: SupervisorCore.Configuration) { self.configuration = configuration }
+    init(_ configuration: SupervisorCore.Configuration, arena: ArenaSlot) {
+        self.configuration = configuration
+        self.arena = arena
+    }
 
     func started() throws(ProcessError) -> SupervisorCore {
         try current.withLock { (core) throws(ProcessError) -> SupervisorCore in
             if let core { return core }
             // The arena first: its exit handler (segment cleanup) then runs after the supervisor's.
-            _ = Arena.descriptorForChildren
+            _ = try? arena.arena()
             let made = try SupervisorCore(configuration)
             core = made
             return made

@@ -27,9 +27,10 @@ struct ArenaAllocation {
     var pointer: UnsafeMutableRawPointer
 }
 
-/// The process tree's shared memory: one sparse memory file (memfd) created by the root
-/// process (the one that calls `bootstrap` without being a child), handed to every child at
-/// spawn (`MP_FDS=arena:N`) and mapped by each at the same size. Shared values, arrays,
+/// The process tree's shared memory: one sparse memory file (memfd) created by a root
+/// runtime (the one `bootstrap` makes in the program the user started, or one a test makes),
+/// handed to every child its supervisor spawns (`MP_FDS=arena:N`) and mapped by each at the
+/// same size; a child's runtime holds the one it inherited (``ArenaSlot``). Shared values, arrays,
 /// atomics and locks are allocated in it; any process can allocate and free.
 ///
 /// Layout (``ArenaLayout``): a header page (identity, the allocator's bump pointer, free
@@ -39,7 +40,7 @@ struct ArenaAllocation {
 /// The memory file lives as long as any process of the tree maps it; a block in it is freed
 /// with its last handle (``ArenaReference``) or by an explicit ``free(_:)``.
 final class Arena: @unchecked Sendable {
-    /// The mapping (never unmapped: the arena lives as long as the process).
+    /// The mapping (unmapped with the arena's last holder).
     let region: MappedRegion
     /// The memory file, kept open to hand to children (close-on-exec).
     let descriptor: FileDescriptor
@@ -60,47 +61,26 @@ final class Arena: @unchecked Sendable {
         self.id = region.baseAddress.load(fromByteOffset: ArenaLayout.idOffset, as: UInt64.self)
     }
 
-    /// Only an arena of the tests' own (``create(size:)``) ever goes away; this process's is
-    /// kept for the life of the process.
+    /// An arena goes with its last holder: its runtime and every block's ``ArenaReference``
+    /// (the default runtime's lives as long as the process).
     deinit { try? descriptor.close() }
 
-    // MARK: this process's arena
+    // MARK: making one (a runtime's ArenaSlot holds it)
 
     /// The label of the arena's descriptor in `MP_FDS`.
     static let descriptorLabel = "arena"
 
-    private static let instance: Result<Arena, SharedMemoryError> = open()
-
-    /// This process's arena: created in the root process on first use (``Multiprocessing/bootstrap(functions:workers:)``
-    /// does it at start), mapped from the inherited descriptor in a child. Throws
-    /// ``SharedMemoryError/Code/arenaUnavailable`` in a child started without one, or when it
-    /// cannot be created or mapped.
-    static var current: Arena {
-        get throws(SharedMemoryError) { try instance.get() }
-    }
-
-    /// The arena's descriptor to hand to a child, if this process has an arena.
-    static var descriptorForChildren: FileDescriptor? {
-        guard case .success(let arena) = instance else { return nil }
-        return arena.descriptor
-    }
-
-    /// Maps the inherited arena in a child, creates one in the root.
-    private static func open() -> Result<Arena, SharedMemoryError> {
-        if ProcessEnvironment.value(ChildEnvironment.entry) != nil {
-            guard let number = ChildEnvironment.inheritedDescriptors()[descriptorLabel] else {
-                return .failure(SharedMemoryError(.arenaUnavailable, "this child was started without an arena (no \"\(descriptorLabel)\" in \(ChildEnvironment.descriptors))"))
-            }
-            return Result { () throws(SharedMemoryError) -> Arena in try attach(FileDescriptor(rawValue: number)) }
+    /// The arena this child inherited (`MP_FDS=arena:N`), mapped. Throws
+    /// ``SharedMemoryError/Code/arenaUnavailable`` in a process started without one, or when
+    /// it cannot be mapped.
+    static func inherited() throws(SharedMemoryError) -> Arena {
+        guard let number = ChildEnvironment.inheritedDescriptors()[descriptorLabel] else {
+            throw SharedMemoryError(.arenaUnavailable, "this child was started without an arena (no \"\(descriptorLabel)\" in \(ChildEnvironment.descriptors))")
         }
-        return Result { () throws(SharedMemoryError) -> Arena in
-            let arena = try create()
-            SegmentTracker.arenaCreated(arena)
-            return arena
-        }
+        return try attach(FileDescriptor(rawValue: number))
     }
 
-    /// Creates an arena (this process's, or a private one for tests): a memfd of ``ArenaLayout/reservedSize`` (sparse: pages cost memory
+    /// Creates an arena (a root runtime's, or a private one for tests): a memfd of ``ArenaLayout/reservedSize`` (sparse: pages cost memory
     /// only once touched), mapped, its header written.
     static func create(size: Int = ArenaLayout.reservedSize) throws(SharedMemoryError) -> Arena {
         let descriptor: FileDescriptor

@@ -2,10 +2,10 @@ import Synchronization
 
 /// The resource tracker of named shared memory segments (Python's `resource_tracker`): the
 /// names of live segments are kept in a table in the arena, which every process of the tree
-/// maps. `SharedMemory(create:)` registers a name there, `unlink` removes it, from any
-/// process. The root process (the arena's creator) unlinks every name still in the table
-/// when it exits: normally, after its children (`atexit`), and on SIGINT/SIGTERM, after
-/// stopping them (`Interrupts`). A child that crashes leaves its names in the table, so they
+/// maps. `SharedMemory(size:)` registers a name there, `unlink` removes it, from any
+/// process. The root (the runtime that created the arena) unlinks every name still in the
+/// table at its shutdown, or when its process exits: normally, after its children
+/// (`atexit`), and on SIGINT/SIGTERM, after stopping them (`Interrupts`). A child that crashes leaves its names in the table, so they
 /// go at the root's exit.
 ///
 /// A root killed with SIGKILL runs none of that: a tracker process (``TrackerProcess``),
@@ -13,32 +13,49 @@ import Synchronization
 /// the root's death, however it comes, is an end of file there, and the tracker unlinks what
 /// is left in the table (its copy of the arena's mapping survives) and exits. After a normal
 /// exit the root closes the pipe and reaps the tracker.
-enum SegmentTracker {
-    private static let tracker = Mutex<TrackerProcess?>(nil)
+final class SegmentTracker: Sendable {
+    /// The root arena whose segment table this tracks.
+    let arena: Arena
+    private let process: Mutex<TrackerProcess?>
 
-    /// Called once by the root when it creates `arena`: the exit-time cleanup, and the
-    /// tracker process for a death that skips it. Without a tracker (a fork that failed),
-    /// the exit-time cleanup still runs.
-    static func arenaCreated(_ arena: Arena) {
-        ProcessEnvironment.atExit { SegmentTracker.cleanUpAtExit() }
-        let started = try? TrackerProcess.start(table: UnsafeRawPointer(arena.base + ArenaLayout.segmentTableOffset),
-                                                slotCount: ArenaLayout.segmentSlotCount, slotSize: ArenaLayout.segmentSlotSize)
-        tracker.withLock { $0 = started }
+    /// The trackers the exit handler cleans up, and whether it is installed: a C `atexit`
+    /// handler captures nothing, so this list is process-wide (ARCHITECTURE's one default).
+    private static let live = Mutex<(handlerInstalled: Bool, trackers: [SegmentTracker])>((handlerInstalled: false, trackers: []))
+
+    /// Called once by a root runtime's ``ArenaSlot`` when it creates `arena`: the exit-time
+    /// cleanup, and the tracker process for a death that skips it. Without a tracker (a fork
+    /// that failed), the exit-time cleanup still runs.
+    init(root arena: Arena) {
+        self.arena = arena
+        process = Mutex(try? TrackerProcess.start(table: UnsafeRawPointer(arena.base + ArenaLayout.segmentTableOffset),
+                                                  slotCount: ArenaLayout.segmentSlotCount, slotSize: ArenaLayout.segmentSlotSize))
+        let installHandler = Self.live.withLock { live in
+            live.trackers.append(self)
+            defer { live.handlerInstalled = true }
+            return !live.handlerInstalled
+        }
+        if installHandler { ProcessEnvironment.atExit { SegmentTracker.stopEveryTracker() } }
     }
 
-    /// At the root's exit: unlinks what is left, then stops and reaps the tracker.
-    static func cleanUpAtExit() {
+    /// At the root's exit: every live tracker unlinks what is left and stops.
+    static func stopEveryTracker() {
+        for tracker in live.withLock({ $0.trackers }) { tracker.stop() }
+    }
+
+    /// Unlinks what is left in the table, then stops and reaps the tracker process; forgets
+    /// this tracker. Twice is harmless.
+    func stop() {
         unlinkEverySegment()
-        tracker.withLock { current in
+        process.withLock { current in
             current?.stop()
             current = nil
         }
+        Self.live.withLock { $0.trackers.removeAll { $0 === self } }
     }
 
-    /// Unlinks every segment still registered (in the root; nothing elsewhere).
-    static func unlinkEverySegment() {
-        guard let arena = try? Arena.current, arena.isRoot,
-              let names = try? arena.trackedSegmentNames() else { return }
+    /// Unlinks every segment still registered.
+    func unlinkEverySegment() {
+        guard let names = try? arena.trackedSegmentNames() else { return }
         for name in names {
             _ = FileDescriptor._unlinkSharedMemory(name: SharedMemory.systemName(name))
             _ = try? arena.unregisterSegment(name)

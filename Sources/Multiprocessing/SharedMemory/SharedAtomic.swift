@@ -26,10 +26,11 @@ public struct SharedAtomic<Value: SharedAtomicInteger>: Sendable, Hashable, Coda
     private static var byteCount: Int { MemoryLayout<Atomic<Value>>.size }
     @usableFromInline var kind: String { "SharedAtomic<\(String(reflecting: Value.self))>" }
 
-    /// A new atomic integer in the arena, set to `initial`. Throws
-    /// ``SharedMemoryError/Code/arenaUnavailable`` or ``SharedMemoryError/Code/arenaExhausted``.
-    public init(_ initial: Value) throws(SharedMemoryError) {
-        block = try SharedBlock.allocate(byteCount: Self.byteCount, alignment: MemoryLayout<Atomic<Value>>.alignment, kind: Self.self)
+    /// A new atomic integer in `arena`, set to `initial`. Throws
+    /// ``SharedMemoryError/Code/arenaExhausted`` when it is full. (`SharedAtomic(_:)`, in
+    /// Runtime/, uses the default runtime's arena.)
+    init(_ initial: Value, in arena: Arena) throws(SharedMemoryError) {
+        block = try SharedBlock.allocate(byteCount: Self.byteCount, alignment: MemoryLayout<Atomic<Value>>.alignment, kind: Self.self, in: arena)
         block.pointer.bindMemory(to: Atomic<Value>.self, capacity: 1).initialize(to: Atomic(initial))
     }
 
@@ -88,15 +89,18 @@ public struct SharedAtomic<Value: SharedAtomicInteger>: Sendable, Hashable, Coda
 
     /// Encodes the handle (not the value): `{"handle", "type"}`.
     public func encode(to encoder: any Encoder) throws {
-        try block.encode(to: encoder, type: Value.self, count: nil, lock: nil)
+        var container = encoder.container(keyedBy: SharedBlock.CodingKeys.self)
+        try block.encode(into: &container, type: Value.self, count: nil)
     }
 
     /// Attaches to the atomic an encoded handle names. Throws a ``SharedMemoryError``:
     /// ``SharedMemoryError/Code/typeMismatch`` for another integer type,
-    /// ``SharedMemoryError/Code/staleHandle`` for a freed one.
+    /// ``SharedMemoryError/Code/staleHandle`` for a freed one. The arena is the one of the
+    /// runtime the decoder's `userInfo` names (`Runtime.userInfoKey`), else the default one.
     public init(from decoder: any Decoder) throws {
-        let fields = try SharedBlock.decodeFields(from: decoder, type: Value.self, kind: "SharedAtomic<\(String(reflecting: Value.self))>")
-        block = try SharedBlock.attach(fields.handle, byteCount: Self.byteCount, kind: Self.self)
+        let container = try decoder.container(keyedBy: SharedBlock.CodingKeys.self)
+        let fields = try SharedBlock.decodeFields(from: container, type: Value.self, kind: "SharedAtomic<\(String(reflecting: Value.self))>")
+        block = try SharedBlock.attach(fields.handle, byteCount: Self.byteCount, kind: Self.self, in: ArenaSources.forDecoding(decoder))
     }
 }
 

@@ -1,8 +1,9 @@
 /// The arena block behind a shared value, array or atomic: its handle, where it is mapped
 /// here, and the checks and the `Codable` form they share.
 ///
-/// The block holds the data only; a value's or array's lock is an ``RLock`` or a ``Lock`` of
-/// its own (as Python's `Value` wraps its ctypes object with a separate `RLock`).
+/// The block holds the data only; a value's or array's lock is a primitive of its own (as
+/// Python's `Value` wraps its ctypes object with a separate `RLock`), encoded beside the block
+/// by `SharedValues/`.
 ///
 /// Copies of a `SharedBlock` share one ``ArenaReference``: the block is freed when the last
 /// copy in the last process is gone (or by an explicit `free()`).
@@ -17,20 +18,19 @@ struct SharedBlock: @unchecked Sendable, Hashable {   // `pointer` is into the a
     @usableFromInline static func == (a: SharedBlock, b: SharedBlock) -> Bool { a.handle == b.handle }
     @usableFromInline func hash(into hasher: inout Hasher) { hasher.combine(handle) }
 
-    /// Allocates `byteCount` bytes for `kind` (a type, for its tag and for messages).
-    static func allocate(byteCount: Int, alignment: Int, kind: Any.Type, zeroed: Bool = true) throws(SharedMemoryError) -> SharedBlock {
+    /// Allocates `byteCount` bytes for `kind` (a type, for its tag and for messages) in `arena`.
+    static func allocate(byteCount: Int, alignment: Int, kind: Any.Type, zeroed: Bool = true,
+                         in arena: Arena) throws(SharedMemoryError) -> SharedBlock {
         guard alignment <= ArenaLayout.blockHeaderSize else {
             throw SharedMemoryError(.invalidArgument, "\(String(reflecting: kind)): an alignment of \(alignment) bytes is more than the arena's \(ArenaLayout.blockHeaderSize)")
         }
-        let arena = try Arena.current
         let allocation = try arena.allocate(byteCount: byteCount, alignment: max(alignment, 1), tag: ArenaLayout.typeTag(kind), zeroed: zeroed)
         return SharedBlock(handle: allocation.handle, pointer: allocation.pointer, reference: ArenaReference(adopting: allocation.handle, in: arena))
     }
 
     /// The block of a handle received from another process (or this one), checked; adopts the
-    /// count its encoding took (``encode(to:type:count:lock:)``).
-    static func attach(_ handle: ArenaHandle, byteCount: Int, kind: Any.Type) throws(SharedMemoryError) -> SharedBlock {
-        let arena = try Arena.current
+    /// count its encoding took (``encode(into:type:count:)``).
+    static func attach(_ handle: ArenaHandle, byteCount: Int, kind: Any.Type, in arena: Arena) throws(SharedMemoryError) -> SharedBlock {
         let pointer = try arena.resolve(handle, expectedByteCount: byteCount, expectedTag: ArenaLayout.typeTag(kind))
         return SharedBlock(handle: handle, pointer: pointer, reference: ArenaReference(adopting: handle, in: arena))
     }
@@ -50,42 +50,33 @@ struct SharedBlock: @unchecked Sendable, Hashable {   // `pointer` is into the a
     }
 
     func free(_ kind: String) throws(SharedMemoryError) {
-        do { try Arena.current.free(handle) } catch {
+        do { try reference.arena.free(handle) } catch {
             throw SharedMemoryError(error.code, "\(kind): \(error.message)")
         }
     }
 
     // MARK: Codable form: {"handle": {...}, "type": "Swift.Int", "count": n, "lock": {...}, "reentrant": true}
+    // (`lock` and `reentrant` are written by SharedValues/, for a value or array with a lock.)
 
     enum CodingKeys: String, CodingKey { case handle, type, count, lock, reentrant }
 
-    /// Encodes the handle, counted as one more holder until a decoder adopts it
-    /// (``Arena/retainHandle(_:)``), and the lock's handle with its kind.
-    func encode(to encoder: any Encoder, type: Any.Type, count: Int?, lock: SharedLock?) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
+    /// Encodes the handle into `container`, counted as one more holder until a decoder adopts
+    /// it (``Arena/retainHandle(_:)``).
+    func encode(into container: inout KeyedEncodingContainer<CodingKeys>, type: Any.Type, count: Int?) throws {
         try reference.arena.retainHandle(handle)
         try container.encode(handle, forKey: .handle)
         try container.encode(String(reflecting: type), forKey: .type)
         try container.encodeIfPresent(count, forKey: .count)
-        if let lock {
-            try container.encode(lock, forKey: .lock)
-            try container.encode(lock is RLock, forKey: .reentrant)
-        }
     }
 
-    /// The fields of an encoded handle, after checking its element type is `type`.
-    static func decodeFields(from decoder: any Decoder, type: Any.Type, kind: String) throws -> (handle: ArenaHandle, count: Int?, lock: SharedLock?) {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
+    /// The handle and count of an encoded block, after checking its element type is `type`.
+    static func decodeFields(from container: KeyedDecodingContainer<CodingKeys>, type: Any.Type,
+                             kind: String) throws -> (handle: ArenaHandle, count: Int?) {
         let handle = try container.decode(ArenaHandle.self, forKey: .handle)
         let encodedType = try container.decode(String.self, forKey: .type)
         guard encodedType == String(reflecting: type) else {
             throw SharedMemoryError(.typeMismatch, "\(kind) cannot attach to the \(handle): it holds \(encodedType), not \(String(reflecting: type))")
         }
-        var lock: SharedLock?
-        if container.contains(.lock) {
-            lock = try container.decode(Bool.self, forKey: .reentrant)
-                ? try container.decode(RLock.self, forKey: .lock) : try container.decode(Lock.self, forKey: .lock)
-        }
-        return (handle, try container.decodeIfPresent(Int.self, forKey: .count), lock)
+        return (handle, try container.decodeIfPresent(Int.self, forKey: .count))
     }
 }

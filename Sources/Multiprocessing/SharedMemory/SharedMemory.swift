@@ -29,13 +29,17 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
     /// The segment's size in bytes.
     public let size: Int
     private let region: Mutex<MappedRegion?>
+    /// The arena whose segment table ``unlink()`` removes the name from (the creator's, or the
+    /// runtime's that attached; nil: no table to update).
+    let tracker: Arena?
     // Immutable; valid while `region` holds the mapping.
     nonisolated(unsafe) private let start: UnsafeMutableRawPointer
 
     /// The longest name a segment can have.
     public static var maximumNameLength: Int { Arena.maximumSegmentNameLength }
 
-    private init(name: String, size: Int, region: MappedRegion) {
+    private init(name: String, size: Int, region: MappedRegion, tracker: Arena?) {
+        self.tracker = tracker
         self.name = name
         self.size = size
         self.start = region.baseAddress
@@ -68,11 +72,13 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
     /// ``SharedMemoryError/Code/tooManySegments`` when the tracker is full,
     /// ``SharedMemoryError/Code/arenaUnavailable`` in a process without an arena (a tracked
     /// segment needs one).
-    public convenience init(size: Int, name: String? = nil, track: Bool = true) throws(SharedMemoryError) {
+    ///
+    /// `tracker` is the arena whose segment table tracks it (nil: `track: false`);
+    /// `SharedMemory(size:name:track:)`, in Runtime/, passes the default runtime's.
+    convenience init(size: Int, name: String? = nil, tracker arena: Arena?) throws(SharedMemoryError) {
         guard size > 0 else {
             throw SharedMemoryError(.invalidArgument, "a shared memory segment needs a size above 0 bytes, not \(size)")
         }
-        let arena = track ? try Arena.current : nil
         if let available = try? FileSystemSpace.availableBytes(at: "/dev/shm"), size > available {
             throw SharedMemoryError(.tooLarge, "a segment of \(size) bytes does not fit: /dev/shm has \(available) bytes left")
         }
@@ -101,7 +107,7 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
         }
         do throws(SystemError) {
             try fd.truncate(toSize: size)
-            self.init(name: segmentName, size: size, region: try MappedRegion(mapping: fd, size: size))
+            self.init(name: segmentName, size: size, region: try MappedRegion(mapping: fd, size: size), tracker: arena)
         } catch {
             _ = FileDescriptor._unlinkSharedMemory(name: Self.systemName(segmentName))
             _ = try? arena?.unregisterSegment(segmentName)
@@ -112,7 +118,8 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
     /// Attaches to the existing segment `name` (with or without its leading slash), mapping all
     /// of it. Throws ``SharedMemoryError/Code/segmentNotFound`` when there is none,
     /// ``SharedMemoryError/Code/invalidArgument`` for a bad name or an empty segment.
-    public convenience init(attaching name: String) throws(SharedMemoryError) {
+    /// ``unlink()`` removes the name from `tracker`'s segment table (the attaching runtime's).
+    convenience init(attaching name: String, tracker: Arena?) throws(SharedMemoryError) {
         let bare = try Self.checkName(name)
         let fd: FileDescriptor
         do {
@@ -128,7 +135,7 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
             guard size > 0 else {
                 throw SystemError(.invalidArgument, operation: "mmap", subject: .name(bare), detail: "the segment is empty")
             }
-            self.init(name: bare, size: size, region: try MappedRegion(mapping: fd, size: size))
+            self.init(name: bare, size: size, region: try MappedRegion(mapping: fd, size: size), tracker: tracker)
         } catch {
             throw SharedMemoryError(error.code == .invalidArgument ? .invalidArgument : .systemCallFailed,
                                     "attaching to the segment \"\(bare)\": \(error)", underlyingError: error)
@@ -167,14 +174,15 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
     /// from any process; mappings stay valid until closed. Throws
     /// ``SharedMemoryError/Code/segmentNotFound`` if it was unlinked already.
     public func unlink() throws(SharedMemoryError) {
-        try Self.unlink(name: name)
+        try Self.unlink(name: name, tracker: tracker)
     }
 
-    /// Unlinks the segment `name` (see ``unlink()``) without attaching to it.
-    public static func unlink(name: String) throws(SharedMemoryError) {
+    /// Unlinks the segment `name` and removes it from `tracker`'s segment table (see
+    /// ``unlink()``); `SharedMemory.unlink(name:)`, in Runtime/, passes the default runtime's.
+    static func unlink(name: String, tracker: Arena?) throws(SharedMemoryError) {
         let bare = try checkName(name)
         let result = FileDescriptor._unlinkSharedMemory(name: systemName(bare))
-        _ = try? Arena.current.unregisterSegment(bare)
+        _ = try? tracker?.unregisterSegment(bare)
         switch result {
         case .success: return
         case .failure(.noSuchFileOrDirectory):
@@ -202,7 +210,7 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let name = try container.decode(String.self, forKey: .name)
         let size = try container.decode(Int.self, forKey: .size)
-        try self.init(attaching: name)
+        try self.init(attaching: name, tracker: try? ArenaSources.forDecoding(decoder))
         guard self.size == size else {
             throw SharedMemoryError(.sizeMismatch, "the segment \"\(name)\" has \(self.size) bytes, not the \(size) it was sent with")
         }

@@ -17,6 +17,9 @@ public struct SharedMemoryError: Error, Hashable, Sendable, CustomStringConverti
         /// This process has no arena: a child started without one (a foreign program's child),
         /// or the arena could not be created or mapped.
         public static let arenaUnavailable = Code("arenaUnavailable")
+        /// A primitive made without a runtime before `Multiprocessing.bootstrap` made the
+        /// default one: there is no arena to put it in.
+        public static let notBootstrapped = Code("notBootstrapped")
         /// The arena has no room left for the allocation.
         public static let arenaExhausted = Code("arenaExhausted")
         /// The size asked for is beyond what the arena can ever hold.

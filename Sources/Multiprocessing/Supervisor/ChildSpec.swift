@@ -42,14 +42,15 @@ public struct ChildSpec: Sendable {
     public var restart: RestartPolicy
     public var shutdown: ShutdownPolicy
     public var options: ProcessOptions
-    let start: @Sendable (ProcessOptions) async throws -> ChildProcess
+    /// Starts the child on the supervisor's launcher (its runtime's supervisor).
+    let start: @Sendable (ProcessOptions, any ChildLauncher) async throws -> ChildProcess
 
     /// A ``Worker`` type (permanent by default: a worker is meant to stay up).
     public static func worker<W: Worker>(_ id: String, _ type: W.Type, restart: RestartPolicy = .permanent,
                                          shutdown: ShutdownPolicy = .timeout(.seconds(5)),
                                          options: ProcessOptions = .init()) -> ChildSpec {
-        ChildSpec(id: id, restart: restart, shutdown: shutdown, options: options) { options in
-            try await ChildProcess.start(type, options: options)
+        ChildSpec(id: id, restart: restart, shutdown: shutdown, options: options) { options, launcher in
+            try await ChildProcess.start(type, options: options, on: launcher)
         }
     }
 
@@ -58,16 +59,16 @@ public struct ChildSpec: Sendable {
                                                restart: RestartPolicy = .transient,
                                                shutdown: ShutdownPolicy = .timeout(.seconds(5)),
                                                options: ProcessOptions = .init()) -> ChildSpec {
-        ChildSpec(id: id, restart: restart, shutdown: shutdown, options: options) { options in
-            try await ChildProcess.start(function, input, options: options)
+        ChildSpec(id: id, restart: restart, shutdown: shutdown, options: options) { options, launcher in
+            try await ChildProcess.start(function, input, options: options, on: launcher)
         }
     }
 
     /// Any executable that speaks Protocols/PROTOCOL.md on fds 3 and 4.
     public static func executable(_ id: String, _ path: String, arguments: [String] = [], restart: RestartPolicy = .permanent,
                                   shutdown: ShutdownPolicy = .timeout(.seconds(5)), options: ProcessOptions = .init()) -> ChildSpec {
-        ChildSpec(id: id, restart: restart, shutdown: shutdown, options: options) { options in
-            try await ChildProcess.start(executable: path, arguments: arguments, options: options)
+        ChildSpec(id: id, restart: restart, shutdown: shutdown, options: options) { options, launcher in
+            try await ChildProcess.start(executable: path, arguments: arguments, options: options, on: launcher)
         }
     }
 }

@@ -33,7 +33,7 @@ public actor Supervisor {
     /// ``shutdown()`` waiting for the current transaction to end.
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var outcome: Result<Void, SupervisorError>?
-    /// The runtime's supervisor that starts the children (set by ``start()``).
+    /// The runtime's supervisor that starts the children (set by ``start(on:)``).
     private var launcher: (any ChildLauncher)?
     private var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
 
@@ -45,16 +45,15 @@ public actor Supervisor {
         (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
-    /// Starts every child in order; if one fails to start, stops those already started (in
-    /// reverse order) and throws.
-    public func start() async throws {
+    /// Starts every child in order on `launcher` (a runtime's supervisor; ``start()``, in
+    /// Runtime/, uses the default runtime's); if one fails to start, stops those already
+    /// started (in reverse order) and throws.
+    func start(on launcher: any ChildLauncher) async throws {
         var seen = Set<String>()
         for spec in specs where !seen.insert(spec.id).inserted {
             throw SupervisorError(code: .duplicateID, childID: spec.id, message: "two children are named \(spec.id)")
         }
-        // Before bootstrap this throws notBootstrapped, and no runtime starts. An interrupt
-        // stops this tree before the children started outside it.
-        let launcher = try DefaultLauncher.started()
+        // An interrupt stops this tree before the children started outside it.
         self.launcher = launcher
         launcher.registerForShutdown { [weak self] in await self?.shutdown() }
         busy = true
@@ -98,7 +97,8 @@ public actor Supervisor {
     private func launch(_ spec: ChildSpec) async throws {
         var options = spec.options
         options.name = options.name ?? spec.id
-        let child = try await spec.start(options)
+        guard let launcher else { throw SupervisorError(code: .startFailed, childID: spec.id, message: "the supervisor was not started") }
+        let child = try await spec.start(options, launcher)
         current[spec.id] = child
         eventSink.yield(.started(id: spec.id, pid: child.pid))
         Task { [weak self] in

@@ -1,11 +1,12 @@
-/// Starting a child: what every ``ChildProcess`` start goes through (``DefaultLauncher``, or a
-/// runtime's supervisor given explicitly).
+/// Starting a child: what every ``ChildProcess`` start goes through (the default runtime's
+/// supervisor, or a runtime's given explicitly).
 extension SupervisorCore: ChildLauncher {
     /// Spawns a child for `entry` (nil: a foreign executable) and waits for its handshake. An
-    /// entry this process does not register is refused before anything is spawned.
+    /// entry the configuration's registry does not hold is refused before anything is spawned
+    /// (a supervisor made without a registry checks nothing: the child refuses it).
     func launch(entry: String?, options: ProcessOptions, trampoline: Bool) async throws -> ChildProcess {
-        if let entry, EntryRegistry.lookup(entry) == nil {
-            let registered = EntryRegistry.names
+        if let entry, let entries = configuration.entries, entries.lookup(entry) == nil {
+            let registered = entries.names
             throw ProcessError(.unknownEntry, "cannot start \"\(entry)\": it is not registered in this process ("
                 + (registered.isEmpty ? "no entry is" : "registered: " + registered.map { "\"\($0)\"" }.joined(separator: ", "))
                 + "); pass it to Multiprocessing.bootstrap")

@@ -26,6 +26,8 @@ final class SupervisorCore: Sendable {
         /// Runs before the process exits on an interrupt, once the children are stopped.
         var beforeInterruptedExit: @Sendable () -> Void = {}
         var maxFrameSize = MessagePackLimits.defaultMaxFrameSize
+        /// The entries a launch may start (nil: no check before the spawn).
+        var entries: EntryRegistry?
     }
 
     let group: MultiThreadedEventLoopGroup
@@ -38,7 +40,7 @@ final class SupervisorCore: Sendable {
     let services: ServiceTable
     /// The capabilities of a welcome: flow control's and the services'.
     let capabilities: [String]
-    private let configuration: Configuration
+    let configuration: Configuration
     /// Live children by id.
     private let live = LiveChildren()
     private let spawner: ChildSpawner

@@ -31,10 +31,10 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
     /// `action` (every other process is expected to register the same list),
     /// ``SynchronizationError/Code/invalidArgument`` for fewer than 1 party
     /// or more than 65,536 (a negative timeout is zero, as for ``wait(timeout:)-(Duration?)``),
-    /// ``SynchronizationError/Code/sharedMemoryUnavailable`` when this process has no arena or
-    /// it is full.
-    public convenience init(parties: Int, action: BarrierAction? = nil,
-                            timeout: Duration? = nil) throws(SynchronizationError) {
+    /// ``SynchronizationError/Code/sharedMemoryUnavailable`` when `arena` is full.
+    /// (`Barrier(parties:action:timeout:)`, in Runtime/, uses the default runtime's arena.)
+    convenience init(parties: Int, action: BarrierAction? = nil, timeout: Duration? = nil,
+                     in arena: Arena) throws(SynchronizationError) {
         try Self.validate(parties: parties, timeout: timeout)
         if let action {
             try BarrierCore.checkActionName(action.name)
@@ -43,7 +43,7 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
             }
         }
         let placement = try SharedPlacement.allocate(byteCount: BarrierCore.byteCount(parties: parties), alignment: BarrierCore.alignment,
-                                                     tag: SharedPlacement.Tag.barrier, Self.name)
+                                                     tag: SharedPlacement.Tag.barrier, Self.name, in: arena)
         try self.init(initializing: placement, parties: parties, actionName: action?.name, timeout: timeout)
     }
 
@@ -132,7 +132,8 @@ public final class Barrier: Sendable, Codable, CustomStringConvertible {
     public convenience init(from decoder: any Decoder) throws {
         let handle = try decoder.singleValueContainer().decode(ArenaHandle.self)
         let byteCount = Int(clamping: handle.byteCount)
-        let placement = try SharedPlacement.resolve(handle, byteCount: byteCount, tag: SharedPlacement.Tag.barrier, Self.name)
+        let placement = try SharedPlacement.resolve(handle, byteCount: byteCount, tag: SharedPlacement.Tag.barrier, Self.name,
+                                                    decoder: decoder)
         guard byteCount >= BarrierCore.headerSize, BarrierCore(at: placement.pointer).parties == BarrierCore.parties(byteCount: byteCount) else {
             throw SynchronizationError(.sharedMemoryUnavailable, "\(Self.name): the \(handle) does not hold a barrier")
         }

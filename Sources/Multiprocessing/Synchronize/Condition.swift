@@ -56,27 +56,27 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
     private var waiters: FutexWord { FutexWord(placement.pointer + 4) }
     private var tickets: ConditionTickets { ConditionTickets(base: placement.pointer) }
 
-    /// A condition over a new ``RLock`` (Python's default). Throws
-    /// ``SynchronizationError/Code/sharedMemoryUnavailable`` when this process has no arena or
-    /// it is full.
-    public convenience init() throws(SynchronizationError) {
-        try self.init(guard: .rlock(RLock()))
+    /// A condition in `arena` over a new ``RLock`` there (Python's default). Throws
+    /// ``SynchronizationError/Code/sharedMemoryUnavailable`` when it is full. (`Condition()`,
+    /// in Runtime/, uses the default runtime's arena.)
+    convenience init(in arena: Arena) throws(SynchronizationError) {
+        try self.init(guard: .rlock(RLock(in: arena)), in: arena)
     }
 
-    /// A condition over `lock`, which ``withLock(timeout:_:)`` takes and ``wait(timeout:)``
-    /// releases; the same lock may also be used directly.
-    public convenience init(lock: Lock) throws(SynchronizationError) {
-        try self.init(guard: .lock(lock))
+    /// A condition over `lock`, in the lock's arena (`in arena` only for a lock placed outside
+    /// any arena).
+    convenience init(lock: Lock, in arena: Arena) throws(SynchronizationError) {
+        try self.init(guard: .lock(lock), in: lock.placement.arena ?? arena)
     }
 
-    /// A condition over the reentrant `lock`.
-    public convenience init(lock: RLock) throws(SynchronizationError) {
-        try self.init(guard: .rlock(lock))
+    /// A condition over the reentrant `lock`, in the lock's arena.
+    convenience init(lock: RLock, in arena: Arena) throws(SynchronizationError) {
+        try self.init(guard: .rlock(lock), in: lock.placement.arena ?? arena)
     }
 
-    private convenience init(guard lockGuard: Guard) throws(SynchronizationError) {
+    private convenience init(guard lockGuard: Guard, in arena: Arena) throws(SynchronizationError) {
         self.init(initializing: try SharedPlacement.allocate(byteCount: Self.byteCount, alignment: 4,
-                                                             tag: SharedPlacement.Tag.condition, Self.name),
+                                                             tag: SharedPlacement.Tag.condition, Self.name, in: arena),
                   guard: lockGuard)
     }
 
@@ -293,7 +293,8 @@ public final class Condition: Sendable, Codable, CustomStringConvertible {
         let lockGuard: Guard = try container.decode(Bool.self, forKey: .reentrant)
             ? .rlock(try container.decode(RLock.self, forKey: .lock))
             : .lock(try container.decode(Lock.self, forKey: .lock))
-        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: Self.byteCount, tag: SharedPlacement.Tag.condition, Self.name),
+        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: Self.byteCount, tag: SharedPlacement.Tag.condition, Self.name,
+                                                         decoder: decoder),
                   guard: lockGuard)
     }
 }

@@ -20,11 +20,11 @@ public final class Event: Sendable, Codable, CustomStringConvertible {
     private var flag: FutexWord { FutexWord(placement.pointer) }
     private var waiters: FutexWord { FutexWord(placement.pointer + 4) }
 
-    /// A new event, not set. Throws ``SynchronizationError/Code/sharedMemoryUnavailable`` when
-    /// this process has no arena or it is full.
-    public convenience init() throws(SynchronizationError) {
+    /// A new event in `arena`, not set. Throws ``SynchronizationError/Code/sharedMemoryUnavailable``
+    /// when it is full. (`Event()`, in Runtime/, uses the default runtime's arena.)
+    convenience init(in arena: Arena) throws(SynchronizationError) {
         self.init(initializing: try SharedPlacement.allocate(byteCount: Self.byteCount, alignment: 4,
-                                                             tag: SharedPlacement.Tag.event, Self.name))
+                                                             tag: SharedPlacement.Tag.event, Self.name, in: arena))
     }
 
     init(initializing placement: SharedPlacement) {
@@ -96,6 +96,7 @@ public final class Event: Sendable, Codable, CustomStringConvertible {
     /// for a handle that is not a live Event of this tree's arena.
     public convenience init(from decoder: any Decoder) throws {
         let handle = try decoder.singleValueContainer().decode(ArenaHandle.self)
-        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: Self.byteCount, tag: SharedPlacement.Tag.event, Self.name))
+        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: Self.byteCount, tag: SharedPlacement.Tag.event, Self.name,
+                                                         decoder: decoder))
     }
 }

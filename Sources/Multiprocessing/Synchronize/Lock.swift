@@ -20,13 +20,13 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     /// keeps the memory mapped).
     let core: LockCore
 
-    /// A new unlocked lock of this class's kind in the arena (create a ``Lock`` or an
-    /// ``RLock``). Throws ``SynchronizationError/Code/sharedMemoryUnavailable`` when this
-    /// process has no arena or it is full.
-    public convenience init() throws(SynchronizationError) {
+    /// A new unlocked lock of this class's kind in `arena` (create a ``Lock`` or an
+    /// ``RLock``). Throws ``SynchronizationError/Code/sharedMemoryUnavailable`` when it is
+    /// full. (`Lock()`, in Runtime/, uses the default runtime's arena.)
+    convenience init(in arena: Arena) throws(SynchronizationError) {
         let kind = Self.kind
         try self.init(initializing: try SharedPlacement.allocate(byteCount: LockCore.byteCount, alignment: LockCore.alignment,
-                                                                 tag: kind.tag, kind.name))
+                                                                 tag: kind.tag, kind.name, in: arena))
     }
 
     /// A new lock of this kind in `placement`'s fresh memory.
@@ -143,11 +143,13 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
 
     /// The lock a handle names (one made by any process of this tree). Throws
     /// ``SynchronizationError/Code/sharedMemoryUnavailable`` for a handle that is not a live
-    /// lock of this kind in this tree's arena (an RLock's handle decoded as a Lock, say).
+    /// lock of this kind in this tree's arena (an RLock's handle decoded as a Lock, say). The
+    /// arena is the one of the runtime the decoder's `userInfo` names (`Runtime.userInfoKey`),
+    /// else the default runtime's.
     public required convenience init(from decoder: any Decoder) throws {
         let handle = try decoder.singleValueContainer().decode(ArenaHandle.self)
         let kind = Self.kind
-        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: LockCore.byteCount, tag: kind.tag, kind.name))
+        self.init(attaching: try SharedPlacement.resolve(handle, byteCount: LockCore.byteCount, tag: kind.tag, kind.name, decoder: decoder))
     }
 }
 

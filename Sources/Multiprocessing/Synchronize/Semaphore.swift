@@ -40,12 +40,12 @@ extension Multiprocessing {
         /// A semaphore holding `value` units (0 ... `Int32.max`). Throws
         /// ``SynchronizationError/Code/invalidArgument`` for a value outside that range (Python's
         /// `ValueError` for a negative one), ``SynchronizationError/Code/sharedMemoryUnavailable``
-        /// when this process has no arena or it is full.
-        public convenience init(_ value: Int = 1) throws(SynchronizationError) {
+        /// when `arena` is full. (`Semaphore(_:)`, in Runtime/, uses the default runtime's arena.)
+        convenience init(_ value: Int = 1, in arena: Arena) throws(SynchronizationError) {
             let kind = Self.kind
             try SemaphoreCore.validate(value, kind.name)
             let placement = try SharedPlacement.allocate(byteCount: SemaphoreCore.byteCount, alignment: SemaphoreCore.alignment,
-                                                         tag: kind.tag, kind.name)
+                                                         tag: kind.tag, kind.name, in: arena)
             self.init(initializing: placement, value: value)
         }
 
@@ -104,7 +104,8 @@ extension Multiprocessing {
         public required convenience init(from decoder: any Decoder) throws {
             let handle = try decoder.singleValueContainer().decode(ArenaHandle.self)
             let kind = Self.kind
-            self.init(attaching: try SharedPlacement.resolve(handle, byteCount: SemaphoreCore.byteCount, tag: kind.tag, kind.name))
+            self.init(attaching: try SharedPlacement.resolve(handle, byteCount: SemaphoreCore.byteCount, tag: kind.tag, kind.name,
+                                                             decoder: decoder))
         }
     }
 }

@@ -14,10 +14,9 @@ struct SharedPlacement: @unchecked Sendable {   // a pointer into memory that `o
     /// ``ArenaReference`` (which frees the block with the last one), or the caller's mapping.
     let owner: AnyObject
 
-    /// Fresh zero-filled memory for a new primitive of `byteCount` bytes.
-    static func allocate(byteCount: Int, alignment: Int, tag: UInt64, _ what: String) throws(SynchronizationError) -> SharedPlacement {
+    /// Fresh zero-filled memory in `arena` for a new primitive of `byteCount` bytes.
+    static func allocate(byteCount: Int, alignment: Int, tag: UInt64, _ what: String, in arena: Arena) throws(SynchronizationError) -> SharedPlacement {
         do throws(SharedMemoryError) {
-            let arena = try Arena.current
             let allocation = try arena.allocate(byteCount: byteCount, alignment: alignment, tag: tag)
             return SharedPlacement(pointer: allocation.pointer, handle: allocation.handle,
                                    owner: ArenaReference(adopting: allocation.handle, in: arena))
@@ -28,16 +27,20 @@ struct SharedPlacement: @unchecked Sendable {   // a pointer into memory that `o
 
     /// The memory of a primitive another process created, found by its handle (checked: this
     /// arena's, not freed, of `byteCount` bytes, allocated for the type `tag`). The placement
-    /// adopts the count its encoding took (``handleForEncoding(_:_:)``).
-    static func resolve(_ handle: ArenaHandle, byteCount: Int, tag: UInt64, _ what: String) throws(SynchronizationError) -> SharedPlacement {
+    /// adopts the count its encoding took (``handleForEncoding(_:_:)``). The arena is the one
+    /// `decoder` names, else the default runtime's (``ArenaSources/forDecoding(_:)``).
+    static func resolve(_ handle: ArenaHandle, byteCount: Int, tag: UInt64, _ what: String, decoder: any Decoder) throws(SynchronizationError) -> SharedPlacement {
         do throws(SharedMemoryError) {
-            let arena = try Arena.current
+            let arena = try ArenaSources.forDecoding(decoder)
             let pointer = try arena.resolve(handle, expectedByteCount: byteCount, expectedTag: tag)
             return SharedPlacement(pointer: pointer, handle: handle, owner: ArenaReference(adopting: handle, in: arena))
         } catch {
             throw .sharedMemory(error, "\(what): finding its shared state")
         }
     }
+
+    /// The arena holding this placement (nil for memory the caller placed).
+    var arena: Arena? { (owner as? ArenaReference)?.arena }
 
     /// The handle, for `encode(to:)`, counted as one more holder of the block until a decoder
     /// adopts it (``Arena/retainHandle(_:)``); a primitive placed in the caller's own memory

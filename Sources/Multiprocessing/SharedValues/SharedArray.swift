@@ -47,30 +47,29 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
 
     private var kind: String { "SharedArray<\(String(reflecting: Element.self))>" }
 
-    /// A new array of `count` copies of `value` in the process tree's arena. Throws
-    /// ``SharedMemoryError/Code/invalidArgument`` for a negative count,
-    /// ``SharedMemoryError/Code/tooLarge`` for one the arena can never hold,
-    /// ``SharedMemoryError/Code/arenaExhausted`` when it is full.
-    /// The array is guarded as `lock` says (a new ``RLock`` by default).
-    public init(repeating value: Element, count: Int, lock: ValueLock = .reentrant) throws {
-        let lock = try lock.makeLock()
+    /// A new array of `count` copies of `value` in `arena`, guarded as `lock` says (a new lock
+    /// is made in `arena` too). Throws ``SharedMemoryError/Code/invalidArgument`` for a
+    /// negative count, ``SharedMemoryError/Code/tooLarge`` for one the arena can never hold,
+    /// ``SharedMemoryError/Code/arenaExhausted`` when it is full. (The public form, in
+    /// Runtime/, uses the default runtime's arena.)
+    init(repeating value: Element, count: Int, lock: ValueLock = .reentrant, in arena: Arena) throws {
+        let lock = try lock.makeLock(in: arena)
         // All-zero bits (0, 0.0, false): the arena's zero-filled memory is the array already,
         // so its pages are written once (by the allocator, and only when the block is reused).
         let isZero = withUnsafeBytes(of: value) { $0.allSatisfy { $0 == 0 } }
         block = try SharedBlock.allocate(byteCount: try Self.byteCount(count: count),
-                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: isZero)
+                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: isZero, in: arena)
         self.count = count
         self.lock = lock
         if !isZero { elements.initialize(repeating: value, count: count) }
     }
 
-    /// A new array holding `elements`, in order, guarded as `lock` says (a new ``RLock`` by
-    /// default).
-    public init(_ elements: some Collection<Element>, lock: ValueLock = .reentrant) throws {
+    /// A new array in `arena` holding `elements`, in order, guarded as `lock` says.
+    init(_ elements: some Collection<Element>, lock: ValueLock = .reentrant, in arena: Arena) throws {
         let count = elements.count
-        let lock = try lock.makeLock()
+        let lock = try lock.makeLock(in: arena)
         block = try SharedBlock.allocate(byteCount: try Self.byteCount(count: count),
-                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: false)
+                                         alignment: MemoryLayout<Element>.alignment, kind: Self.self, zeroed: false, in: arena)
         self.count = count
         self.lock = lock
         _ = UnsafeMutableBufferPointer(start: self.elements, count: count).initialize(from: elements)
@@ -191,23 +190,27 @@ public struct SharedArray<Element: BitwiseCopyable>: Sendable, Hashable, Codable
 
     /// Encodes the handle (not the elements) and its lock's: `{"handle", "type", "count", "lock"}`.
     public func encode(to encoder: any Encoder) throws {
-        try block.encode(to: encoder, type: Element.self, count: count, lock: lock)
+        var container = encoder.container(keyedBy: SharedBlock.CodingKeys.self)
+        try block.encode(into: &container, type: Element.self, count: count)
+        try ValueLockCoding.encode(lock, into: &container)
     }
 
     /// Attaches to the array an encoded handle names. Throws a ``SharedMemoryError``:
     /// ``SharedMemoryError/Code/typeMismatch`` for another element type,
     /// ``SharedMemoryError/Code/sizeMismatch`` for another count,
-    /// ``SharedMemoryError/Code/staleHandle`` for a freed one.
+    /// ``SharedMemoryError/Code/staleHandle`` for a freed one. The arena is the one of the
+    /// runtime the decoder's `userInfo` names (`Runtime.userInfoKey`), else the default one.
     public init(from decoder: any Decoder) throws {
         let kind = "SharedArray<\(String(reflecting: Element.self))>"
-        let fields = try SharedBlock.decodeFields(from: decoder, type: Element.self, kind: kind)
+        let container = try decoder.container(keyedBy: SharedBlock.CodingKeys.self)
+        let fields = try SharedBlock.decodeFields(from: container, type: Element.self, kind: kind)
         guard let count = fields.count else {
             throw SharedMemoryError(.invalidArgument, "\(kind): the encoded handle has no count")
         }
         self.count = count
-        lock = fields.lock
+        lock = try ValueLockCoding.decode(from: container)
         let byteCount = try Self.byteCount(count: count)
-        block = try SharedBlock.attach(fields.handle, byteCount: byteCount, kind: Self.self)
+        block = try SharedBlock.attach(fields.handle, byteCount: byteCount, kind: Self.self, in: ArenaSources.forDecoding(decoder))
         // A process given an array mostly uses all of it: map its pages now, in one call,
         // rather than one write fault per page. Not for huge arrays, which may be sparse.
         if byteCount >= Self.prefaultRange.lowerBound, byteCount <= Self.prefaultRange.upperBound {

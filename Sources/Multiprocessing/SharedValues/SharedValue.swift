@@ -41,12 +41,12 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
 
     @usableFromInline var kind: String { "SharedValue<\(String(reflecting: Value.self))>" }
 
-    /// A new value in the process tree's arena, set to `initial`, guarded as `lock` says (a
-    /// new ``RLock`` by default). Throws ``SharedMemoryError/Code/arenaUnavailable`` when this
-    /// process has no arena and ``SharedMemoryError/Code/arenaExhausted`` when it is full.
-    public init(_ initial: Value, lock: ValueLock = .reentrant) throws {
-        let lock = try lock.makeLock()
-        block = try SharedBlock.allocate(byteCount: MemoryLayout<Value>.size, alignment: MemoryLayout<Value>.alignment, kind: Self.self)
+    /// A new value in `arena`, set to `initial`, guarded as `lock` says (a new lock is made in
+    /// `arena` too). Throws ``SharedMemoryError/Code/arenaExhausted`` when it is full.
+    /// (`SharedValue(_:lock:)`, in Runtime/, uses the default runtime's arena.)
+    init(_ initial: Value, lock: ValueLock = .reentrant, in arena: Arena) throws {
+        let lock = try lock.makeLock(in: arena)
+        block = try SharedBlock.allocate(byteCount: MemoryLayout<Value>.size, alignment: MemoryLayout<Value>.alignment, kind: Self.self, in: arena)
         self.lock = lock
         valuePointer.initialize(to: initial)
     }
@@ -124,18 +124,23 @@ public struct SharedValue<Value: BitwiseCopyable>: Sendable, Hashable, Codable, 
 
     /// Encodes the handle (not the value) and its lock's: `{"handle", "type", "lock"}`.
     public func encode(to encoder: any Encoder) throws {
-        try block.encode(to: encoder, type: Value.self, count: nil, lock: lock)
+        var container = encoder.container(keyedBy: SharedBlock.CodingKeys.self)
+        try block.encode(into: &container, type: Value.self, count: nil)
+        try ValueLockCoding.encode(lock, into: &container)
     }
 
     /// Attaches to the value an encoded handle names, in this process's arena. Throws a
     /// ``SharedMemoryError``: ``SharedMemoryError/Code/typeMismatch`` for a handle of another
     /// `Value` type, ``SharedMemoryError/Code/sizeMismatch`` for one of another size,
     /// ``SharedMemoryError/Code/staleHandle`` for a freed one,
-    /// ``SharedMemoryError/Code/arenaUnavailable`` without an arena.
+    /// ``SharedMemoryError/Code/arenaUnavailable`` without an arena. The arena is the one of
+    /// the runtime the decoder's `userInfo` names (`Runtime.userInfoKey`), else the default one.
     public init(from decoder: any Decoder) throws {
         let kind = "SharedValue<\(String(reflecting: Value.self))>"
-        let fields = try SharedBlock.decodeFields(from: decoder, type: Value.self, kind: kind)
-        block = try SharedBlock.attach(fields.handle, byteCount: MemoryLayout<Value>.size, kind: Self.self)
-        lock = fields.lock
+        let container = try decoder.container(keyedBy: SharedBlock.CodingKeys.self)
+        let fields = try SharedBlock.decodeFields(from: container, type: Value.self, kind: kind)
+        block = try SharedBlock.attach(fields.handle, byteCount: MemoryLayout<Value>.size, kind: Self.self,
+                                       in: ArenaSources.forDecoding(decoder))
+        lock = try ValueLockCoding.decode(from: container)
     }
 }

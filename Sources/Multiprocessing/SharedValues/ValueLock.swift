@@ -26,13 +26,29 @@ public enum ValueLock: Sendable {
     /// and `withLock` throws ``SharedMemoryError/Code/noLock``.
     case none
 
-    /// The lock this choice gives (a new one for ``reentrant`` and ``plain``).
-    func makeLock() throws -> SharedLock? {
+    /// The lock this choice gives (a new one in `arena` for ``reentrant`` and ``plain``).
+    func makeLock(in arena: Arena) throws -> SharedLock? {
         switch self {
-        case .reentrant: try RLock()
-        case .plain: try Lock()
+        case .reentrant: try RLock(in: arena)
+        case .plain: try Lock(in: arena)
         case .using(let lock): lock
         case .none: nil
         }
+    }
+}
+
+/// A value's or an array's lock in their `Codable` form, beside the block's fields:
+/// `{"lock": <the lock's handle>, "reentrant": Bool}`.
+enum ValueLockCoding {
+    static func encode(_ lock: SharedLock?, into container: inout KeyedEncodingContainer<SharedBlock.CodingKeys>) throws {
+        guard let lock else { return }
+        try container.encode(lock, forKey: .lock)
+        try container.encode(lock is RLock, forKey: .reentrant)
+    }
+
+    static func decode(from container: KeyedDecodingContainer<SharedBlock.CodingKeys>) throws -> SharedLock? {
+        guard container.contains(.lock) else { return nil }
+        return try container.decode(Bool.self, forKey: .reentrant)
+            ? try container.decode(RLock.self, forKey: .lock) : try container.decode(Lock.self, forKey: .lock)
     }
 }
