@@ -311,33 +311,19 @@ public final class ChildSession: @unchecked Sendable {
         }
         let frame = writer.take()
         if destination != Envelope.supervisor { await waitToSend(bytes: frame.count) }
-        let timeoutTask = timeout.map { timeout in
-            Task { [self] in
-                try await Task.sleep(for: timeout)
-                replyWaiters.withLock { $0.removeValue(forKey: correlation) }?
-                    .resume(throwing: ProcessError(.timedOut, "worker \(destination) did not answer within \(timeout)"))
+        let outcome: TimedOutcome<Result<FrameBody, any Error>> = await TimedWait.wait(
+            until: timeout.map { ContinuousClock.now.advanced(by: $0) },
+            onEnd: { [self] outcome in   // timed out or cancelled: its answer is not awaited any more
+                if case .value = outcome { return }
+                _ = replyHandlers.withLock { $0.removeValue(forKey: correlation) }
             }
+        ) { once in
+            if !once.isFinished { sendRequest(frame, correlation: correlation) { once.resume(returning: $0) } }
         }
-        defer { timeoutTask?.cancel() }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
-                let registered = replyWaiters.withLock { table -> Bool in
-                    if readerEnded { return false }
-                    table[correlation] = continuation
-                    return true
-                }
-                guard registered else {
-                    continuation.resume(throwing: ProcessError(.disconnected, "the channel to the supervisor closed"))
-                    return
-                }
-                do {
-                    try writeLock.withLock { _ in try frame.withUnsafeBytes { try writeAfterPending($0) } }
-                } catch {
-                    replyWaiters.withLock { $0.removeValue(forKey: correlation) }?.resume(throwing: error)
-                }
-            }
-        } onCancel: {
-            replyWaiters.withLock { $0.removeValue(forKey: correlation) }?.resume(throwing: CancellationError())
+        switch outcome {
+        case .value(let result): return try result.get()
+        case .timedOut: throw ProcessError(.timedOut, "worker \(destination) did not answer within \(timeout ?? .zero)")
+        case .cancelled: throw CancellationError()
         }
     }
 
