@@ -100,11 +100,11 @@ extension Connection {
             throw ConnectionError.system(error, "poll")
         }
         if let deadline, deadline <= .now { return false }
-        switch try await ConnectionPoller.shared().wait(for: readEnd, until: deadline) {
+        switch try await ConnectionPoller.shared().wait(for: readEnd, .readable, until: deadline) {
         case .ready: return true
         case .timedOut: return false
         case .cancelled: throw CancellationError()
-        case .interrupted: throw ConnectionError.closedEnd
+        case .interrupted, .notOpen: throw ConnectionError.closedEnd
         }
     }
 
@@ -113,10 +113,10 @@ extension Connection {
         guard var pending = try sender.flushWithoutWaiting(to: writeEnd) else { return }
         while !pending.started {
             // Nothing went yet: a wait here may still be cancelled, and the frame dropped.
-            switch try await ConnectionPoller.shared().wait(for: writeEnd, until: nil) {
+            switch try await ConnectionPoller.shared().wait(for: writeEnd, .writable, until: nil) {
             case .ready, .timedOut: break
             case .cancelled: throw CancellationError()
-            case .interrupted: throw ConnectionError.closedEnd
+            case .interrupted, .notOpen: throw ConnectionError.closedEnd
             }
             let written = try pending.bytes.withUnsafeBytes { Sender.writeSome($0, to: writeEnd) }.get()
             if written == pending.bytes.count { return }
@@ -134,9 +134,9 @@ extension Connection {
     private func finish(_ bytes: [UInt8]) async throws {
         var offset = 0
         while offset < bytes.count {
-            switch try await ConnectionPoller.shared().wait(for: writeEnd, until: nil) {
+            switch try await ConnectionPoller.shared().wait(for: writeEnd, .writable, until: nil) {
             case .ready, .timedOut, .cancelled: break
-            case .interrupted: throw ConnectionError.closedEnd
+            case .interrupted, .notOpen: throw ConnectionError.closedEnd
             }
             offset += try bytes.withUnsafeBytes { raw in
                 Sender.writeSome(UnsafeRawBufferPointer(rebasing: raw[offset...]), to: writeEnd)

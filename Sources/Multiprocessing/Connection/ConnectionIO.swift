@@ -4,6 +4,7 @@ import MessagePack
 // its direction (``Connection/enter(_:)``), hence `@unchecked Sendable`.
 
 /// The receiving half: bytes read so far, cut into frames by a ``FrameReader``.
+// Unchecked: confined to the one caller holding the receive direction (`Connection.enter`).
 final class Receiver: @unchecked Sendable {
     @exclusivity(unchecked) private var reader: FrameReader
     private let decoder = MessagePackDecoder()
@@ -122,6 +123,7 @@ final class Receiver: @unchecked Sendable {
 }
 
 /// The sending half: frames are built in a ``FrameWriter`` and leave in one `write`.
+// Unchecked: confined to the one caller holding the send direction (`Connection.enter`).
 final class Sender: @unchecked Sendable {
     @exclusivity(unchecked) private var writer: FrameWriter
 

@@ -96,6 +96,7 @@ extension Multiprocessing {
 /// ```
 ///
 /// Names avoid Foundation's `Process`, so a program can import both.
+// Unchecked only because the class is not final: its stored properties are a Sendable `let` and an `Atomic`.
 public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashable {
     // @unchecked only because the class is not final (its subclass ProcessTask types a
     // function's result): every stored property is a `let` of a Sendable type.

@@ -14,6 +14,7 @@ import Synchronization
 ///
 /// Jobs enqueued from other threads (an unstructured `Task` the worker started, a timeout)
 /// wake the loop through a pipe.
+// Unchecked: the plain `var`s (mailbox, its waiter, flags) are touched on the loop thread only; the rest are Mutex/Atomic.
 final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
     private enum Work: Sendable {
         case job(UnownedJob)

@@ -260,28 +260,19 @@ public final class ChildSession: @unchecked Sendable {
         }
         let frame = writer.take()
         if destination != Envelope.supervisor { await waitToSend(bytes: frame.count) }
-        let timeoutTask = timeout.map { timeout in
-            Task { [self] in
-                try await Task.sleep(for: timeout)
-                replies.takeWaiter(correlation)?
-                    .resume(throwing: ProcessError(.timedOut, "worker \(destination) did not answer within \(timeout)"))
+        let outcome: TimedOutcome<Result<FrameBody, any Error>> = await TimedWait.wait(
+            until: timeout.map { ContinuousClock.now.advanced(by: $0) },
+            onEnd: { [self] outcome in   // timed out or cancelled: its answer is not awaited any more
+                if case .value = outcome { return }
+                _ = replies.takeHandler(correlation)
             }
+        ) { once in
+            if !once.isFinished { sendRequest(frame, correlation: correlation) { once.resume(returning: $0) } }
         }
-        defer { timeoutTask?.cancel() }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
-                guard replies.register(continuation, for: correlation) else {
-                    continuation.resume(throwing: ProcessError(.disconnected, "the channel to the supervisor closed"))
-                    return
-                }
-                do {
-                    try writeLock.withLock { _ in try frame.withUnsafeBytes { try writeAfterPending($0) } }
-                } catch {
-                    replies.takeWaiter(correlation)?.resume(throwing: error)
-                }
-            }
-        } onCancel: {
-            replies.takeWaiter(correlation)?.resume(throwing: CancellationError())
+        switch outcome {
+        case .value(let result): return try result.get()
+        case .timedOut: throw ProcessError(.timedOut, "worker \(destination) did not answer within \(timeout ?? .zero)")
+        case .cancelled: throw CancellationError()
         }
     }
 

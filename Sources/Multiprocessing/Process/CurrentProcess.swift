@@ -72,8 +72,8 @@ public final class ParentProcess: Sendable, CustomStringConvertible {
         guard let handle, isAlive else { return true }
         if timeout == .zero { return false }
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
-        switch try await ConnectionPoller.shared().wait(for: handle.descriptor, until: deadline) {
-        case .ready, .interrupted: return true
+        switch try await ConnectionPoller.shared().wait(for: handle.descriptor, .readable, until: deadline) {
+        case .ready, .interrupted, .notOpen: return true
         case .timedOut: return false
         case .cancelled: throw CancellationError()
         }

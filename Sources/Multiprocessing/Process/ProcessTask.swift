@@ -12,6 +12,7 @@
 ///
 /// It is the ``ChildProcess`` running the function (`join`, `terminate`, `kill`, `close`,
 /// `pid`, `name`, ``Multiprocessing/wait(for:timeout:)``), typed by the function's result.
+// Unchecked: its one stored property is an immutable `@Sendable` closure; `ChildProcess` says why it is.
 public final class ProcessTask<Output: Sendable>: ChildProcess, @unchecked Sendable {
     // @unchecked: ChildProcess's rule (immutable state); this adds one `let` Sendable closure.
     private let decodeResult: @Sendable (FrameBody) throws -> Output

@@ -39,6 +39,7 @@ struct ArenaAllocation {
 ///
 /// The memory file lives as long as any process of the tree maps it; a block in it is freed
 /// with its last handle (``ArenaReference``) or by an explicit ``free(_:)``.
+// Unchecked: immutable after init; the shared bytes are ordered by `mutex` (a robust mutex) and atomics.
 final class Arena: @unchecked Sendable {
     /// The mapping (unmapped with the arena's last holder).
     let region: MappedRegion

@@ -45,7 +45,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     var readDescriptor: FileDescriptor?
     private var handshakeDone = false
     private var handshakeWaiter: CheckedContinuation<Void, any Error>?
-    private var waiters: [UInt64: CheckedContinuation<FrameBody, any Error>] = [:]
+    private var waiters: [UInt64: ResumeOnce<Result<FrameBody, any Error>>] = [:]
     private var exitWaiters: [UInt64: CheckedContinuation<TerminationStatus?, any Error>] = [:]
     private var exitedStatus: TerminationStatus?
     private var disconnectReason: String?
@@ -122,8 +122,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
                 }
                 resultWaiters.removeAll()
             } else if let waiter = waiters.removeValue(forKey: correlation) {
-                cancelTimer(correlation)
-                waiter.resume(returning: body)
+                waiter.resume(returning: .success(body))
             } else {
                 report("sent a \(envelope.kind) for correlation \(correlation), which no request awaits (dropped)")
             }
@@ -213,7 +212,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
             handshakeWaiter = nil
             waiter.resume(throwing: failure)
         }
-        for waiter in waiters.values { waiter.resume(throwing: failure) }
+        for waiter in waiters.values { waiter.resume(returning: .failure(failure)) }
         waiters.removeAll()
         if functionResult == nil { functionResult = .failure(failure) }
         for waiter in resultWaiters.values { waiter.resume(throwing: failure) }
@@ -277,44 +276,42 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     /// Sends a request with `payload` and waits for its reply or error envelope.
     func request<P: Encodable & Sendable>(_ payload: P, timeout: Duration?) async throws -> FrameBody {
         let correlation = nextToken()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody, any Error>) in
-                onLoop { [self] in
-                    if Task.isCancelled { continuation.resume(throwing: CancellationError()); return }
-                    if let status = exitedStatus, !channelOpen { continuation.resume(throwing: endError(status)); return }
-                    if disconnectReason != nil || !channelOpen {
-                        continuation.resume(throwing: ProcessError(.disconnected, "\(name) has no open channel"))
-                        return
-                    }
-                    var writer = FrameWriter(maxFrameSize: maxFrameSize)
-                    do {
-                        try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: correlation), payload: payload)
-                    } catch {
-                        continuation.resume(throwing: ProcessError.sizeChecked(error, "a request", limit: maxFrameSize))
-                        return
-                    }
-                    waiters[correlation] = continuation
-                    let frame = writer.drain { ByteBufferAllocator().buffer(bytes: $0) }
-                    // Held like any request while the child's mailbox is paused; past the held
-                    // budget this call waits, on the loop, for it to drain.
-                    flow.whenWithinBudget { [self] in
-                        var frame = frame
-                        deliverHeldKind(&frame, from: nil)
-                        supervisor.spinForAnswersSoon()
-                    }
-                    if let timeout {
-                        timers[correlation] = loop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
-                            timers[correlation] = nil
-                            waiters.removeValue(forKey: correlation)?.resume(throwing: ProcessError(.timedOut, "\(name) did not answer within \(timeout)"))
-                        }
-                    }
+        // The user's payload is encoded here, on the calling task, never on the loop.
+        var writer = FrameWriter(maxFrameSize: maxFrameSize)
+        do {
+            try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: correlation), payload: payload)
+        } catch {
+            throw ProcessError.sizeChecked(error, "a request", limit: maxFrameSize)
+        }
+        let frame = writer.drain { ByteBufferAllocator().buffer(bytes: $0) }
+        let outcome: TimedOutcome<Result<FrameBody, any Error>> = await TimedWait.wait(
+            until: timeout.map { ContinuousClock.now.advanced(by: $0) }, timer: loop.timedWaitTimer,
+            onEnd: { [self] outcome in   // timed out or cancelled: forget the waiter, on the loop
+                if case .value = outcome { return }
+                onLoop { [self] in _ = waiters.removeValue(forKey: correlation) }
+            }
+        ) { once in
+            onLoop { [self] in
+                if once.isFinished { return }
+                if let status = exitedStatus, !channelOpen { once.resume(returning: .failure(endError(status))); return }
+                if disconnectReason != nil || !channelOpen {
+                    once.resume(returning: .failure(ProcessError(.disconnected, "\(name) has no open channel")))
+                    return
+                }
+                waiters[correlation] = once
+                // Held like any request while the child's mailbox is paused; past the held
+                // budget this call waits, on the loop, for it to drain.
+                flow.whenWithinBudget { [self] in
+                    var frame = frame
+                    deliverHeldKind(&frame, from: nil)
+                    supervisor.spinForAnswersSoon()
                 }
             }
-        } onCancel: {
-            loop.execute { [self] in
-                cancelTimer(correlation)
-                waiters.removeValue(forKey: correlation)?.resume(throwing: CancellationError())
-            }
+        }
+        switch outcome {
+        case .value(let result): return try result.get()
+        case .timedOut: throw ProcessError(.timedOut, "\(name) did not answer within \(timeout ?? .zero)")
+        case .cancelled: throw CancellationError()
         }
     }
 

@@ -25,6 +25,7 @@
 /// the next, which breaks the barrier too. A party that never arrives is the timeout's
 /// business. (A pid reused by a new process within the 100 ms would hide a death; pids are
 /// recycled far more slowly.)
+// Unchecked: an immutable pointer into the arena; its robust mutex and futex words order every access.
 struct BarrierCore: @unchecked Sendable {
     static let headerSize = 144
     static let actionNameOffset = 80

@@ -1,6 +1,7 @@
 /// What ``Lock`` and ``RLock`` share (CPython's `SemLock`): a robust, process-shared pthread
 /// mutex in the arena, held by a thread inside synchronous regions, with the owner-died mark
 /// and a `Codable` handle. Use one of the two; the class is not meant to be subclassed.
+// Unchecked only because the class is not final: every stored property is immutable and Sendable.
 public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
     /// Which of the two a lock is: its name in messages, its arena tag, whether it is reentrant.
     struct Kind: Sendable {
@@ -180,6 +181,7 @@ public class SharedLock: @unchecked Sendable, Codable, CustomStringConvertible {
 /// // After a holder was killed with the count half-updated:
 /// try lock.withLock(recovering: { counter.pointee = recount() }) { counter.pointee += 1 }
 /// ```
+// Unchecked: adds no state to `SharedLock`, whose stored properties are immutable and Sendable.
 public final class Lock: SharedLock, @unchecked Sendable {
     override class var kind: Kind { Kind(name: "Lock", tag: SharedPlacement.Tag.lock, reentrant: false) }
 }

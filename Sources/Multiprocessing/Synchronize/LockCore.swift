@@ -22,6 +22,7 @@
 /// Ownership checks ask the mutex, not a stored thread id (which a dead process's recycled
 /// thread id could match): an error-checking robust mutex answers a try-lock by its holder
 /// with `EDEADLK`, and the kernel clears a dead holder's id from the lock word.
+// Unchecked: an immutable pointer into the arena; the robust mutex and atomic words order every access.
 struct LockCore: @unchecked Sendable {
     static let byteCount = 48
     static let alignment = 8

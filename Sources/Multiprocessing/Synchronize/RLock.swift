@@ -13,6 +13,7 @@
 ///     try lock.withLock { tree.rebalance() }   // the holder enters again
 /// }
 /// ```
+// Unchecked: adds no state to `SharedLock`, whose stored properties are immutable and Sendable.
 public final class RLock: SharedLock, @unchecked Sendable {
     override class var kind: Kind { Kind(name: "RLock", tag: SharedPlacement.Tag.rlock, reentrant: true) }
 }

@@ -20,6 +20,7 @@ extension Multiprocessing {
     ///     try await download()
     /// }
     /// ```
+    // Unchecked only because the class is not final: every stored property is immutable and Sendable.
     public class Semaphore: @unchecked Sendable, Codable, CustomStringConvertible {
         /// Which of the two a semaphore is: its name in messages, its arena tag, whether bounded.
         struct Kind: Sendable {
@@ -128,6 +129,7 @@ public typealias Semaphore = Multiprocessing.Semaphore
 /// guard try connections.acquire(timeout: .seconds(1)) else { throw Busy() }
 /// defer { try? connections.release() }
 /// ```
+// Unchecked: adds no state to `Semaphore`, whose stored properties are immutable and Sendable.
 public final class BoundedSemaphore: Multiprocessing.Semaphore, @unchecked Sendable {
     override class var kind: Kind { Kind(name: "BoundedSemaphore", tag: SharedPlacement.Tag.boundedSemaphore, bounded: true) }
 }

@@ -17,6 +17,7 @@
 /// and its wake leaves the sleepers asleep: they look at the count again at least once a
 /// second (``FutexWord/recheckInterval``). A process that dies after acquiring and before
 /// releasing keeps its unit, as in Python.
+// Unchecked: an immutable pointer into the arena; every access is an atomic on a futex word.
 struct SemaphoreCore: @unchecked Sendable {
     static let byteCount = 16
     static let alignment = 4

@@ -250,7 +250,13 @@ extension FileDescriptor {
     /// on timeout. `EINTR` restarts the wait with the time that is left.
     static func _poll(_ descriptors: [FileDescriptor], for events: PollEvents,
                       timeout: Duration?) -> Result<[PollEvents], Errno> {
-        var entries = descriptors.map { pollfd(fd: $0.rawValue, events: events.rawValue, revents: 0) }
+        _poll(descriptors.map { ($0, events) }, timeout: timeout)
+    }
+
+    /// The same, with the events to wait for given per descriptor.
+    static func _poll(_ watched: [(descriptor: FileDescriptor, events: PollEvents)],
+                      timeout: Duration?) -> Result<[PollEvents], Errno> {
+        var entries = watched.map { pollfd(fd: $0.descriptor.rawValue, events: $0.events.rawValue, revents: 0) }
         let clock = ContinuousClock()
         let deadline = timeout.map { clock.now.advanced(by: $0) }
         while true {

@@ -55,6 +55,7 @@ struct MonotonicInstant: Comparable, Sendable {
 /// Only the shared futex operations are used (never `FUTEX_PRIVATE_FLAG`): the kernel keys a
 /// shared futex by the physical page, so a waiter in one process is woken by a wake in another
 /// that maps the same memory at another address.
+// Unchecked: an immutable address; every access to the word is atomic.
 struct FutexWord: @unchecked Sendable {
     let address: UnsafeMutableRawPointer
 

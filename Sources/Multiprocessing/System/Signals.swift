@@ -177,14 +177,6 @@ extension Signal {
         try nothingOrErrno { Glibc.raise(rawValue) }.get("raise", .name(description))
     }
 
-    /// Sends the signal to the process `pid` by its bare number. For tests only: a pid may
-    /// have been recycled; the runtime signals children through ``PidFD/sendSignal(_:)``.
-    /// Signal 0 checks existence (and succeeds on a zombie). The corresponding C function is
-    /// `kill`.
-    func send(toProcess pid: pid_t) throws(SystemError) {
-        try nothingOrErrno { Glibc.kill(pid, rawValue) }.get("kill", .pid(pid))
-    }
-
     /// Sends the signal to every process in the group `group`; returns `false` when the group
     /// no longer has members (`ESRCH`). A child spawned with its own group has
     /// `group == pid`; the number cannot be reused while the group has a member.
