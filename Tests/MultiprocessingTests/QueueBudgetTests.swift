@@ -64,8 +64,8 @@ import Testing
     @Test func theByteBudgetIsConfigurableAndAPutPastItWithoutWaitingIsFull() async throws {
         let saved = Multiprocessing.logger
         defer { Multiprocessing.logger = saved }
-        let log = LogBox()
-        Multiprocessing.logger = Logger(label: "multiprocessing") { _ in LogBox.Handler(box: log) }
+        let log = LogCapture()
+        Multiprocessing.logger = Logger(label: "multiprocessing") { _ in log.handler() }
         #expect(try Queue<Int>().byteBudget == 64 * Self.mebibyte)
         #expect(throws: QueueError.self) { try Queue<Int>(byteBudget: 0) }
         let queue = try Queue<String>(byteBudget: 64 << 10)
@@ -118,29 +118,5 @@ import Testing
         #expect(joinable.byteBudget == 1 << 20)
         simple.shutdown()
         joinable.shutdown()
-    }
-
-    /// Keeps every line the runtime logs, with its level and metadata.
-    final class LogBox: Sendable {
-        struct Line: Sendable {
-            var level: Logger.Level
-            var message: String
-            var metadata: [String: String]
-        }
-        let lines = Mutex<[Line]>([])
-
-        struct Handler: LogHandler {
-            let box: LogBox
-            var logLevel: Logger.Level = .trace
-            var metadata: Logger.Metadata = [:]
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-            func log(event: LogEvent) {
-                let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }.mapValues { "\($0)" }
-                box.lines.withLock { $0.append(Line(level: event.level, message: "\(event.message)", metadata: merged)) }
-            }
-        }
     }
 }

@@ -5,16 +5,11 @@ extension Queue {
     /// `byteBudget` bytes of encoded items (past it, puts wait). Throws
     /// ``QueueError/Code/invalidArgument`` for a negative `maxsize` or a `byteBudget` below 1.
     ///
-    /// Uses the default runtime (``Runtime/current``): throws
-    /// ``ProcessError/Code/notBootstrapped`` before bootstrap, and
+    /// Served by `runtime`'s supervisor, or by the default runtime's (``Runtime/current``) when
+    /// `runtime` is nil: throws ``ProcessError/Code/notBootstrapped`` before bootstrap, and
     /// ``ProcessError/Code/supervisorUnavailable`` when this process's supervisor cannot start.
-    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20) throws {
-        try self.init(maxsize: maxsize, byteBudget: byteBudget, clients: Runtime.current.queueClients)
-    }
-
-    /// ``init(maxsize:byteBudget:)`` served by `runtime`'s supervisor.
-    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20, runtime: Runtime) throws {
-        try self.init(maxsize: maxsize, byteBudget: byteBudget, clients: runtime.queueClients)
+    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20, runtime: Runtime? = nil) throws {
+        try self.init(maxsize: maxsize, byteBudget: byteBudget, clients: (runtime ?? Runtime.current).queueClients)
     }
 
     /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
@@ -32,16 +27,11 @@ extension SimpleQueue {
     /// items for it before its puts fail with ``QueueError/Code/full`` (see ``put(_:)``).
     /// Throws ``QueueError/Code/invalidArgument`` for a `byteBudget` below 1.
     ///
-    /// Uses the default runtime (``Runtime/current``): throws
-    /// ``ProcessError/Code/notBootstrapped`` before bootstrap, and
+    /// Served by `runtime`'s supervisor, or by the default runtime's (``Runtime/current``) when
+    /// `runtime` is nil: throws ``ProcessError/Code/notBootstrapped`` before bootstrap, and
     /// ``ProcessError/Code/supervisorUnavailable`` when this process's supervisor cannot start.
-    public init(byteBudget: Int = 64 << 20) throws {
-        try self.init(byteBudget: byteBudget, clients: Runtime.current.queueClients)
-    }
-
-    /// ``init(byteBudget:)`` served by `runtime`'s supervisor.
-    public init(byteBudget: Int = 64 << 20, runtime: Runtime) throws {
-        try self.init(byteBudget: byteBudget, clients: runtime.queueClients)
+    public init(byteBudget: Int = 64 << 20, runtime: Runtime? = nil) throws {
+        try self.init(byteBudget: byteBudget, clients: (runtime ?? Runtime.current).queueClients)
     }
 
     /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
@@ -56,18 +46,13 @@ extension SimpleQueue {
 
 extension JoinableQueue {
     /// A new queue holding at most `maxsize` items (0: unbounded) and about `byteBudget` bytes of
-    /// encoded items in the supervisor (see ``Queue/init(maxsize:byteBudget:)``).
+    /// encoded items in the supervisor (see ``Queue/init(maxsize:byteBudget:runtime:)``).
     ///
-    /// Uses the default runtime (``Runtime/current``): throws
-    /// ``ProcessError/Code/notBootstrapped`` before bootstrap, and
+    /// Served by `runtime`'s supervisor, or by the default runtime's (``Runtime/current``) when
+    /// `runtime` is nil: throws ``ProcessError/Code/notBootstrapped`` before bootstrap, and
     /// ``ProcessError/Code/supervisorUnavailable`` when this process's supervisor cannot start.
-    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20) throws {
-        try self.init(maxsize: maxsize, byteBudget: byteBudget, clients: Runtime.current.queueClients)
-    }
-
-    /// ``init(maxsize:byteBudget:)`` served by `runtime`'s supervisor.
-    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20, runtime: Runtime) throws {
-        try self.init(maxsize: maxsize, byteBudget: byteBudget, clients: runtime.queueClients)
+    public init(maxsize: Int = 0, byteBudget: Int = 64 << 20, runtime: Runtime? = nil) throws {
+        try self.init(maxsize: maxsize, byteBudget: byteBudget, clients: (runtime ?? Runtime.current).queueClients)
     }
 
     /// Reads a handle (`{"queue", "maxsize", "joinable"}`); a handle of another kind of queue is a
