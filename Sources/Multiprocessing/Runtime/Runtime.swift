@@ -62,6 +62,8 @@ public final class Runtime: Sendable {
     /// root runtime, the inherited one in a child's (the locks, values and arrays made
     /// through this runtime live there).
     let arenaSlot: ArenaSlot
+    /// The pools' side in this process's supervisor (``ProcessPool`` runs on it).
+    let poolService: PoolService
     /// The entries this runtime's supervisor may start (in a child: the one it runs is there).
     let entries: EntryRegistry
     private let slot: SupervisorSlot
@@ -74,8 +76,10 @@ public final class Runtime: Sendable {
         arenaSlot = arena
         self.entries = entries
         let service = QueueService()
+        let pools = PoolService()
+        poolService = pools
         let slot = SupervisorSlot(SupervisorCore.Configuration(
-            services: [service],
+            services: [service, pools],
             descriptorsForChildren: { arena.descriptorsForChildren },
             beforeInterruptedExit: { arena.stopTracking() }, entries: entries), arena: arena)
         self.slot = slot
