@@ -29,12 +29,12 @@ final class PoolCounters: Sendable {
 /// worker is killed; every lost worker is replaced while the pool runs. Nothing waits forever.
 // Unchecked: confined to the loop (every `var` is touched there only); `counters` is atomic.
 final class PoolScheduler: @unchecked Sendable {
-    /// What a worker is doing.
+    /// Where a worker is in its life.
     private enum WorkerState {
         /// Running the initializer (its task id).
         case initializing(UInt64)
-        case idle
-        case busy(PoolChunk)
+        /// Taking tasks.
+        case ready
         /// Its channel was closed (recycled, initializer failed, pool closed): it is on its way out.
         case leaving
     }
@@ -48,7 +48,12 @@ final class PoolScheduler: @unchecked Sendable {
     private final class Worker: @unchecked Sendable {
         let process: ChildProcess
         var state: WorkerState
+        /// The tasks sent to it, in order: the first runs, the others wait in its mailbox
+        /// (at most ``PoolScheduler/tasksPerWorker``, so it never waits for the loop between tasks).
+        var tasks: [PoolChunk] = []
         var itemsDone = 0
+        /// Inputs sent to it and not answered.
+        var itemsOut = 0
         var deadline: Scheduled<Void>?
         var endReason: EndReason?
 
@@ -60,6 +65,12 @@ final class PoolScheduler: @unchecked Sendable {
 
     private enum Phase { case running, closing, terminated }
 
+    /// Tasks a worker holds at once: the one it runs and the next, sent ahead so that it starts
+    /// it without waiting for a round trip through the loop (a 50 us task would otherwise
+    /// leave its worker idle for about as long again). The one sent ahead has not started when
+    /// its worker dies, so it runs again elsewhere as it is.
+    static let tasksPerWorker = 2
+
     let function: String
     let options: PoolOptions
     let workerCount: Int
@@ -69,7 +80,6 @@ final class PoolScheduler: @unchecked Sendable {
     private weak var service: PoolService?
 
     private var workers: [UInt64: Worker] = [:]
-    private var idle: [UInt64] = []
     private var queue = PoolQueue()
     private var phase = Phase.running
     private var starting = 0
@@ -82,7 +92,6 @@ final class PoolScheduler: @unchecked Sendable {
     /// The start: resumed once every first worker is ready, or with the first failure.
     private var readyWaiter: CheckedContinuation<Void, any Error>?
     private var readyCount = 0
-    private var startFailure: (any Error)?
 
     init(function: String, options: PoolOptions, workerCount: Int, launcher: any ChildLauncher, service: PoolService, loop: any EventLoop) {
         self.function = function
@@ -138,7 +147,7 @@ final class PoolScheduler: @unchecked Sendable {
     private func workerStarted(_ process: ChildProcess) {
         starting -= 1
         consecutiveStartFailures = 0
-        let worker = Worker(process: process, state: .idle)
+        let worker = Worker(process: process, state: .ready)
         workers[process.id] = worker
         guard let service, service.adopt(process.id, by: self) else {
             // It ended before it could be adopted: handle it as gone.
@@ -159,8 +168,9 @@ final class PoolScheduler: @unchecked Sendable {
             }
             service.host?.write(frame, to: process.id)
         } else {
-            becomeIdle(worker)
+            becameReady(worker)
             workerBecameReady()
+            dispatch()
         }
     }
 
@@ -185,7 +195,7 @@ final class PoolScheduler: @unchecked Sendable {
 
     // MARK: work in
 
-    /// Queues `chunks` (on the loop) and hands them to idle workers.
+    /// Queues `chunks` (on the loop) and hands them to workers with room.
     func submit(_ chunks: [PoolChunk]) {
         guard phase == .running, broken == nil else {
             let error = broken ?? PoolError(.closed, function: function, index: nil, message: "the pool was closed; it takes no new work")
@@ -196,18 +206,36 @@ final class PoolScheduler: @unchecked Sendable {
         dispatch()
     }
 
+    /// Hands queued chunks to workers with room: first to those with nothing to do, then one
+    /// ahead to those running a task.
     private func dispatch() {
-        while !queue.isEmpty, let id = idle.popLast() {
-            guard let worker = workers[id], case .idle = worker.state else { continue }
-            guard let chunk = queue.popFirst() else { idle.append(id); break }
-            if chunk.call.isAbandoned {
-                idle.append(id)
-                dropCancelled(chunk)
-                continue
+        var depth = 0
+        while !queue.isEmpty, depth < Self.tasksPerWorker {
+            var gave = false
+            for worker in workers.values where hasRoom(worker, depth: depth) {
+                guard let chunk = nextChunk() else { break }
+                send(chunk, to: worker)
+                gave = true
             }
-            send(chunk, to: worker)
+            if !gave { depth += 1 }
         }
         if phase == .closing, queue.isEmpty { retireIdleWorkers() }
+    }
+
+    /// Whether `worker` takes a task now, holding `depth` already: not past its
+    /// `maxTasksPerChild` (counting what it holds) and not leaving.
+    private func hasRoom(_ worker: Worker, depth: Int) -> Bool {
+        guard case .ready = worker.state, worker.tasks.count == depth else { return false }
+        if let limit = options.maxTasksPerChild, worker.itemsDone + worker.itemsOut >= limit { return false }
+        return true
+    }
+
+    /// The next queued chunk whose caller still listens.
+    private func nextChunk() -> PoolChunk? {
+        while let chunk = queue.popFirst() {
+            if chunk.call.isAbandoned { dropCancelled(chunk) } else { return chunk }
+        }
+        return nil
     }
 
     private func takeTaskID() -> UInt64 {
@@ -219,22 +247,30 @@ final class PoolScheduler: @unchecked Sendable {
         guard let host = service?.host else { return }
         chunk.taskID = takeTaskID()
         chunk.attempts += 1
-        worker.state = .busy(chunk)
+        worker.tasks.append(chunk)
+        let items = chunk.count - chunk.answered
+        worker.itemsOut += items
         var frame = ByteBufferAllocator().buffer(capacity: chunk.arguments.count + function.utf8.count + 32)
         chunk.arguments.withUnsafeBytes {
             PoolWire.appendTask(to: &frame, id: chunk.taskID, worker: worker.process.id, function: function, encodedArguments: $0)
         }
         host.write(frame, to: worker.process.id)
         host.spinForAnswersSoon()
-        counters.running.add(chunk.count - chunk.answered, ordering: .relaxed)
-        if let timeout = options.taskTimeout {
-            let remaining = Int64(chunk.count - chunk.answered)
-            let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-            worker.deadline = loop.scheduleTask(in: .nanoseconds(nanoseconds * remaining)) { [weak worker] in
-                guard let worker, case .busy(let running) = worker.state, running === chunk else { return }
-                worker.endReason = .timedOut
-                worker.process.kill()
-            }
+        counters.running.add(items, ordering: .relaxed)
+        if worker.tasks.count == 1 { armDeadline(worker) }
+    }
+
+    /// Starts the clock of the task `worker` runs now (with a `taskTimeout`): its inputs times the timeout.
+    private func armDeadline(_ worker: Worker) {
+        worker.deadline?.cancel()
+        worker.deadline = nil
+        guard let timeout = options.taskTimeout, let chunk = worker.tasks.first else { return }
+        let remaining = Int64(chunk.count - chunk.answered)
+        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        worker.deadline = loop.scheduleTask(in: .nanoseconds(nanoseconds * remaining)) { [weak worker] in
+            guard let worker, worker.tasks.first === chunk else { return }
+            worker.endReason = .timedOut
+            worker.process.kill()
         }
     }
 
@@ -243,22 +279,24 @@ final class PoolScheduler: @unchecked Sendable {
     /// A results frame from worker `id` for task `taskID`.
     func received(_ results: PoolWire.Results, task taskID: UInt64, from id: UInt64) {
         guard let worker = workers[id] else { return }
-        switch worker.state {
-        case .initializing(let expected) where expected == taskID:
+        if case .initializing(let expected) = worker.state, expected == taskID {
             guard results.state != .partial else { return }
             initializerAnswered(worker, failure: results.failures.first?.error)
-        case .busy(let chunk) where chunk.taskID == taskID:
-            guard results.offset == chunk.answered, chunk.answered + results.count <= chunk.count else {
-                RuntimeLog.warning("[pool] \(worker.process.name) answered inputs \(results.offset)..<\(results.offset + results.count) of a task of \(chunk.count) at \(chunk.answered): dropped",
-                                   metadata: ["worker": "\(worker.process.name)", "pid": "\(worker.process.pid)"])
-                return
-            }
-            deliver(results, of: chunk, by: worker)
-            if results.state != .partial { chunkEnded(chunk, on: worker, cancelled: results.state == .cancelled) }
-        default:
-            RuntimeLog.warning("[pool] \(worker.process.name) answered task \(taskID), which it does not hold: dropped",
-                               metadata: ["worker": "\(worker.process.name)", "pid": "\(worker.process.pid)"])
+            return
         }
+        // A worker runs its tasks in order: an answer is for the first it holds.
+        guard let chunk = worker.tasks.first, chunk.taskID == taskID else {
+            RuntimeLog.warning("[pool] \(worker.process.name) answered task \(taskID), which it is not running: dropped",
+                               metadata: ["worker": "\(worker.process.name)", "pid": "\(worker.process.pid)"])
+            return
+        }
+        guard results.offset == chunk.answered, chunk.answered + results.count <= chunk.count else {
+            RuntimeLog.warning("[pool] \(worker.process.name) answered inputs \(results.offset)..<\(results.offset + results.count) of a task of \(chunk.count) at \(chunk.answered): dropped",
+                               metadata: ["worker": "\(worker.process.name)", "pid": "\(worker.process.pid)"])
+            return
+        }
+        deliver(results, of: chunk, by: worker)
+        if results.state != .partial { chunkEnded(chunk, on: worker, cancelled: results.state == .cancelled) }
     }
 
     private func deliver(_ results: PoolWire.Results, of chunk: PoolChunk, by worker: Worker) {
@@ -274,6 +312,7 @@ final class PoolScheduler: @unchecked Sendable {
         events.append(.outputs(first: chunk.firstIndex + results.offset, count: results.count, bytes: results.outputs, failed: failed))
         chunk.answered += results.count
         worker.itemsDone += results.count
+        worker.itemsOut -= results.count
         counters.running.subtract(results.count, ordering: .relaxed)
         counters.failed.add(failed.count, ordering: .relaxed)
         counters.completed.add(results.count - failed.count, ordering: .relaxed)
@@ -281,20 +320,22 @@ final class PoolScheduler: @unchecked Sendable {
     }
 
     private func chunkEnded(_ chunk: PoolChunk, on worker: Worker, cancelled: Bool) {
-        worker.deadline?.cancel()
-        worker.deadline = nil
+        worker.tasks.removeFirst()
         if chunk.answered < chunk.count {
+            let unanswered = chunk.count - chunk.answered
             let reason = cancelled ? PoolError.Code.cancelled : .workerDied
             let error = PoolError(reason, function: function, index: nil, worker: worker.process.name, workerPID: worker.process.pid,
                                   attempts: chunk.attempts, message: cancelled ? "cancelled before it started" : "the worker ended the task without answering it")
-            counters.running.subtract(chunk.count - chunk.answered, ordering: .relaxed)
+            counters.running.subtract(unanswered, ordering: .relaxed)
+            worker.itemsOut -= unanswered
             failAll(chunk, from: chunk.answered, error)
         }
-        if let limit = options.maxTasksPerChild, worker.itemsDone >= limit {
+        armDeadline(worker)
+        if let limit = options.maxTasksPerChild, worker.itemsDone >= limit, worker.tasks.isEmpty {
             retire(worker)
             if phase == .running { startWorker() }
-        } else {
-            becomeIdle(worker)
+        } else if worker.tasks.isEmpty {
+            becameReady(worker)
         }
         dispatch()
     }
@@ -302,7 +343,7 @@ final class PoolScheduler: @unchecked Sendable {
     private func initializerAnswered(_ worker: Worker, failure: RemoteError?) {
         guard let failure else {
             consecutiveInitializerFailures = 0
-            becomeIdle(worker)
+            becameReady(worker)
             workerBecameReady()
             dispatch()
             return
@@ -323,13 +364,10 @@ final class PoolScheduler: @unchecked Sendable {
         }
     }
 
-    private func becomeIdle(_ worker: Worker) {
-        worker.state = .idle
-        if phase == .closing, queue.isEmpty {
-            retire(worker)
-        } else {
-            idle.append(worker.process.id)
-        }
+    /// `worker` holds no task: it takes the next, or leaves if the pool is closing and nothing waits.
+    private func becameReady(_ worker: Worker) {
+        worker.state = .ready
+        if phase == .closing, queue.isEmpty { retire(worker) }
     }
 
     private func retire(_ worker: Worker) {
@@ -339,8 +377,9 @@ final class PoolScheduler: @unchecked Sendable {
     }
 
     private func retireIdleWorkers() {
-        for id in idle { if let worker = workers[id] { retire(worker) } }
-        idle.removeAll()
+        for worker in workers.values where worker.tasks.isEmpty {
+            if case .ready = worker.state { retire(worker) }
+        }
     }
 
     // MARK: workers that end
@@ -348,19 +387,25 @@ final class PoolScheduler: @unchecked Sendable {
     /// Worker `id` ended (its channel read to the end, its exit collected).
     func workerGone(_ id: UInt64) {
         guard let worker = workers.removeValue(forKey: id) else { return }
-        idle.removeAll { $0 == id }
         worker.deadline?.cancel()
         let status = worker.process.status ?? .unknown
-        switch worker.state {
-        case .busy(let chunk):
-            lost(chunk, on: worker, status: status)
-        case .initializing:
-            if readyWaiter != nil {
-                startFailed(PoolError(.workerDied, function: function, index: nil, worker: worker.process.name, workerPID: worker.process.pid,
-                                      status: status, message: "the worker \(status) while it started"))
+        if let running = worker.tasks.first {
+            lost(running, on: worker, status: status)
+            // The tasks sent ahead never started: they run elsewhere as they are.
+            let waiting = Array(worker.tasks.dropFirst())
+            for chunk in waiting {
+                chunk.attempts -= 1
+                counters.running.subtract(chunk.count - chunk.answered, ordering: .relaxed)
             }
-        case .idle, .leaving:
-            break
+            if worker.endReason == .terminated {
+                let error = PoolError(.terminated, function: function, index: nil, message: "the pool was terminated before it ran")
+                for chunk in waiting { failAll(chunk, from: chunk.answered, error) }
+            } else {
+                queue.prepend(waiting)
+            }
+        } else if case .initializing = worker.state, readyWaiter != nil {
+            startFailed(PoolError(.workerDied, function: function, index: nil, worker: worker.process.name, workerPID: worker.process.pid,
+                                  status: status, message: "the worker \(status) while it started"))
         }
         if phase == .running, worker.endReason != .retired, worker.endReason != .terminated, broken == nil {
             startWorker()
@@ -442,14 +487,16 @@ final class PoolScheduler: @unchecked Sendable {
     func cancel(_ call: PoolCall) {
         for chunk in queue.removeAll(where: { $0.call === call }) { dropCancelled(chunk) }
         for worker in workers.values {
-            guard case .busy(let chunk) = worker.state, chunk.call === call else { continue }
-            if options.replaceWorkerOnCancel {
-                worker.endReason = .cancelled
-                worker.process.kill()
-            } else if let host = service?.host {
-                var frame = ByteBufferAllocator().buffer(capacity: 32)
-                PoolWire.appendCancel(to: &frame, id: chunk.taskID, worker: worker.process.id)
-                host.write(frame, to: worker.process.id)
+            for (position, chunk) in worker.tasks.enumerated() where chunk.call === call {
+                if position == 0, options.replaceWorkerOnCancel {
+                    worker.endReason = .cancelled
+                    worker.process.kill()
+                } else if let host = service?.host {
+                    // A task sent ahead is cancelled before it starts (the worker remembers the id).
+                    var frame = ByteBufferAllocator().buffer(capacity: 32)
+                    PoolWire.appendCancel(to: &frame, id: chunk.taskID, worker: worker.process.id)
+                    host.write(frame, to: worker.process.id)
+                }
             }
         }
     }
