@@ -66,15 +66,19 @@ public final class Runtime: Sendable {
     let poolService: PoolService
     /// The entries this runtime's supervisor may start (in a child: the one it runs is there).
     let entries: EntryRegistry
+    /// The functions a pool worker of this process runs, by name (filled by bootstrap).
+    let poolFunctions: PoolFunctions
     private let slot: SupervisorSlot
 
     /// A runtime for a parent (no `session`: it creates an arena of its own on first use) or
     /// for a child whose handshake is done (with the arena it inherited), knowing `entries`.
     /// Nothing starts here: the supervisor starts with the first spawn or queue.
-    init(session: ChildSession? = nil, arena: ArenaSlot = ArenaSlot(), entries: EntryRegistry = EntryRegistry()) {
+    init(session: ChildSession? = nil, arena: ArenaSlot = ArenaSlot(), entries: EntryRegistry = EntryRegistry(),
+         poolFunctions: PoolFunctions = PoolFunctions()) {
         self.session = session
         arenaSlot = arena
         self.entries = entries
+        self.poolFunctions = poolFunctions
         let service = QueueService()
         let pools = PoolService()
         poolService = pools
