@@ -49,8 +49,9 @@ public enum PoolEntries {
     /// What ``setUpWorker`` stored in this process (0 before it ran).
     private static let initialized = Atomic<Int>(0)
 
-    /// An initializer: stores its argument in this process.
-    public static let setUpWorker = ProcessFunction("pool-set-up-worker") { (value: Int) -> Void in
+    /// An initializer: stores its argument in this process; a negative one fails it.
+    public static let setUpWorker = ProcessFunction("pool-set-up-worker") { (value: Int) throws -> Void in
+        if value < 0 { throw PoolTestError.bad(value) }
         initialized.store(value, ordering: .relaxed)
     }
 

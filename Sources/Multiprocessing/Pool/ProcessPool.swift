@@ -60,7 +60,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     private init(name: String, workers requested: Int?, options: PoolOptions, runtime: Runtime?,
                  decodeOutputs: @escaping @Sendable (ByteBuffer, Int, [Int]) throws -> [Output]) async throws {
         let runtime = try runtime ?? Runtime.current
-        guard runtime.poolFunctions.contains(name) else {
+        guard runtime.poolFunctions.lookup(name) != nil else {
             throw ProcessError(.unknownEntry, "cannot make a pool of \"\(name)\": it is not registered in this process; pass it to Multiprocessing.bootstrap")
         }
         let count = requested ?? options.workers ?? Multiprocessing.cpuCount
