@@ -79,6 +79,24 @@ public enum PoolEntries {
         return x
     }
 
+    /// The run counters ``attachCounters`` gave this worker (Python's idiom: a shared array
+    /// passed once through the initializer, not with every input).
+    private static let attached = Mutex<SharedArray<Int>?>(nil)
+
+    /// An initializer: keeps `counters` for ``countRun``.
+    public static let attachCounters = ProcessFunction("pool-attach-counters") { (counters: SharedArray<Int>) -> Void in
+        attached.withLock { $0 = counters }
+    }
+
+    /// Increments the attached `counters[x]` and returns x. Without the array's lock: a
+    /// worker SIGKILLed inside it would hand the next one `ownerDied`, and no two workers ever
+    /// run the same input at once (an input runs again only after its worker died).
+    public static let countRun = ProcessFunction("pool-count-run") { (x: Int) -> Int in
+        guard let counters = attached.withLock({ $0 }) else { throw PoolTestError.bad(x) }
+        try counters.withUnsafeMutableBufferPointer { $0[x] += 1 }
+        return x
+    }
+
     public static let functions: [any ProcessEntry] = [square, failOn, sleepMillis, spinMicros, crashOn, add, setUpWorker,
-                                                       initValue, whoAmI, cooperative, recordRun]
+                                                       initValue, whoAmI, cooperative, recordRun, attachCounters, countRun]
 }
