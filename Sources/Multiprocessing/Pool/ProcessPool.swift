@@ -30,37 +30,12 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     let decodeOutputs: @Sendable (ByteBuffer, _ count: Int, _ failed: [Int]) throws -> [Output]
     private let callIDs = PoolCallIDs()
 
-    /// A pool of `workers` processes (default ``Multiprocessing/cpuCount``) running `function`,
-    /// started under `runtime` (default: the one bootstrap made). Returns once every worker is
-    /// ready (its initializer ran). Throws ``ProcessError`` before bootstrap or for a function
-    /// bootstrap did not register, ``PoolError`` with ``PoolError/Code/initializerFailed`` when
-    /// the initializer throws.
-    public convenience init(_ function: ProcessFunction<Input, Output>, workers: Int? = nil,
-                            options: PoolOptions = PoolOptions(), runtime: Runtime? = nil) async throws where Output: Codable {
-        try await self.init(name: function.name, workers: workers, options: options, runtime: runtime,
-                            decodeOutputs: Self.codableOutputs)
-    }
-
-    /// A pool of a function that returns nothing: its calls return once every input ran.
-    public convenience init(_ function: ProcessFunction<Input, Output>, workers: Int? = nil,
-                            options: PoolOptions = PoolOptions(), runtime: Runtime? = nil) async throws where Output == Void {
-        try await self.init(name: function.name, workers: workers, options: options, runtime: runtime,
-                            decodeOutputs: { _, count, failed in Array(repeating: (), count: count - failed.count) })
-    }
-
-    /// A pool of a function of several arguments: its inputs are ``ProcessArguments`` (and
-    /// ``starmap(_:chunkSize:)-(Sequence<(A,B)>,_)`` takes tuples).
-    public convenience init<A, B, each Rest>(_ function: ProcessFunction<A, B, repeat each Rest, Output>, workers: Int? = nil,
-                                             options: PoolOptions = PoolOptions(), runtime: Runtime? = nil) async throws
-        where Output: Codable, Input == ProcessArguments<A, B, repeat each Rest> {
-        try await self.init(name: function.name, workers: workers, options: options, runtime: runtime,
-                            decodeOutputs: Self.codableOutputs)
-    }
-
-    private init(name: String, workers requested: Int?, options: PoolOptions, runtime: Runtime?,
-                 decodeOutputs: @escaping @Sendable (ByteBuffer, Int, [Int]) throws -> [Output]) async throws {
-        let runtime = try runtime ?? Runtime.current
-        guard runtime.poolFunctions.lookup(name) != nil else {
+    /// A pool of `requested` workers (or the options', or one per CPU) running the function
+    /// registered as `name` in `host`'s runtime. The public initializers
+    /// (Runtime/ProcessPool+Runtime.swift) find the runtime.
+    init(name: String, workers requested: Int?, options: PoolOptions, host: PoolHost,
+         decodeOutputs: @escaping @Sendable (ByteBuffer, Int, [Int]) throws -> [Output]) async throws {
+        guard host.functions.lookup(name) != nil else {
             throw ProcessError(.unknownEntry, "cannot make a pool of \"\(name)\": it is not registered in this process; pass it to Multiprocessing.bootstrap")
         }
         let count = requested ?? options.workers ?? Multiprocessing.cpuCount
@@ -71,8 +46,8 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
             throw PoolError(.invalidArgument, function: name, index: nil,
                             message: "retries must be 0 or more and maxTasksPerChild 1 or more (got \(options.retries), \(options.maxTasksPerChild ?? 1))")
         }
-        let supervisor = try runtime.supervisor()
-        let service = runtime.poolService
+        let supervisor = try host.supervisor()
+        let service = host.service
         scheduler = PoolScheduler(function: name, options: options, workerCount: count, launcher: supervisor,
                                   service: service, loop: supervisor.loop)
         self.decodeOutputs = decodeOutputs
@@ -93,7 +68,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         scheduler.loop.execute { scheduler.terminate() }
     }
 
-    private static func codableOutputs(_ bytes: ByteBuffer, count: Int, failed: [Int]) throws -> [Output] where Output: Codable {
+    static func codableOutputs(_ bytes: ByteBuffer, count: Int, failed: [Int]) throws -> [Output] where Output: Codable {
         try bytes.withUnsafeReadableBytes { raw in
             if failed.isEmpty { return try MessagePackDecoder().decode([Output].self, from: raw) }
             // A failed input's slot is nil: read the others one by one.
@@ -301,27 +276,12 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     }
 }
 
-/// Runs `body` with a pool of `function` and always terminates it on the way out (whether
-/// `body` returned, threw or was cancelled): the scope in which a pool lives.
-///
-/// ```swift
-/// let total = try await withProcessPool(square, workers: 2) { pool in
-///     try await pool.map(1...100).reduce(0, +)
-/// }
-/// ```
-public func withProcessPool<Input, Output, Result>(
-    _ function: ProcessFunction<Input, Output>, workers: Int? = nil, options: PoolOptions = PoolOptions(), runtime: Runtime? = nil,
-    _ body: (ProcessPool<Input, Output>) async throws -> Result
-) async throws -> Result where Output: Codable {
-    let pool = try await ProcessPool(function, workers: workers, options: options, runtime: runtime)
-    do {
-        let result = try await body(pool)
-        await pool.terminate()
-        return result
-    } catch {
-        await pool.terminate()
-        throw error
-    }
+/// What a pool takes from its runtime: the pool service of its supervisor, the supervisor
+/// (started on demand), and the functions bootstrap registered.
+struct PoolHost {
+    let service: PoolService
+    let supervisor: () throws -> SupervisorCore
+    let functions: PoolFunctions
 }
 
 /// Call numbers of one pool.
