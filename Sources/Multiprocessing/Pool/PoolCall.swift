@@ -62,6 +62,9 @@ final class PoolCall: Sendable {
         }
     }
 
+    /// Whether an event arrived (a single input's call: its answer is there).
+    var hasAnswer: Bool { state.withLock { $0.first != nil } }
+
     /// Whether the caller stopped listening.
     var isAbandoned: Bool { state.withLock { $0.abandoned } }
 
