@@ -65,6 +65,16 @@ final class PoolScheduler: @unchecked Sendable {
 
     private enum Phase { case running, closing, terminated }
 
+    /// How tasks reach the workers.
+    enum Transport: Sendable {
+        /// Workers run the built-in pool entry and call the function `function` names by name,
+        /// a chunk of inputs per `poolTask` frame.
+        case functions
+        /// Workers run the ``Worker`` type registered as `entry`; each input is a request to
+        /// its mailbox and its reply is the result (one input per task).
+        case mailbox(entry: String)
+    }
+
     /// Tasks a worker holds at once: the one it runs and the next, sent ahead so that it starts
     /// it without waiting for a round trip through the loop (a 50 us task would otherwise
     /// leave its worker idle for about as long again). The one sent ahead has not started when
@@ -72,6 +82,7 @@ final class PoolScheduler: @unchecked Sendable {
     static let tasksPerWorker = 2
 
     let function: String
+    let transport: Transport
     let options: PoolOptions
     let workerCount: Int
     let loop: any EventLoop
@@ -93,13 +104,21 @@ final class PoolScheduler: @unchecked Sendable {
     private var readyWaiter: CheckedContinuation<Void, any Error>?
     private var readyCount = 0
 
-    init(function: String, options: PoolOptions, workerCount: Int, launcher: any ChildLauncher, service: PoolService, loop: any EventLoop) {
+    init(function: String, transport: Transport = .functions, options: PoolOptions, workerCount: Int, launcher: any ChildLauncher,
+         service: PoolService, loop: any EventLoop) {
         self.function = function
+        self.transport = transport
         self.options = options
         self.workerCount = workerCount
         self.launcher = launcher
         self.service = service
         self.loop = loop
+    }
+
+    /// Whether every task carries one input (a worker type's request).
+    var runsOneInputPerTask: Bool {
+        if case .mailbox = transport { return true }
+        return false
     }
 
     // MARK: starting
@@ -136,7 +155,12 @@ final class PoolScheduler: @unchecked Sendable {
         if processOptions.name == nil { processOptions = ProcessNames.assign(processOptions, prefix: "PoolWorker") }
         Task { [self, launcher, processOptions] in
             do {
-                let process = try await launcher.launch(entry: PoolWire.workerEntry, options: processOptions, trampoline: false)
+                let entry: String
+                switch transport {
+                case .functions: entry = PoolWire.workerEntry
+                case .mailbox(let name): entry = name
+                }
+                let process = try await launcher.launch(entry: entry, options: processOptions, trampoline: false)
                 loop.execute { self.workerStarted(process) }
             } catch {
                 loop.execute { self.workerFailedToStart(error) }
@@ -250,14 +274,72 @@ final class PoolScheduler: @unchecked Sendable {
         worker.tasks.append(chunk)
         let items = chunk.count - chunk.answered
         worker.itemsOut += items
-        var frame = ByteBufferAllocator().buffer(capacity: chunk.arguments.count + function.utf8.count + 32)
-        chunk.arguments.withUnsafeBytes {
-            PoolWire.appendTask(to: &frame, id: chunk.taskID, worker: worker.process.id, function: function, encodedArguments: $0)
-        }
-        host.write(frame, to: worker.process.id)
-        host.spinForAnswersSoon()
         counters.running.add(items, ordering: .relaxed)
         if worker.tasks.count == 1 { armDeadline(worker) }
+        switch transport {
+        case .functions:
+            var frame = ByteBufferAllocator().buffer(capacity: chunk.arguments.count + function.utf8.count + 32)
+            chunk.arguments.withUnsafeBytes {
+                PoolWire.appendTask(to: &frame, id: chunk.taskID, worker: worker.process.id, function: function, encodedArguments: $0)
+            }
+            host.write(frame, to: worker.process.id)
+            host.spinForAnswersSoon()
+        case .mailbox:
+            request(chunk, of: worker)
+        }
+    }
+
+    /// A worker type's task: its one input as a request to the worker's mailbox, whose reply
+    /// (or error envelope) comes back as the task's results.
+    private func request(_ chunk: PoolChunk, of worker: Worker) {
+        let id = worker.process.id, taskID = chunk.taskID, process = worker.process
+        let input: MessagePackValue
+        do {
+            input = try chunk.arguments.withUnsafeBytes { raw in
+                var reader = MessagePackReader(raw)
+                _ = try reader.readArrayHeader()
+                return try reader.readValue()
+            }
+        } catch {
+            return mailboxAnswered(id, task: taskID, .failure(error))
+        }
+        Task { [self] in
+            do {
+                let reply = try await process.record.request(input, timeout: nil)
+                loop.execute { self.mailboxAnswered(id, task: taskID, .success(reply)) }
+            } catch {
+                loop.execute { self.mailboxAnswered(id, task: taskID, .failure(error)) }
+            }
+        }
+    }
+
+    private func mailboxAnswered(_ id: UInt64, task taskID: UInt64, _ answer: Result<FrameBody, any Error>) {
+        // A worker type may answer its requests out of order: the answered task goes first.
+        guard let worker = workers[id], let position = worker.tasks.firstIndex(where: { $0.taskID == taskID }) else { return }
+        let chunk = worker.tasks[position]
+        if position > 0 {
+            worker.tasks.remove(at: position)
+            worker.tasks.insert(chunk, at: 0)
+        }
+        var failures: [(offset: Int, error: RemoteError)] = []
+        var outputs: [UInt8] = [0x91]   // an array of the one output
+        switch answer {
+        case .success(let reply) where reply.envelope.kind == .error:
+            failures.append((0, (try? reply.decodePayload(RemoteError.self)) ?? RemoteError(typeName: "ProtocolError.malformed", message: "an error reply that does not parse")))
+            outputs.append(0xc0)
+        case .success(let reply):
+            reply.withPayloadBytes { outputs.append(contentsOf: $0) }
+        case .failure(let error):
+            // The worker is dying: its death fails or reruns the input. Otherwise (the
+            // request could not be sent) the input fails with the reason.
+            guard worker.process.isAlive, worker.endReason == nil else { return }
+            failures.append((0, RemoteError(error)))
+            outputs.append(0xc0)
+        }
+        let results = PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: outputs), count: 1,
+                                       failures: failures, state: .done)
+        deliver(results, of: chunk, by: worker)
+        chunkEnded(chunk, on: worker, cancelled: false)
     }
 
     /// Starts the clock of the task `worker` runs now (with a `taskTimeout`): its inputs times the timeout.
@@ -491,6 +573,9 @@ final class PoolScheduler: @unchecked Sendable {
                 if position == 0, options.replaceWorkerOnCancel {
                     worker.endReason = .cancelled
                     worker.process.kill()
+                } else if case .mailbox = transport {
+                    // A worker type cannot be told: its reply is dropped (the call is abandoned).
+                    continue
                 } else if let host = service?.host {
                     // A task sent ahead is cancelled before it starts (the worker remembers the id).
                     var frame = ByteBufferAllocator().buffer(capacity: 32)

@@ -23,7 +23,9 @@ import Synchronization
 /// ```
 ///
 /// A function of several arguments makes a pool of ``ProcessArguments``:
-/// `try await ProcessPool(add).starmap([(1, 2), (3, 4)])` is `[3, 7]`.
+/// `try await ProcessPool(add).starmap([(1, 2), (3, 4)])` is `[3, 7]`. A ``Worker`` type makes
+/// a pool whose inputs are requests to the workers' mailboxes and whose results are their
+/// replies: `ProcessPool<Int, Int>(worker: Doubler.self)`.
 public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sendable {
     let scheduler: PoolScheduler
     /// The outputs of the answered, non-failed slots of a results array, in order.
@@ -33,10 +35,21 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     /// A pool of `requested` workers (or the options', or one per CPU) running the function
     /// registered as `name` in `host`'s runtime. The public initializers
     /// (Runtime/ProcessPool+Runtime.swift) find the runtime.
-    init(name: String, workers requested: Int?, options: PoolOptions, host: PoolHost,
+    init(name: String, transport: PoolScheduler.Transport = .functions, workers requested: Int?, options: PoolOptions, host: PoolHost,
          decodeOutputs: @escaping @Sendable (ByteBuffer, Int, [Int]) throws -> [Output]) async throws {
-        guard host.functions.lookup(name) != nil else {
-            throw ProcessError(.unknownEntry, "cannot make a pool of \"\(name)\": it is not registered in this process; pass it to Multiprocessing.bootstrap")
+        switch transport {
+        case .functions:
+            guard host.functions.lookup(name) != nil else {
+                throw ProcessError(.unknownEntry, "cannot make a pool of \"\(name)\": it is not registered in this process; pass it to Multiprocessing.bootstrap")
+            }
+        case .mailbox(let entry):
+            guard host.entries.lookup(entry) != nil else {
+                throw ProcessError(.unknownEntry, "cannot make a pool of the worker \"\(entry)\": it is not registered in this process; pass it to Multiprocessing.bootstrap(workers:)")
+            }
+            guard options.initializer == nil else {
+                throw PoolError(.invalidArgument, function: name, index: nil,
+                                message: "a pool of a worker type takes no initializer: its run(_:) sets itself up before it reads its mailbox")
+            }
         }
         let count = requested ?? options.workers ?? Multiprocessing.cpuCount
         guard count >= 1 else {
@@ -48,7 +61,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         }
         let supervisor = try host.supervisor()
         let service = host.service
-        scheduler = PoolScheduler(function: name, options: options, workerCount: count, launcher: supervisor,
+        scheduler = PoolScheduler(function: name, transport: transport, options: options, workerCount: count, launcher: supervisor,
                                   service: service, loop: supervisor.loop)
         self.decodeOutputs = decodeOutputs
         let scheduler = self.scheduler
@@ -198,7 +211,8 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     }
 
     private func results(_ inputs: PoolInputs<Input>, chunkSize: Int, ordered: Bool) -> PoolResults<Output> {
-        PoolResults(pool: PoolResultsSource(
+        let chunkSize = scheduler.runsOneInputPerTask ? 1 : chunkSize
+        return PoolResults(pool: PoolResultsSource(
             scheduler: scheduler, callIDs: callIDs, inputs: inputs, chunkSize: chunkSize, ordered: ordered,
             lookahead: max(4 * scheduler.workerCount * max(chunkSize, 1), 16), decodeOutputs: decodeOutputs))
     }
@@ -262,9 +276,9 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
             guard requested >= 1 else {
                 throw PoolError(.invalidArgument, function: scheduler.function, index: nil, message: "a chunk size must be 1 or more (got \(requested))")
             }
-            return requested
+            return scheduler.runsOneInputPerTask ? 1 : requested
         }
-        if scheduler.options.taskTimeout != nil { return 1 }
+        if scheduler.options.taskTimeout != nil || scheduler.runsOneInputPerTask { return 1 }
         // Python's default: divmod(len, 4 * workers), rounded up.
         let (size, extra) = count.quotientAndRemainder(dividingBy: 4 * scheduler.workerCount)
         return max(1, size + (extra > 0 ? 1 : 0))
@@ -282,6 +296,8 @@ struct PoolHost {
     let service: PoolService
     let supervisor: () throws -> SupervisorCore
     let functions: PoolFunctions
+    /// The entries (a pool of a worker type starts its type's entry).
+    let entries: EntryRegistry
 }
 
 /// Call numbers of one pool.
