@@ -146,6 +146,21 @@ import Testing
         #expect(try PoolInitializer(add, 1, "x").encodedArguments == [0x91, 0x92, 0x01, 0xa1, 0x78])
     }
 
+    /// Int and Double items are read and written at the header level: the same bytes as the
+    /// encoder, nil in failed slots; anything they do not read goes the Codable way.
+    @Test func scalarItemsCodeAsTheEncoderDoes() throws {
+        let ints = [0, 1, -1, 127, 128, -33, Int.max, Int.min]
+        #expect(ScalarItems.encode(ints, failed: []) == (try MessagePackEncoder().encode(ints)))
+        #expect(ScalarItems.encode([1, 2], failed: [0, 2, 4]) == (try MessagePackEncoder().encode([nil, 1, nil, 2, nil] as [Int?])))
+        #expect(ScalarItems.encode([0.5], failed: [1]) == (try MessagePackEncoder().encode([0.5, nil] as [Double?])))
+        #expect(ScalarItems.encode(["x"], failed: []) == nil)
+        let decoded = ScalarItems.decode(try MessagePackEncoder().encode(ints), as: ProcessArguments<Int>.self)
+        #expect(decoded?.map(\.values) == ints)
+        #expect(ScalarItems.decode(try MessagePackEncoder().encode([0.5, 2.0]), as: ProcessArguments<Double>.self)?.map(\.values) == [0.5, 2.0])
+        #expect(ScalarItems.decode(try MessagePackEncoder().encode([1, "x"] as [MessagePackValue]), as: ProcessArguments<Int>.self) == nil)
+        #expect(ScalarItems.decode(try MessagePackEncoder().encode([1, 2]), as: ProcessArguments<Int, Int>.self) == nil)
+    }
+
     // MARK: a real worker
 
     @Test func aWorkerAnswersATaskOfSeveralItemsAndExitsWhenItsChannelEnds() async throws {
@@ -232,6 +247,21 @@ import Testing
             // or the cancel came first and no item ran.
             #expect(answer.outputs == [true] || answer.outputs.isEmpty)
             #expect(answer.state == .cancelled)
+        }
+    }
+
+    @Test func aCancelForATaskStillQueuedAnswersItWithoutRunningIt() async throws {
+        try await withWorker { worker, probe in
+            probe.send(worker, id: 1, "pool-sleep-millis", arguments: try MessagePackEncoder().encode([300] as [MessagePackValue]))
+            probe.send(worker, id: 2, "pool-square", arguments: try MessagePackEncoder().encode([2, 3] as [MessagePackValue]))
+            probe.cancel(worker, id: 2)
+            let queued = try await probe.answer(2)
+            #expect(queued.outputs.isEmpty && queued.state == .cancelled)
+            let first = try await probe.answer(1)
+            #expect(first.outputs == [300] && first.state == .done, "the task that was running is not touched")
+            // A cancel for a task that is over is ignored.
+            probe.cancel(worker, id: 1)
+            #expect(try await probe.run(worker, id: 3, "pool-square", [4] as [MessagePackValue]).outputs == [16])
         }
     }
 
