@@ -250,6 +250,18 @@ import Testing
         }
     }
 
+    @Test func aSharedArrayTravelsAsAnArgumentOfEveryItem() async throws {
+        let counters = try SharedArray<Int>(repeating: 0, count: 4)
+        defer { try? counters.free() }
+        try await withWorker { worker, probe in
+            let items = [0, 2, 2].map { ProcessArguments($0, counters) }
+            let answer = try await probe.run(worker, id: 1, "pool-record-run", arguments: try MessagePackEncoder().encode(items))
+            #expect(answer.outputs == [0, 2, 2])
+            #expect(answer.failures.isEmpty)
+        }
+        #expect(try counters.toArray() == [1, 0, 2, 0], "each item ran once, in the worker, on the parent's memory")
+    }
+
     @Test func aCancelForATaskStillQueuedAnswersItWithoutRunningIt() async throws {
         try await withWorker { worker, probe in
             probe.send(worker, id: 1, "pool-sleep-millis", arguments: try MessagePackEncoder().encode([300] as [MessagePackValue]))
@@ -271,7 +283,9 @@ import Testing
     /// its channel after `body` and checks it exits 0.
     func withWorker(_ body: (ChildProcess, PoolProbe) async throws -> Void) async throws {
         let probe = PoolProbe()
-        let supervisor = try SupervisorCore(SupervisorCore.Configuration(services: [probe]))
+        // The default runtime's arena goes to the worker, so shared arrays travel in tasks.
+        let arena = try Runtime.current.arenaSlot
+        let supervisor = try SupervisorCore(SupervisorCore.Configuration(services: [probe], descriptorsForChildren: { arena.descriptorsForChildren }))
         let worker = try await supervisor.launch(entry: PoolWire.workerEntry, options: ProcessOptions(name: "PoolWorker-test"), trampoline: false)
         do {
             try await body(worker, probe)
