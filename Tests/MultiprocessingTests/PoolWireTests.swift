@@ -175,6 +175,18 @@ import Testing
         }
     }
 
+    /// A long chunk of trivial items: every output, in order, over frames that follow each
+    /// other without gap or overlap (however many partial frames the clock asked for).
+    @Test func aLongChunkIsAnsweredWholeAndInOrder() async throws {
+        try await withWorker { worker, probe in
+            let items = Array(0..<100_000)
+            let answer = try await probe.run(worker, id: 1, "pool-square", arguments: try MessagePackEncoder().encode(items))
+            #expect(answer.outputs == items.map { .int(Int64($0 * $0)) } || answer.outputs == items.map { .uint(UInt64($0 * $0)) })
+            #expect(answer.failures.isEmpty && answer.state == .done)
+            #expect(probe.frames(1).dropLast().allSatisfy { $0.state == .partial })
+        }
+    }
+
     @Test func aFailingItemFailsAloneWithTheErrorItThrew() async throws {
         try await withWorker { worker, probe in
             let answer = try await probe.run(worker, id: 5, "pool-fail-on", [1, 2, 3, 4, 10, 11] as [MessagePackValue])

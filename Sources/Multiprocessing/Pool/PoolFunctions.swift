@@ -7,7 +7,7 @@ struct PoolFunction: Sendable {
     let name: String
     /// Runs every item of a task (`arguments`: the task's msgpack array of items, each in the
     /// function's argument form) and reports them through `reporter`, the final frame last.
-    let run: @Sendable (_ arguments: [UInt8], _ reporter: TaskReporter) async -> Void
+    let run: nonisolated(nonsending) @Sendable (_ arguments: [UInt8], _ reporter: TaskReporter) async -> Void
 }
 
 /// An entry a pool worker can run chunks of: every ``ProcessFunction`` (Process/ cannot name
@@ -63,7 +63,7 @@ final class PoolFunctions: Sendable {
 /// pack expansions inside sequence element types crash the Swift 6.3 compiler.
 struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable {
     let name: String
-    let body: @Sendable (Arguments, WorkerContext) async throws -> Output
+    let body: nonisolated(nonsending) @Sendable (Arguments, WorkerContext) async throws -> Output
     /// Nil for a `Void` function (its outputs travel as nil).
     let encodeOutputs: (@Sendable ([Output], [Int]) throws -> [UInt8])?
     /// The error of an item whose arguments did not decode (the error, the item's offset).
@@ -86,7 +86,10 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
         }
     }
 
-    func run(_ arguments: [UInt8], _ reporter: TaskReporter) async {
+    // The commonest case, an Int function of an Int, gets its own copy of the loop: unspecialized,
+    // each item pays for generic metadata lookups and value witness calls.
+    @_specialize(where Arguments == ProcessArguments<Int>, Output == Int)
+    nonisolated(nonsending) func run(_ arguments: [UInt8], _ reporter: TaskReporter) async {
         // Fast path: the whole array at once; if any item does not decode, item by item, so
         // that only the bad ones fail.
         let decoder = MessagePackDecoder()
@@ -120,7 +123,7 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
                 }
             }
             index += 1
-            if index < count, reporter.partialDue {
+            if reporter.itemFinished(), index < count {
                 flush(&pending, .partial, reporter)
                 pending = Pending(start: index)
             }
@@ -213,7 +216,7 @@ enum ScalarItems {
     /// `ProcessArguments` and every item reads as one; nil otherwise.
     static func decode<Arguments>(_ bytes: [UInt8], as type: Arguments.Type) -> [Arguments]? {
         if Arguments.self == ProcessArguments<Int>.self {
-            guard let values = read(bytes, { reader throws(MessagePackError) in try reader.readInteger(Int.self) }) else { return nil }
+            guard let values = read(bytes, { reader throws(MessagePackError) in Int(try reader.readInt()) }) else { return nil }
             // The same type: the cast reinterprets nothing.
             return unsafeBitCast(values.map { ProcessArguments($0) }, to: [Arguments].self)
         }
