@@ -10,7 +10,6 @@ import Synchronization
 /// starts after it. Cancels are handled on the run loop as they are read, not queued behind
 /// tasks in the mailbox.
 final class PoolWorker: Sendable {
-    private let session: ChildSession
     private let functions: PoolFunctions
 
     private struct State {
@@ -24,22 +23,25 @@ final class PoolWorker: Sendable {
     /// task's final frame is for a task that is gone).
     private static let cancelledEarlyLimit = 64
 
-    private init(session: ChildSession, functions: PoolFunctions) {
-        self.session = session
+    private init(functions: PoolFunctions) {
         self.functions = functions
     }
 
-    /// The entry, running tasks with the functions of `functions`.
+    /// The entry, running tasks with the functions of `functions`. A process runs one entry
+    /// once, so the worker's state lives with the definition; its cancel handler is in place
+    /// before the run loop reads past the welcome.
     static func definition(functions: PoolFunctions) -> EntryDefinition {
-        EntryDefinition(name: PoolWire.workerEntry) { session in
-            await PoolWorker(session: session, functions: functions).run()
-        }
+        let worker = PoolWorker(functions: functions)
+        return EntryDefinition(name: PoolWire.workerEntry, prepare: { session in
+            let cancelKind = UInt8(PoolWire.cancel.rawValue)
+            session.handle(kinds: cancelKind...cancelKind) { body in worker.cancel(body.envelope.correlation) }
+        }, run: { session in
+            await worker.run(session)
+        })
     }
 
-    private func run() async -> Int32 {
+    private func run(_ session: ChildSession) async -> Int32 {
         guard let loop = session.runLoop else { return ChildExitCode.channelClosed }
-        let cancelKind = UInt8(PoolWire.cancel.rawValue)
-        session.handle(kinds: cancelKind...cancelKind) { [self] body in cancel(body.envelope.correlation) }
         while true {
             let frame: FrameBody?
             do {
@@ -51,7 +53,7 @@ final class PoolWorker: Sendable {
             guard let frame else { return 0 }
             switch frame.envelope.kind {
             case PoolWire.task, PoolWire.initialize:
-                await runTask(frame, on: loop)
+                await runTask(frame, session: session, on: loop)
             default:
                 session.log("a pool worker takes tasks (48) and initializers (51), not \(frame.envelope.kind): ignored")
             }
@@ -70,9 +72,8 @@ final class PoolWorker: Sendable {
         }
     }
 
-    private func runTask(_ frame: FrameBody, on loop: ChildRunLoop) async {
+    private func runTask(_ frame: FrameBody, session: ChildSession, on loop: ChildRunLoop) async {
         let id = frame.envelope.correlation
-        let session = session
         let call: (function: String, arguments: [UInt8], count: Int)
         do {
             call = try frame.withPayloadBytes(Self.parseCall)
@@ -142,8 +143,27 @@ final class TaskReporter {
         context = WorkerContext(session: session)
     }
 
-    /// Whether ``partialInterval`` passed since the last frame (or the task's start).
-    var partialDue: Bool { ContinuousClock.now - lastFrame >= Self.partialInterval }
+    /// How often the clock is read while items run: a partial frame is at most about this late.
+    static let clockInterval = Duration.microseconds(20)
+    /// Items to finish before the next clock read (1 for items slower than ``clockInterval``).
+    private var itemsPerCheck = 1
+    private var itemsUntilCheck = 1
+    private var lastCheck = ContinuousClock.now
+
+    /// Called after each item: whether ``partialInterval`` passed since the last frame (or the
+    /// task's start). Reading the clock after every item of a trivial function costs a tenth of
+    /// the item, so the clock is read about every ``clockInterval``, the items between two
+    /// reads counted from how long the last ones took.
+    func itemFinished() -> Bool {
+        itemsUntilCheck -= 1
+        guard itemsUntilCheck <= 0 else { return false }
+        let now = ContinuousClock.now
+        let perItem = (now - lastCheck) / itemsPerCheck
+        itemsPerCheck = perItem >= Self.clockInterval ? 1 : Int(min(Self.clockInterval / max(perItem, .nanoseconds(1)), 1024))
+        itemsUntilCheck = itemsPerCheck
+        lastCheck = now
+        return now - lastFrame >= Self.partialInterval
+    }
 
     /// Sends the next `count` items' answers: `encodedOutputs` is their msgpack array,
     /// `failures` (task-relative offsets) the failed ones among them. A frame above the
@@ -161,6 +181,7 @@ final class TaskReporter {
         }
         offset += count
         lastFrame = ContinuousClock.now
+        lastCheck = lastFrame
         if state == .partial { session.runLoop?.readArrivedInput() }
     }
 

@@ -13,8 +13,18 @@ public protocol ProcessEntry: Sendable {
 /// What a child does with an entry: opaque, built by ``ProcessFunction`` and ``Worker``.
 public struct EntryDefinition: Sendable {
     let name: String
+    /// Called in the child once its handshake is done, before the run loop reads on: where an
+    /// entry registers the handlers of frames that must not wait in the mailbox (a pool
+    /// worker's cancels, which may arrive in the same read as the welcome).
+    let prepare: (@Sendable (ChildSession) -> Void)?
     /// Runs the entry in a child whose handshake is done; returns the exit code.
     let run: @Sendable (ChildSession) async -> Int32
+
+    init(name: String, prepare: (@Sendable (ChildSession) -> Void)? = nil, run: @escaping @Sendable (ChildSession) async -> Int32) {
+        self.name = name
+        self.prepare = prepare
+        self.run = run
+    }
 }
 
 /// A typed function that runs in a child process: Python's `Process(target=f, args=(...))`.
@@ -40,7 +50,10 @@ public struct EntryDefinition: Sendable {
 /// ```
 public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>: ProcessEntry {
     public let name: String
-    let body: @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output
+    /// Runs where its caller runs (`nonisolated(nonsending)`): a pool worker calls it once per
+    /// item, and each hop to the generic executor costs a lock when the task prefers the
+    /// child's run loop; the user's closure inside still hops as it always did.
+    let body: nonisolated(nonsending) @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output
     /// The reply carrying a result (nil for a function that returns nothing).
     let encodeResult: @Sendable (Output, Envelope) throws -> FrameBody
     /// The result out of a reply, in the parent.
@@ -77,7 +90,7 @@ public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>:
     }
 
     private init(_ name: String, coding: ResultCoding<Output>,
-                 _ body: @escaping @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output) {
+                 _ body: nonisolated(nonsending) @escaping @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output) {
         self.name = name
         self.body = body
         self.encodeResult = coding.encode
