@@ -50,7 +50,20 @@ let poolCases: [BenchmarkCase] = [
                 next &+= 1
                 blackHole(try await pool.submit(next & 0xffff).value)
             }
-            return BenchmarkReport(samples: samples, info: ["workers": String(pool.workerCount), "tasks_per_sample": String(perSample)])
+            // The same from a task on the supervisor's loop: the parent's two thread hops (to
+            // the loop and back to Swift's pool) left out, to show what they cost.
+            var fewer = settings
+            fewer.samples = max(3, settings.samples / 2)
+            let onLoop = try await withTaskExecutorPreference(Multiprocessing.supervisorExecutor) {
+                try await calibratedSamples(unit: .microseconds, settings: fewer) {
+                    next &+= 1
+                    blackHole(try await pool.submit(next & 0xffff).value)
+                }
+            }
+            return BenchmarkReport(samples: samples, info: [
+                "workers": String(pool.workerCount), "tasks_per_sample": String(perSample),
+                "on_loop_us": String((median(onLoop.samples) * 10).rounded() / 10),
+            ])
         }
     },
     BenchmarkCase(name: "pool_start", unit: .milliseconds,
@@ -78,10 +91,16 @@ let poolCases: [BenchmarkCase] = [
                 elapsed.append(seconds)
                 samples.append(ideal / seconds * 100)
             }
+            // The same tasks in chunks of 10, to show what the per-task round trip costs.
+            var chunked: [Double] = []
+            for _ in 0..<max(1, settings.samples / 3) {
+                chunked.append(ideal / (try await spinThrough(pool, tasks: tasks, chunkSize: 10)) * 100)
+            }
             return BenchmarkReport(samples: samples, info: [
                 "tasks": String(tasks), "task_us": String(spinMicroseconds), "workers": String(pool.workerCount),
                 "chunk_size": "1", "ideal_ms": String((ideal * 1e4).rounded() / 10),
                 "median_elapsed_ms": String((median(elapsed) * 1e4).rounded() / 10),
+                "chunk_10_percent": String((median(chunked) * 10).rounded() / 10),
             ])
         }
     },
@@ -106,13 +125,13 @@ private func startPoolOnce() async throws -> Double {
     return seconds
 }
 
-/// Runs `tasks` spin tasks through `imapUnordered` and returns the seconds from the call to
+/// Runs `tasks` spin tasks through `imapUnordered` (in chunks of `chunkSize`) and returns the seconds from the call to
 /// the last result; checks that every task answered.
-private func spinThrough(_ pool: ProcessPool<Int, Int>, tasks: Int) async throws -> Double {
+private func spinThrough(_ pool: ProcessPool<Int, Int>, tasks: Int, chunkSize: Int = 1) async throws -> Double {
     let inputs = Array(repeating: spinMicroseconds, count: tasks)
     let start = monotonicSeconds()
     var answered = 0
-    for try await microseconds in pool.imapUnordered(inputs) { answered += microseconds }
+    for try await microseconds in pool.imapUnordered(inputs, chunkSize: chunkSize) { answered += microseconds }
     let seconds = monotonicSeconds() - start
     guard answered == tasks * spinMicroseconds else {
         throw BenchmarkFailure("pool_imap_unordered: \(answered / spinMicroseconds) of \(tasks) tasks answered")
