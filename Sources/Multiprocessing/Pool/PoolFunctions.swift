@@ -239,21 +239,24 @@ enum ScalarItems {
     }
 
     private static func read<T>(_ bytes: [UInt8], _ element: (inout MessagePackReader) throws(MessagePackError) -> T) -> [T]? {
-        bytes.withUnsafeBytes { raw -> [T]? in
-            var reader = MessagePackReader(raw)
-            do {
-                let count = try reader.readArrayHeader()
-                var values: [T] = []
-                values.reserveCapacity(count)
-                for _ in 0..<count { values.append(try element(&reader)) }
-                return reader.isAtEnd ? values : nil
-            } catch {
-                return nil
-            }
+        bytes.withUnsafeBytes { read($0, element) }
+    }
+
+    /// The elements of the msgpack array `raw`, each read by `element`; nil if any does not read.
+    static func read<T>(_ raw: UnsafeRawBufferPointer, _ element: (inout MessagePackReader) throws(MessagePackError) -> T) -> [T]? {
+        var reader = MessagePackReader(raw)
+        do {
+            let count = try reader.readArrayHeader()
+            var values: [T] = []
+            values.reserveCapacity(count)
+            for _ in 0..<count { values.append(try element(&reader)) }
+            return reader.isAtEnd ? values : nil
+        } catch {
+            return nil
         }
     }
 
-    private static func write<T>(_ values: [T], failed: [Int], _ pack: (inout [UInt8], T) -> Void) -> [UInt8] {
+    static func write<T>(_ values: [T], failed: [Int], _ pack: (inout [UInt8], T) -> Void) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(5 + (values.count + failed.count) * 3)
         bytes.packArrayHeader(values.count + failed.count)
@@ -266,5 +269,31 @@ enum ScalarItems {
         }
         while next < failed.endIndex { bytes.packNil(); next += 1 }
         return bytes
+    }
+}
+
+// The parent's side of the same: a pool's inputs out, its results in.
+extension ScalarItems {
+    /// `inputs` as a msgpack array when `Input` is `Int` or `Double`; nil otherwise.
+    static func encodeInputs<Input>(_ inputs: ArraySlice<Input>) -> [UInt8]? {
+        if Input.self == Int.self {
+            return write(Array(unsafeBitCast(inputs, to: ArraySlice<Int>.self)), failed: []) { $0.packInt(Int64($1)) }
+        }
+        if Input.self == Double.self {
+            return write(Array(unsafeBitCast(inputs, to: ArraySlice<Double>.self)), failed: []) { $0.packDouble($1) }
+        }
+        return nil
+    }
+
+    /// The outputs of a results array with no failed slot when `Output` is `Int` or
+    /// `Double`; nil otherwise (or when one does not read as that type).
+    static func decodeOutputs<Output>(_ raw: UnsafeRawBufferPointer, as type: Output.Type) -> [Output]? {
+        if Output.self == Int.self {
+            return read(raw) { reader throws(MessagePackError) in Int(try reader.readInt()) }.map { unsafeBitCast($0, to: [Output].self) }
+        }
+        if Output.self == Double.self {
+            return read(raw) { reader throws(MessagePackError) in try reader.readDouble() }.map { unsafeBitCast($0, to: [Output].self) }
+        }
+        return nil
     }
 }

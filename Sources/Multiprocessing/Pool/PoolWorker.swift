@@ -95,13 +95,21 @@ final class PoolWorker: Sendable {
             return
         }
         let arguments = call.arguments
-        let task = Task(executorPreference: loop) {
-            await function.run(arguments, TaskReporter(session: session, id: id))
-        }
+        // A task of a few inputs runs on the run loop (no thread hop: a submit's round trip).
+        // A larger one runs on Swift's pool: with an executor preference, every call of the
+        // function (a nonisolated async closure) takes the task's status-record lock to find
+        // where to run, about half a trivial input's cost; the one wake-up of a pool thread
+        // is nothing against a chunk. The run loop goes on reading meanwhile, so a cancel
+        // reaches the task at once.
+        let run: @Sendable () async -> Void = { await function.run(arguments, TaskReporter(session: session, id: id)) }
+        let task = call.count <= Self.itemsRunOnTheLoop ? Task(executorPreference: loop, operation: run) : Task(operation: run)
         state.withLock { $0.running = (id, task) }
         await task.value
         state.withLock { $0.running = nil }
     }
+
+    /// Tasks of at most this many inputs run on the run loop's thread.
+    static let itemsRunOnTheLoop = 4
 
     /// `[function: str, arguments: array]`: the name, the arguments array's bytes and its item count.
     private static func parseCall(_ payload: UnsafeRawBufferPointer) throws -> (function: String, arguments: [UInt8], count: Int) {

@@ -83,7 +83,10 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
 
     static func codableOutputs(_ bytes: ByteBuffer, count: Int, failed: [Int]) throws -> [Output] where Output: Codable {
         try bytes.withUnsafeReadableBytes { raw in
-            if failed.isEmpty { return try MessagePackDecoder().decode([Output].self, from: raw) }
+            if failed.isEmpty {
+                if let scalars = ScalarItems.decodeOutputs(raw, as: Output.self) { return scalars }
+                return try MessagePackDecoder().decode([Output].self, from: raw)
+            }
             // A failed input's slot is nil: read the others one by one.
             var reader = MessagePackReader(raw)
             let elements = try reader.readArrayHeader()
@@ -130,11 +133,14 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         var start = 0
         while start < items.count {
             let end = min(start + size, items.count)
-            chunks.append(PoolChunk(call: call, firstIndex: start, count: end - start, arguments: try encoder.encode(Array(items[start..<end]))))
+            let arguments = try ScalarItems.encodeInputs(items[start..<end]) ?? encoder.encode(Array(items[start..<end]))
+            chunks.append(PoolChunk(call: call, firstIndex: start, count: end - start, arguments: arguments))
             start = end
         }
         submit(chunks, items: items.count)
-        var results = [Output?](repeating: nil, count: items.count)
+        // The outputs arrive as runs of consecutive inputs (a frame's worth), in any order
+        // between chunks: kept as runs and joined once at the end (no optional per result).
+        var runs: [(first: Int, outputs: [Output])] = []
         var failures: [PoolError] = []
         var answered = 0
         try await withTaskCancellationHandler {
@@ -146,10 +152,14 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
                     case .outputs(let first, let count, let bytes, let failed):
                         do {
                             let outputs = try decodeOutputs(bytes, count, failed)
-                            var next = 0
-                            for offset in 0..<count where !failed.contains(offset) {
-                                results[first + offset] = outputs[next]
-                                next += 1
+                            if failed.isEmpty {
+                                runs.append((first, outputs))
+                            } else {
+                                var next = 0
+                                for offset in 0..<count where !failed.contains(offset) {
+                                    runs.append((first + offset, [outputs[next]]))
+                                    next += 1
+                                }
                             }
                             answered += count - failed.count
                         } catch {
@@ -170,7 +180,11 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         guard failures.isEmpty else {
             throw PoolMapError(failures: failures.sorted { ($0.index ?? 0) < ($1.index ?? 0) }, total: items.count)
         }
-        return results.map { $0! }
+        runs.sort { $0.first < $1.first }
+        var results: [Output] = []
+        results.reserveCapacity(items.count)
+        for run in runs { results.append(contentsOf: run.outputs) }
+        return results
     }
 
     /// ``map(_:chunkSize:)`` of a function of two arguments over tuples: Python's `starmap`.
