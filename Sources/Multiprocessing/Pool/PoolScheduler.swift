@@ -56,6 +56,8 @@ final class PoolScheduler: @unchecked Sendable {
         var itemsOut = 0
         var deadline: Scheduled<Void>?
         var endReason: EndReason?
+        /// When the task it runs now started running (it was sent, or the one before it ended).
+        var headSince = NIODeadline.now()
 
         init(process: ChildProcess, state: WorkerState) {
             self.process = process
@@ -75,11 +77,20 @@ final class PoolScheduler: @unchecked Sendable {
         case mailbox(entry: String)
     }
 
-    /// Tasks a worker holds at once: the one it runs and the next, sent ahead so that it starts
-    /// it without waiting for a round trip through the loop (a 50 us task would otherwise
-    /// leave its worker idle for about as long again). The one sent ahead has not started when
-    /// its worker dies, so it runs again elsewhere as it is.
+    /// Tasks a worker holds at once: the one it runs and the next ones, sent ahead so that it
+    /// starts them without waiting for a round trip through the loop (a 50 us task would
+    /// otherwise leave its worker idle for about as long again). Those sent ahead have not
+    /// started when their worker dies, so they run again elsewhere as they are. Short tasks
+    /// (under ``shortTask`` lately) get ``tasksPerWorkerWhenShort``: a round trip through the
+    /// loop and the caller is several of them. Longer ones get two, so that a long task does
+    /// not keep many others waiting behind it while another worker could run them.
     static let tasksPerWorker = 2
+    static let tasksPerWorkerWhenShort = 6
+    static let shortTask: Int64 = 1_000_000   // nanoseconds
+
+    /// How long tasks took lately (an average over the last few, in nanoseconds).
+    private var recentTaskNanoseconds: Int64 = 1_000_000
+    private var tasksAhead: Int { recentTaskNanoseconds < Self.shortTask ? Self.tasksPerWorkerWhenShort : Self.tasksPerWorker }
 
     let function: String
     let transport: Transport
@@ -234,7 +245,8 @@ final class PoolScheduler: @unchecked Sendable {
     /// ahead to those running a task.
     private func dispatch() {
         var depth = 0
-        while !queue.isEmpty, depth < Self.tasksPerWorker {
+        let limit = tasksAhead
+        while !queue.isEmpty, depth < limit {
             var gave = false
             for worker in workers.values where hasRoom(worker, depth: depth) {
                 guard let chunk = nextChunk() else { break }
@@ -275,7 +287,10 @@ final class PoolScheduler: @unchecked Sendable {
         let items = chunk.count - chunk.answered
         worker.itemsOut += items
         counters.running.add(items, ordering: .relaxed)
-        if worker.tasks.count == 1 { armDeadline(worker) }
+        if worker.tasks.count == 1 {
+            worker.headSince = NIODeadline.now()
+            armDeadline(worker)
+        }
         switch transport {
         case .functions:
             var frame = ByteBufferAllocator().buffer(capacity: chunk.arguments.count + function.utf8.count + 32)
@@ -412,6 +427,9 @@ final class PoolScheduler: @unchecked Sendable {
             worker.itemsOut -= unanswered
             failAll(chunk, from: chunk.answered, error)
         }
+        let now = NIODeadline.now()
+        recentTaskNanoseconds = (recentTaskNanoseconds * 7 + (now - worker.headSince).nanoseconds) / 8
+        worker.headSince = now
         armDeadline(worker)
         if let limit = options.maxTasksPerChild, worker.itemsDone >= limit, worker.tasks.isEmpty {
             retire(worker)

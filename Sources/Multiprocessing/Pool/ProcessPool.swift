@@ -228,7 +228,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         let chunkSize = scheduler.runsOneInputPerTask ? 1 : chunkSize
         return PoolResults(pool: PoolResultsSource(
             scheduler: scheduler, callIDs: callIDs, inputs: inputs, chunkSize: chunkSize, ordered: ordered,
-            lookahead: max(4 * scheduler.workerCount * max(chunkSize, 1), 16), decodeOutputs: decodeOutputs))
+            lookahead: max(4 * scheduler.workerCount * max(chunkSize, 1), 8 * scheduler.workerCount), decodeOutputs: decodeOutputs))
     }
 
     // MARK: one input
