@@ -31,27 +31,14 @@ print("corpus: \(settings.documents) documents of \(settings.words) words, made 
 // The progress bar only on a terminal; piped into a file or a test, plain lines instead.
 let onTerminal = isatty(STDOUT_FILENO) == 1
 started = clock.now
-let pooled = try await withProcessPool(countWords, workers: settings.workers) { pool in
-    // About 16 shards per worker: enough that the workers finish together and the bar moves,
-    // few enough that the parent's share (a shard's counts to decode and merge) stays small.
-    let shardSize = max(1, (documents.count + 16 * pool.workerCount - 1) / (16 * pool.workerCount))
-    let shards = stride(from: 0, to: documents.count, by: shardSize).map {
-        Array(documents[$0..<min($0 + shardSize, documents.count)])
-    }
-    if !onTerminal { print("map: started, \(shards.count) shards of \(shardSize) documents on \(pool.workerCount) workers") }
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        let shardCount = shards.count
-        if onTerminal { group.addTask { await ProgressBar.draw(pool, shards: shardCount) } }
-        // imapUnordered, not map: adding counts does not care about order, so the parent
-        // merges each shard's counts as soon as any worker returns them, reducing while the
-        // workers still map, and holds one result at a time rather than all of them at the end.
-        var totals: [String: Int] = [:]
-        for try await counts in pool.imapUnordered(shards) {
-            totals.merge(counts, uniquingKeysWith: +)
-        }
-        group.cancelAll()
-        return (counts: totals, shards: shardCount)
-    }
+let pooled: (counts: [String: Int], shards: Int)
+do {
+    pooled = try await mapReduce(documents, workers: settings.workers, onTerminal: onTerminal)
+} catch {
+    if onTerminal { print() }  // below the bar
+    var standardError = StandardError()
+    print("WordCount: the map failed: \(error)", to: &standardError)
+    exit(1)
 }
 let mapTime = milliseconds(since: started)
 if onTerminal {
@@ -86,6 +73,35 @@ guard countedWords == expectedWords else {
     exit(1)
 }
 print("check: OK")
+
+/// The map-reduce: `documents` cut into shards, each counted in a pool worker, the counts
+/// added up here as they come in. Returns the total counts and how many shards there were.
+func mapReduce(_ documents: [String], workers: Int?, onTerminal: Bool) async throws -> (counts: [String: Int], shards: Int) {
+    // withProcessPool, not a bare ProcessPool: however this ends (an error included), the
+    // pool is terminated and its workers joined before it returns.
+    try await withProcessPool(countWords, workers: workers) { pool in
+        // About 16 shards per worker: enough that the workers finish together and the bar
+        // moves, few enough that the parent's share (a shard's counts to decode and merge) is small.
+        let shardSize = max(1, (documents.count + 16 * pool.workerCount - 1) / (16 * pool.workerCount))
+        let shards = stride(from: 0, to: documents.count, by: shardSize).map {
+            Array(documents[$0..<min($0 + shardSize, documents.count)])
+        }
+        if !onTerminal { print("map: started, \(shards.count) shards of \(shardSize) documents on \(pool.workerCount) workers") }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            let shardCount = shards.count
+            if onTerminal { group.addTask { await ProgressBar.draw(pool, shards: shardCount) } }
+            // imapUnordered, not map: adding counts does not care about order, so the parent
+            // merges each shard's counts as soon as any worker returns them, reducing while the
+            // workers still map, and holds one result at a time rather than all of them at the end.
+            var totals: [String: Int] = [:]
+            for try await counts in pool.imapUnordered(shards) {
+                totals.merge(counts, uniquingKeysWith: +)
+            }
+            group.cancelAll()
+            return (counts: totals, shards: shardCount)
+        }
+    }
+}
 
 /// Whole milliseconds from `start` to now.
 func milliseconds(since start: ContinuousClock.Instant) -> Int64 {
