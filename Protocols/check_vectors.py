@@ -15,6 +15,9 @@
 - frames.json, envelopes.json, invalid-bodies.json: through ``python/mpwire.py``. Envelope kind
   names and codes must match the Kinds table in PROTOCOL.md (and ``mpwire.Kind`` wherever it
   names the kind; a documented kind mpwire lacks is noted on standard error).
+- pool.json: envelope, payload and frame against the Pool kinds table and ``mpwire.PoolKind``;
+  every frame rebuilt byte for byte with mpwire's pool helpers; every documented pool kind
+  needs a vector.
 - queues.json: the whole envelope (queue id sixth), the payload (and a get answer's bin-wrapped
   items), against the Queue kinds table and ``mpwire.QueueKind``; request frames are rebuilt
   byte for byte with ``mpwire.queue_body``; every documented queue kind needs a vector.
@@ -67,6 +70,18 @@ def documented_queue_kinds() -> dict[str, int]:
 
 
 QUEUE_KINDS = documented_queue_kinds()
+
+
+def documented_pool_kinds() -> dict[str, int]:
+    """The kinds PROTOCOL.md's "Pool kinds" table defines, name to code."""
+    text = (HERE / "PROTOCOL.md").read_text(encoding="utf-8")
+    if "### Pool kinds" not in text:
+        return {}
+    section = text.split("### Pool kinds", 1)[1].split("\n#", 1)[0]
+    return {name: int(code) for code, name in re.findall(r"^\|\s*(\d+)\s*\|\s*`(\w+)`", section, re.MULTILINE)}
+
+
+POOL_KINDS = documented_pool_kinds()
 
 
 class Mismatch(Exception):
@@ -294,6 +309,37 @@ def check_queue(vector: dict) -> None:
         expect(again == body, f"mpwire.queue_body gives {again.hex()}")
 
 
+def check_pool(vector: dict) -> None:
+    """A pool frame: envelope, payload and frame, against the Pool kinds table and
+    ``mpwire.PoolKind``; rebuilt byte for byte with mpwire's pool helpers."""
+    body = bytes.fromhex(vector["body"])
+    expect(bytes.fromhex(vector["frame"]) == mpwire.frame(body), "frame is not the 4-byte length + body")
+    envelope, payload = mpwire.split_body(body)
+    expect(list(envelope) == vector["envelope"], f"envelope {envelope}, expected {vector['envelope']}")
+    kind, code = vector["kind"], vector["kindCode"]
+    expect(envelope.kind == code, "kindCode is not the envelope's kind")
+    expect(POOL_KINDS.get(kind) == code, f"PROTOCOL.md's Pool kinds table does not give {kind} code {code}")
+    member = "".join("_" + c if c.isupper() else c.upper() for c in kind[len("pool"):]).lstrip("_")
+    expect(mpwire.PoolKind[member] == code, f"mpwire.PoolKind.{member} is not code {code}")
+    expect(envelope.correlation != 0, "a pool frame's correlation (the task id) is non-zero")
+    value = unpack(bytes(payload))
+    match(vector["payload"], value)
+    expect(msgpack.packb(to_python(vector["payload"]), use_bin_type=True) == bytes(payload), "packb does not give the payload")
+    worker = envelope.destination if kind != "poolResults" else envelope.source
+    if kind in ("poolTask", "poolInitialize"):
+        again = mpwire.pool_task_body(worker, envelope.correlation, value[0], value[1], initialize=kind == "poolInitialize")
+        if kind == "poolInitialize":
+            expect(len(value[1]) == 1, "an initializer carries exactly one item")
+    elif kind == "poolCancel":
+        again = mpwire.pool_cancel_body(worker, envelope.correlation)
+    else:
+        offset, outputs, failures, state = mpwire.pool_results(payload)
+        for at, _ in failures:
+            expect(outputs[at - offset] is None, f"the slot of failed item {at} is not nil")
+        again = mpwire.pool_results_body(worker, envelope.correlation, offset, outputs, failures, state)
+    expect(again == body, f"mpwire gives {again.hex()}")
+
+
 def check_invalid_body(vector: dict) -> None:
     body = bytes.fromhex(vector["body"])
     if vector["stage"] == "split":
@@ -319,6 +365,7 @@ CHECKS = [
     ("envelopes.json", check_envelope),
     ("invalid-bodies.json", check_invalid_body),
     ("queues.json", check_queue),
+    ("pool.json", check_pool),
 ]
 
 
@@ -364,6 +411,13 @@ def main() -> int:
         failed += 1
     for name in sorted(set(QUEUE_KINDS) - queue_vector_kinds, key=QUEUE_KINDS.get):
         print(f"FAIL queues.json: no vector of kind {name}, which PROTOCOL.md defines")
+        failed += 1
+    pool_vector_kinds = {v["kind"] for v in json.loads((VECTORS / "pool.json").read_text(encoding="utf-8"))["vectors"]}
+    if not POOL_KINDS:
+        print("FAIL PROTOCOL.md: no Pool kinds table found")
+        failed += 1
+    for name in sorted(set(POOL_KINDS) - pool_vector_kinds, key=POOL_KINDS.get):
+        print(f"FAIL pool.json: no vector of kind {name}, which PROTOCOL.md defines")
         failed += 1
     print(f"vectors: {passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -256,3 +256,54 @@ def queue_get_answer(payload: bytes | memoryview) -> tuple[int, list]:
     """A get answer ``[status, bin(item)...]``: the status and the items, each unpacked."""
     status, *items = msgpack.unpackb(bytes(payload), raw=False)
     return status, [unpack_payload(item) for item in items]
+
+
+class PoolKind(enum.IntEnum):
+    """The pool kinds (PROTOCOL.md, Pool; capability ``pool``): the correlation is the task id."""
+
+    TASK = 48
+    RESULTS = 49
+    CANCEL = 50
+    INITIALIZE = 51
+
+
+class PoolState(enum.IntEnum):
+    """The last element of a results payload."""
+
+    PARTIAL = 0
+    DONE = 1
+    CANCELLED = 2
+
+
+def pool_task_body(worker: int, task_id: int, function: str, items: list, *, initialize: bool = False) -> bytes:
+    """A task (or, with ``initialize``, an initializer) for ``worker``: ``[function, items]``,
+    each item in the function's argument form (None / the value / a list)."""
+    kind = PoolKind.INITIALIZE if initialize else PoolKind.TASK
+    return pack_body(Envelope(kind, 0, SUPERVISOR_ID, worker, task_id), [function, items])
+
+
+def pool_cancel_body(worker: int, task_id: int) -> bytes:
+    """Cancels the task ``task_id`` of ``worker`` (payload nil)."""
+    return pack_body(Envelope(PoolKind.CANCEL, 0, SUPERVISOR_ID, worker, task_id), None)
+
+
+def pool_results_body(worker: int, task_id: int, offset: int, outputs: list,
+                      failures: list[tuple[int, dict]], state: int) -> bytes:
+    """A worker's answer to items ``offset``, ``offset + 1``, ... of a task; ``failures`` are
+    ``(offset, remote_error(...))`` pairs, their slots None in ``outputs``."""
+    payload = [offset, outputs, [[at, error] for at, error in failures], state]
+    return pack_body(Envelope(PoolKind.RESULTS, 0, worker, SUPERVISOR_ID, task_id), payload)
+
+
+def pool_results(payload: bytes | memoryview) -> tuple[int, list, list, int]:
+    """Splits a results payload into ``(offset, outputs, failures, state)``; raises
+    ``ProtocolError("malformedPoolResults")`` for another shape."""
+    value = unpack_payload(payload)
+    if not (isinstance(value, list) and len(value) >= 4 and isinstance(value[0], int) and isinstance(value[1], list)
+            and isinstance(value[2], list) and value[3] in (0, 1, 2)):
+        raise ProtocolError("malformedPoolResults", f"a results payload must be [offset, outputs, failures, state], not {value!r}")
+    offset, outputs, failures, state = value[:4]
+    for failure in failures:
+        if not (isinstance(failure, list) and len(failure) == 2 and offset <= failure[0] < offset + len(outputs)):
+            raise ProtocolError("malformedPoolResults", f"a failure {failure!r} outside items {offset}..{offset + len(outputs) - 1}")
+    return offset, outputs, [tuple(f) for f in failures], state

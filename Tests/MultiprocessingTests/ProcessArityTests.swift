@@ -70,8 +70,8 @@ import Testing
 
     @Test func argumentsOnTheWireAreNilOneValueOrAnArray() throws {
         let encoder = MessagePackEncoder()
-        #expect(try encoder.encode(EntryArguments()) == [0xC0])                       // nil
-        #expect(try encoder.encode(EntryArguments(7)) == [0x07])                      // the value itself
-        #expect(try encoder.encode(EntryArguments(7, "x")) == [0x92, 0x07, 0xA1, 0x78])   // [7, "x"]
+        #expect(try encoder.encode(ProcessArguments()) == [0xC0])                       // nil
+        #expect(try encoder.encode(ProcessArguments(7)) == [0x07])                      // the value itself
+        #expect(try encoder.encode(ProcessArguments(7, "x")) == [0x92, 0x07, 0xA1, 0x78])   // [7, "x"]
     }
 }

@@ -143,7 +143,7 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
         let child = try await launcher.launch(entry: function.name, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
                                               trampoline: false)
         do {
-            try child.record.sendArgument(EntryArguments(repeat each arguments))
+            try child.record.sendArgument(ProcessArguments(repeat each arguments))
         } catch {
             child.kill()
             throw error

@@ -40,11 +40,16 @@ public struct EntryDefinition: Sendable {
 /// ```
 public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>: ProcessEntry {
     public let name: String
-    let body: @Sendable (EntryArguments<repeat each Input>, WorkerContext) async throws -> Output
+    let body: @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output
     /// The reply carrying a result (nil for a function that returns nothing).
     let encodeResult: @Sendable (Output, Envelope) throws -> FrameBody
     /// The result out of a reply, in the parent.
     let decodeResult: @Sendable (FrameBody) throws -> Output
+    /// A pool chunk's outputs as one msgpack array: `outputs` in order, with nil at each slot
+    /// `failed` names (ascending indices into the array, which has `outputs.count +
+    /// failed.count` elements); one encoder call for the chunk. Nil for a `Void` function,
+    /// whose outputs are all nil.
+    let encodeOutputs: (@Sendable (_ outputs: [Output], _ failed: [Int]) throws -> [UInt8])?
 
     /// A function registered under `name`, which must be unique among the program's entries.
     public init(_ name: String, _ body: @escaping @Sendable (repeat each Input) async throws -> Output) where Output: Codable {
@@ -72,11 +77,12 @@ public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>:
     }
 
     private init(_ name: String, coding: ResultCoding<Output>,
-                 _ body: @escaping @Sendable (EntryArguments<repeat each Input>, WorkerContext) async throws -> Output) {
+                 _ body: @escaping @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output) {
         self.name = name
         self.body = body
         self.encodeResult = coding.encode
         self.decodeResult = coding.decode
+        self.encodeOutputs = coding.encodeOutputs
     }
 
     public var definition: EntryDefinition {
@@ -92,7 +98,7 @@ public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>:
                     session.log("expected the arguments as a request, got \(argument.envelope.kind)")
                     return ChildExitCode.protocolError
                 }
-                let arguments = try EntryArguments<repeat each Input>.decode(argument, for: name)
+                let arguments = try ProcessArguments<repeat each Input>.decode(argument, for: name)
                 let output = try await body(arguments, WorkerContext(session: session))
                 reply = try encodeResult(output, argument.envelope.answer(.reply))
                 do {
@@ -128,12 +134,25 @@ private func bind<each Argument: Sendable, Result>(
 private struct ResultCoding<Output: Sendable> {
     let encode: @Sendable (Output, Envelope) throws -> FrameBody
     let decode: @Sendable (FrameBody) throws -> Output
+    let encodeOutputs: (@Sendable ([Output], [Int]) throws -> [UInt8])?
 }
 
 extension ResultCoding where Output: Codable {
     static var codable: Self {
         Self(encode: { output, envelope in try FrameBody(envelope, encoding: output) },
-             decode: { body in try body.decodePayload(Output.self) })
+             decode: { body in try body.decodePayload(Output.self) },
+             encodeOutputs: { outputs, failed in
+                 guard !failed.isEmpty else { return try MessagePackEncoder().encode(outputs) }
+                 var slots: [Output?] = []
+                 slots.reserveCapacity(outputs.count + failed.count)
+                 var next = failed.startIndex
+                 for output in outputs {
+                     while next < failed.endIndex, failed[next] == slots.count { slots.append(nil); next += 1 }
+                     slots.append(output)
+                 }
+                 while next < failed.endIndex { slots.append(nil); next += 1 }
+                 return try MessagePackEncoder().encode(slots)
+             })
     }
 }
 
@@ -141,17 +160,29 @@ extension ResultCoding where Output == Void {
     /// Nil on the wire; whatever a peer sends back is accepted as "done".
     static var nothing: Self {
         Self(encode: { _, envelope in try FrameBody(envelope, encoding: Int?.none) },
-             decode: { _ in () })
+             decode: { _ in () },
+             encodeOutputs: nil)
     }
 }
 
-/// A function's arguments on the wire (Protocols/PROTOCOL.md, "Conversation"): none travels
-/// as nil, one as its own value (so a one-argument function's frame is unchanged), several as
-/// one msgpack array in parameter order.
-struct EntryArguments<each Value: Codable & Sendable>: Codable, Sendable {
-    let values: (repeat each Value)
+/// A function's arguments as one value, as they travel (Protocols/PROTOCOL.md,
+/// "Conversation"): none as nil, one as its own value (so a one-argument function's frame is
+/// unchanged), several as one msgpack array in parameter order.
+///
+/// A `ProcessPool` of a function of two or more arguments takes its inputs as these:
+///
+/// ```swift
+/// let add = ProcessFunction("add") { (a: Int, b: Int) in a + b }
+/// let pool = try await ProcessPool(add, workers: 2)       // Input == ProcessArguments<Int, Int>
+/// let sums = try await pool.map([ProcessArguments(1, 2), ProcessArguments(3, 4)])   // [3, 7]
+/// let (a, b) = ProcessArguments(1, 2).values               // (1, 2)
+/// ```
+public struct ProcessArguments<each Value: Codable & Sendable>: Codable, Sendable {
+    /// The arguments, in parameter order.
+    public let values: (repeat each Value)
 
-    init(_ values: repeat each Value) { self.values = (repeat each values) }
+    /// The arguments `values`, in parameter order.
+    public init(_ values: repeat each Value) { self.values = (repeat each values) }
 
     static var count: Int {
         var count = 0
@@ -165,9 +196,16 @@ struct EntryArguments<each Value: Codable & Sendable>: Codable, Sendable {
         do {
             return try request.decodePayload(Self.self)
         } catch {
-            let takes = count == 0 ? "no argument (nil)" : count == 1 ? "one argument" : "\(count) arguments (a msgpack array)"
-            throw ProcessError(.invalidArgument, "\"\(name)\" takes \(takes) of types (\(signature)): \(error)")
+            throw invalidArgument(error, function: name)
         }
+    }
+
+    /// The ``ProcessError/Code/invalidArgument`` for arguments of `function` that did not
+    /// decode (`error`), naming what it takes and, in a pool task, the item's offset.
+    static func invalidArgument(_ error: any Error, function name: String, item: Int? = nil) -> ProcessError {
+        let takes = count == 0 ? "no argument (nil)" : count == 1 ? "one argument" : "\(count) arguments (a msgpack array)"
+        let which = item.map { "item \($0): " } ?? ""
+        return ProcessError(.invalidArgument, "\(which)\"\(name)\" takes \(takes) of types (\(signature)): \(error)")
     }
 
     private static var signature: String {
@@ -176,7 +214,8 @@ struct EntryArguments<each Value: Codable & Sendable>: Codable, Sendable {
         return names.joined(separator: ", ")
     }
 
-    init(from decoder: any Decoder) throws {
+    /// Reads the wire form: nil, the value itself, or an array of exactly as many elements.
+    public init(from decoder: any Decoder) throws {
         switch Self.count {
         case 0:
             let container = try decoder.singleValueContainer()
@@ -195,7 +234,8 @@ struct EntryArguments<each Value: Codable & Sendable>: Codable, Sendable {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    /// Writes the wire form: nil, the value itself, or an array.
+    public func encode(to encoder: any Encoder) throws {
         switch Self.count {
         case 0:
             var container = encoder.singleValueContainer()

@@ -15,7 +15,7 @@ extension Multiprocessing {
     /// ```
     public static func bootstrap(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) async throws {
         guard let child = try prepare(functions: functions, workers: workers) else { return }
-        ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries))
+        ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries, poolFunctions: child.poolFunctions))
     }
 
     /// ``bootstrap(functions:workers:)`` for a synchronous `main` (or a test bundle's set-up):
@@ -25,37 +25,49 @@ extension Multiprocessing {
     /// top-level code an `await` would otherwise pick this one.
     public static func bootstrapBlocking(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) throws {
         guard let child = try prepare(functions: functions, workers: workers) else { return }
-        Task { ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries)) }
+        Task { ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries, poolFunctions: child.poolFunctions)) }
         while true { _ = try? FileDescriptor.poll([], for: .readable, timeout: nil) }
     }
 
-    /// Registers the entries; runs a trampoline's `exec`; returns the entry to run in a child,
+    /// Registers the entries (and every function's pool chunk runner, beside the built-in
+    /// pool worker entry); runs a trampoline's `exec`; returns the entry to run in a child,
     /// `nil` in the parent (whose default runtime, interrupt handling and arena are set up
     /// here; a child's runtime is made once its handshake is done).
-    private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type]) throws -> (entry: String, entries: EntryRegistry)? {
+    private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type])
+        throws -> (entry: String, entries: EntryRegistry, poolFunctions: PoolFunctions)? {
         let entries = EntryRegistry()
-        for function in functions {
-            if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try entries.register(function.definition) }
-        }
-        for worker in workers { try entries.register(worker.definition) }
+        let poolFunctions = PoolFunctions()
+        try register(functions: functions, workers: workers, in: entries, poolFunctions: poolFunctions)
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)
         }
         guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
             // From here on this process may start children.
-            let runtime = Runtime(entries: entries)
+            let runtime = Runtime(entries: entries, poolFunctions: poolFunctions)
             Runtime.install(runtime)
             // Ctrl-C stops the children in order.
             Interrupts.install { await runtime.supervisorIfStarted?.shutDownEverything() }
             _ = try? runtime.arena()   // the root creates the process tree's arena
             return nil
         }
-        return (entry, entries)
+        return (entry, entries, poolFunctions)
+    }
+
+    /// Registers `functions` and `workers` in `entries`, each function's pool chunk runner in
+    /// `poolFunctions`, and (once) the built-in pool worker entry that runs them.
+    static func register(functions: [any ProcessEntry], workers: [any Worker.Type], in entries: EntryRegistry,
+                         poolFunctions: PoolFunctions) throws {
+        for function in functions {
+            if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try entries.register(function.definition) }
+            if let callable = function as? any PoolCallable { try poolFunctions.register(callable.poolFunction) }
+        }
+        for worker in workers { try entries.register(worker.definition) }
+        if entries.lookup(PoolWire.workerEntry) == nil { try entries.register(PoolWorker.definition(functions: poolFunctions)) }
     }
 
     /// The life of a child: tie its life to the supervisor's, find the entry in `entries`,
     /// shake hands, run, and return the exit code.
-    static func runChild(entry: String, entries: EntryRegistry) async -> Int32 {
+    static func runChild(entry: String, entries: EntryRegistry, poolFunctions: PoolFunctions) async -> Int32 {
         let name = ProcessEnvironment.value(ChildEnvironment.name) ?? entry
         guard tieLifeToParent() else { return ChildExitCode.orphaned }
         let arena = ArenaSlot.inherited()   // map the inherited arena before the entry runs (an error shows on use)
@@ -72,7 +84,8 @@ extension Multiprocessing {
             return ChildExitCode.protocolError
         }
         let session = ChildSession(input: FileDescriptor(rawValue: descriptors[0]), output: FileDescriptor(rawValue: descriptors[1]),
-                                   entry: entry, name: name, capabilities: QueueClients.capabilities)
+                                   entry: entry, name: name,
+                                   capabilities: QueueClients.capabilities + (entry == PoolWire.workerEntry ? [PoolWire.capability] : []))
         do {
             try session.handshake()
         } catch is ChildSession.Closed {
@@ -87,7 +100,7 @@ extension Multiprocessing {
             let loop = try ChildRunLoop(session: session)
             session.runLoop = loop
             // From here on this child may start children of its own, and use queues.
-            Runtime.install(Runtime(session: session, arena: arena, entries: entries))
+            Runtime.install(Runtime(session: session, arena: arena, entries: entries, poolFunctions: poolFunctions))
             code = try await loop.run { await definition.run(session) }
         } catch {
             session.log("the child's run loop could not start: \(error)")

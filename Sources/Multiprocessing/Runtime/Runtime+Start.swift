@@ -26,11 +26,9 @@ extension Runtime {
     }
 
     /// Registers `functions` (barrier actions go to the barrier actions' table) and `workers`
-    /// as entries this runtime may start. Throws ``ProcessError/Code/duplicateEntry``.
+    /// as entries this runtime may start, and each function as one its pool workers run.
+    /// Throws ``ProcessError/Code/duplicateEntry``.
     func register(functions: [any ProcessEntry], workers: [any Worker.Type]) throws {
-        for function in functions {
-            if let action = function as? BarrierAction { try BarrierActionRegistry.register(action) } else { try entries.register(function.definition) }
-        }
-        for worker in workers { try entries.register(worker.definition) }
+        try Multiprocessing.register(functions: functions, workers: workers, in: entries, poolFunctions: poolFunctions)
     }
 }

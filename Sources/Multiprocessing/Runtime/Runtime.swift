@@ -62,20 +62,28 @@ public final class Runtime: Sendable {
     /// root runtime, the inherited one in a child's (the locks, values and arrays made
     /// through this runtime live there).
     let arenaSlot: ArenaSlot
+    /// The pools' side in this process's supervisor (``ProcessPool`` runs on it).
+    let poolService: PoolService
     /// The entries this runtime's supervisor may start (in a child: the one it runs is there).
     let entries: EntryRegistry
+    /// The functions a pool worker of this process runs, by name (filled by bootstrap).
+    let poolFunctions: PoolFunctions
     private let slot: SupervisorSlot
 
     /// A runtime for a parent (no `session`: it creates an arena of its own on first use) or
     /// for a child whose handshake is done (with the arena it inherited), knowing `entries`.
     /// Nothing starts here: the supervisor starts with the first spawn or queue.
-    init(session: ChildSession? = nil, arena: ArenaSlot = ArenaSlot(), entries: EntryRegistry = EntryRegistry()) {
+    init(session: ChildSession? = nil, arena: ArenaSlot = ArenaSlot(), entries: EntryRegistry = EntryRegistry(),
+         poolFunctions: PoolFunctions = PoolFunctions()) {
         self.session = session
         arenaSlot = arena
         self.entries = entries
+        self.poolFunctions = poolFunctions
         let service = QueueService()
+        let pools = PoolService()
+        poolService = pools
         let slot = SupervisorSlot(SupervisorCore.Configuration(
-            services: [service],
+            services: [service, pools],
             descriptorsForChildren: { arena.descriptorsForChildren },
             beforeInterruptedExit: { arena.stopTracking() }, entries: entries), arena: arena)
         self.slot = slot

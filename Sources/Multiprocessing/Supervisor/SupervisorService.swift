@@ -106,6 +106,9 @@ protocol ServiceHost: AnyObject, Sendable {
     /// Calls `service.flush()` once this loop turn's work is done (call it once per turn:
     /// each call queues one flush).
     func scheduleFlush(_ service: any SupervisorService)
+    /// After writing frames that will be answered soon: keeps the loop awake a moment for the
+    /// answers (``AnswerSpinner``), saving the peer's answer a wake-up.
+    func spinForAnswersSoon()
 }
 
 extension ServiceHost {
