@@ -20,13 +20,14 @@ enum ProgressBar {
     }
 
     /// One frame: `\r`, the bar, the numbers, then "erase to the end of the line" so a shorter
-    /// line leaves nothing of the last one behind.
+    /// line leaves nothing of the last one behind. `running` is what the workers hold, a task
+    /// sent ahead of the one each is counting included, so it can exceed the workers.
     static func draw(completed: Int, of total: Int, running: Int) {
         let width = 30
         let filled = total > 0 ? width * completed / total : width
         let percent = total > 0 ? 100 * completed / total : 100
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        print("\rmap [\(bar)] \(percent)%  \(completed)/\(total) shards, \(running) running\u{1B}[K", terminator: "")
+        print("\rmap [\(bar)] \(percent)%  \(completed)/\(total) shards, \(running) with the workers\u{1B}[K", terminator: "")
         fflush(nil)  // no newline, so nothing flushes the line otherwise
     }
 }
