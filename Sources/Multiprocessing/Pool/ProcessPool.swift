@@ -31,6 +31,8 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     /// The outputs of the answered, non-failed slots of a results array, in order.
     let decodeOutputs: @Sendable (ByteBuffer, _ count: Int, _ failed: [Int]) throws -> [Output]
     private let callIDs = PoolCallIDs()
+    /// How awaiters of single answers spin before they sleep.
+    private let spin = SpinGate()
 
     /// A pool of `requested` workers (or the options', or one per CPU) running the function
     /// registered as `name` in `host`'s runtime. The public initializers
@@ -236,7 +238,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     /// Runs the function on one input; the handle's ``PoolTask/value`` is its result: Python's
     /// `apply_async` / `ProcessPoolExecutor.submit`.
     public func submit(_ input: Input) throws -> PoolTask<Output> {
-        let call = PoolCall(id: callIDs.next())
+        let call = PoolCall(id: callIDs.next(), spin: spin)
         let arguments = try MessagePackEncoder().encode([input])
         submit([PoolChunk(call: call, firstIndex: 0, indexed: false, count: 1, arguments: arguments)], items: 1)
         return PoolTask(call: call, scheduler: scheduler, decodeOutputs: decodeOutputs)
