@@ -20,7 +20,7 @@ protocol PoolCallable {
 extension ProcessFunction: PoolCallable {
     var poolFunction: PoolFunction {
         let runner = ChunkRunner<ProcessArguments<repeat each Input>, Output>(
-            name: name, body: body, encodeOutputs: encodeOutputs,
+            name: name, body: body, synchronousBody: synchronousBody, encodeOutputs: encodeOutputs,
             invalidArgument: { [name] error, item in ProcessArguments<repeat each Input>.invalidArgument(error, function: name, item: item) })
         return PoolFunction(name: name) { arguments, reporter in await runner.run(arguments, reporter) }
     }
@@ -64,6 +64,8 @@ final class PoolFunctions: Sendable {
 struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable {
     let name: String
     let body: nonisolated(nonsending) @Sendable (Arguments, WorkerContext) async throws -> Output
+    /// The function's body when it was given as a synchronous closure: called in a plain loop.
+    let synchronousBody: (@Sendable (Arguments) throws -> Output)?
     /// Nil for a `Void` function (its outputs travel as nil).
     let encodeOutputs: (@Sendable ([Output], [Int]) throws -> [UInt8])?
     /// The error of an item whose arguments did not decode (the error, the item's offset).
@@ -117,7 +119,11 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
             }
             if let argument {
                 do {
-                    pending.outputs.append(try await body(argument, reporter.context))
+                    if let synchronousBody {
+                        pending.outputs.append(try synchronousBody(argument))
+                    } else {
+                        pending.outputs.append(try await body(argument, reporter.context))
+                    }
                 } catch {
                     pending.fail(index, error)
                 }
