@@ -104,7 +104,7 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
         var state = PoolWire.State.done
         var index = 0
         while index < count {
-            if Task.isCancelled {
+            if reporter.clockWasRead, Task.isCancelled {
                 state = .cancelled
                 break
             }

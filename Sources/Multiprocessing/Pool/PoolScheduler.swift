@@ -58,6 +58,8 @@ final class PoolScheduler: @unchecked Sendable {
         var endReason: EndReason?
         /// When the task it runs now started running (it was sent, or the one before it ended).
         var headSince = NIODeadline.now()
+        /// How it ended, once it did (a worker type's worker whose requests still report).
+        var goneStatus: TerminationStatus?
 
         init(process: ChildProcess, state: WorkerState) {
             self.process = process
@@ -102,6 +104,10 @@ final class PoolScheduler: @unchecked Sendable {
     private weak var service: PoolService?
 
     private var workers: [UInt64: Worker] = [:]
+    /// Workers of a worker type that ended while their requests still report: a reply read
+    /// before the end is still on its way (each request is a task), so the end is judged
+    /// request by request as they report.
+    private var dying: [UInt64: Worker] = [:]
     private var queue = PoolQueue()
     private var phase = Phase.running
     private var starting = 0
@@ -329,6 +335,7 @@ final class PoolScheduler: @unchecked Sendable {
     }
 
     private func mailboxAnswered(_ id: UInt64, task taskID: UInt64, _ answer: Result<FrameBody, any Error>) {
+        if let worker = dying[id] { return dyingWorkerAnswered(worker, task: taskID, answer) }
         // A worker type may answer its requests out of order: the answered task goes first.
         guard let worker = workers[id], let position = worker.tasks.firstIndex(where: { $0.taskID == taskID }) else { return }
         let chunk = worker.tasks[position]
@@ -355,6 +362,38 @@ final class PoolScheduler: @unchecked Sendable {
                                        failures: failures, state: .done)
         deliver(results, of: chunk, by: worker)
         chunkEnded(chunk, on: worker, cancelled: false)
+    }
+
+    /// A request of a worker that ended reports: a reply is delivered; a failure of the request
+    /// it ran (the first unanswered) is its death's, and one sent ahead runs again elsewhere.
+    private func dyingWorkerAnswered(_ worker: Worker, task taskID: UInt64, _ answer: Result<FrameBody, any Error>) {
+        guard let position = worker.tasks.firstIndex(where: { $0.taskID == taskID }) else { return }
+        let chunk = worker.tasks.remove(at: position)
+        switch answer {
+        case .success(let reply):
+            var failures: [(offset: Int, error: RemoteError)] = []
+            var outputs: [UInt8] = [0x91]
+            if reply.envelope.kind == .error {
+                failures.append((0, (try? reply.decodePayload(RemoteError.self)) ?? RemoteError(typeName: "ProtocolError.malformed", message: "an error reply that does not parse")))
+                outputs.append(0xc0)
+            } else {
+                reply.withPayloadBytes { outputs.append(contentsOf: $0) }
+            }
+            deliver(PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: outputs), count: 1, failures: failures, state: .done),
+                    of: chunk, by: worker)
+        case .failure:
+            // The worker answers in order: the first request left is the one it was running.
+            if position == 0 {
+                lost(chunk, on: worker, status: worker.goneStatus ?? .unknown)
+            } else {
+                chunk.attempts -= 1
+                counters.running.subtract(chunk.count - chunk.answered, ordering: .relaxed)
+                queue.prepend([chunk])
+            }
+        }
+        if worker.tasks.isEmpty { dying[worker.process.id] = nil }
+        dispatch()
+        finishIfDone()
     }
 
     /// Starts the clock of the task `worker` runs now (with a `taskTimeout`): its inputs times the timeout.
@@ -489,7 +528,11 @@ final class PoolScheduler: @unchecked Sendable {
         guard let worker = workers.removeValue(forKey: id) else { return }
         worker.deadline?.cancel()
         let status = worker.process.status ?? .unknown
-        if let running = worker.tasks.first {
+        if case .mailbox = transport, !worker.tasks.isEmpty, worker.endReason != .terminated {
+            // Its requests report one by one (see `dying`).
+            worker.goneStatus = status
+            dying[id] = worker
+        } else if let running = worker.tasks.first {
             lost(running, on: worker, status: status)
             // The tasks sent ahead never started: they run elsewhere as they are.
             let waiting = Array(worker.tasks.dropFirst())
@@ -640,7 +683,7 @@ final class PoolScheduler: @unchecked Sendable {
     }
 
     private func finishIfDone() {
-        guard phase != .running, workers.isEmpty, starting == 0 else { return }
+        guard phase != .running, workers.isEmpty, dying.isEmpty, starting == 0 else { return }
         let waiters = joinWaiters
         joinWaiters = []
         for waiter in waiters { waiter.resume() }

@@ -164,7 +164,8 @@ final class TaskReporter {
     /// reads counted from how long the last ones took.
     func itemFinished() -> Bool {
         itemsUntilCheck -= 1
-        guard itemsUntilCheck <= 0 else { return false }
+        clockWasRead = itemsUntilCheck <= 0
+        guard clockWasRead else { return false }
         let now = ContinuousClock.now
         let perItem = (now - lastCheck) / itemsPerCheck
         itemsPerCheck = perItem >= Self.clockInterval ? 1 : Int(min(Self.clockInterval / max(perItem, .nanoseconds(1)), 1024))
@@ -172,6 +173,11 @@ final class TaskReporter {
         lastCheck = now
         return now - lastFrame >= Self.partialInterval
     }
+
+    /// Whether the last ``itemFinished()`` read the clock: the cadence (every item when items
+    /// are slow, about every ``clockInterval`` when they are fast) at which the runner also
+    /// looks for a cancel, a runtime call that costs a twentieth of a trivial item.
+    private(set) var clockWasRead = true
 
     /// Sends the next `count` items' answers: `encodedOutputs` is their msgpack array,
     /// `failures` (task-relative offsets) the failed ones among them. A frame above the
