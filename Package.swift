@@ -85,6 +85,13 @@ let package = Package(
             path: "Examples/PortedCounter",
             exclude: ["ported_counter.py"]
         ),
+        // A map-reduce on a ProcessPool, checked against a count in one process (its README.md).
+        .executableTarget(
+            name: "WordCount",
+            dependencies: ["Multiprocessing"],
+            path: "Examples/WordCount",
+            exclude: ["README.md"]
+        ),
         .executableTarget(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "Multiprocessing"],

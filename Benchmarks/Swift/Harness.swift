@@ -8,7 +8,7 @@ import Darwin
 // line printed per case. Cases live in their own files and are listed in Registry.swift.
 
 /// What a figure measures, which decides how the driver computes its ratio: a rate ends in
-/// "/s" (higher is better), a time is "us" or "ms" (lower is better).
+/// "/s" and a share is "%" (higher is better), a time is "us" or "ms" (lower is better).
 struct BenchmarkUnit: Sendable, CustomStringConvertible {
     let symbol: String
     static let opsPerSecond = BenchmarkUnit(symbol: "op/s")
@@ -18,6 +18,8 @@ struct BenchmarkUnit: Sendable, CustomStringConvertible {
     static let incrementsPerSecond = BenchmarkUnit(symbol: "inc/s")
     static let microseconds = BenchmarkUnit(symbol: "us")
     static let milliseconds = BenchmarkUnit(symbol: "ms")
+    /// A share of an ideal (an efficiency); such a case computes its samples itself.
+    static let percent = BenchmarkUnit(symbol: "%")
 
     var isRate: Bool { symbol.hasSuffix("/s") }
     var description: String { symbol }

@@ -183,4 +183,14 @@ extension Array: MessagePackOutput where Element == UInt8 {
     /// Appends bytes as they are.
     @inlinable
     public mutating func packRaw(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+    /// Byte by byte: `append(contentsOf:)` of a raw buffer takes the generic path, which cost
+    /// more than the rest of packing an integer.
+    @inlinable
+    public mutating func packBigEndian<T: FixedWidthInteger>(_ value: T) {
+        var shift = T.bitWidth - 8
+        while shift >= 0 {
+            append(UInt8(truncatingIfNeeded: value >> shift))
+            shift -= 8
+        }
+    }
 }

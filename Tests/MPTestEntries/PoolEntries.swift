@@ -99,4 +99,23 @@ public enum PoolEntries {
 
     public static let functions: [any ProcessEntry] = [square, failOn, sleepMillis, spinMicros, crashOn, add, setUpWorker,
                                                        initValue, whoAmI, cooperative, recordRun, attachCounters, countRun]
+
+    /// The worker types a pool of workers runs in the tests.
+    public static let workers: [any Worker.Type] = [PoolDoubler.self]
+}
+
+/// A worker type for a pool: answers each request x with 2x, fails 13 with
+/// ``PoolEntries/PoolTestError``, and SIGKILLs itself on -1.
+public struct PoolDoubler: Worker {
+    public init() {}
+
+    public func run(_ context: WorkerContext) async throws {
+        for try await request in context.requests(Int.self) {
+            switch request.value {
+            case 13: try request.fail(PoolEntries.PoolTestError.bad(13))
+            case -1: kill(getpid(), SIGKILL)
+            default: try request.reply(request.value * 2)
+            }
+        }
+    }
 }

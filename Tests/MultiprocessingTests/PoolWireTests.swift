@@ -146,6 +146,21 @@ import Testing
         #expect(try PoolInitializer(add, 1, "x").encodedArguments == [0x91, 0x92, 0x01, 0xa1, 0x78])
     }
 
+    /// Int and Double items are read and written at the header level: the same bytes as the
+    /// encoder, nil in failed slots; anything they do not read goes the Codable way.
+    @Test func scalarItemsCodeAsTheEncoderDoes() throws {
+        let ints = [0, 1, -1, 127, 128, -33, Int.max, Int.min]
+        #expect(ScalarItems.encode(ints, failed: []) == (try MessagePackEncoder().encode(ints)))
+        #expect(ScalarItems.encode([1, 2], failed: [0, 2, 4]) == (try MessagePackEncoder().encode([nil, 1, nil, 2, nil] as [Int?])))
+        #expect(ScalarItems.encode([0.5], failed: [1]) == (try MessagePackEncoder().encode([0.5, nil] as [Double?])))
+        #expect(ScalarItems.encode(["x"], failed: []) == nil)
+        let decoded = ScalarItems.decode(try MessagePackEncoder().encode(ints), as: ProcessArguments<Int>.self)
+        #expect(decoded?.map(\.values) == ints)
+        #expect(ScalarItems.decode(try MessagePackEncoder().encode([0.5, 2.0]), as: ProcessArguments<Double>.self)?.map(\.values) == [0.5, 2.0])
+        #expect(ScalarItems.decode(try MessagePackEncoder().encode([1, "x"] as [MessagePackValue]), as: ProcessArguments<Int>.self) == nil)
+        #expect(ScalarItems.decode(try MessagePackEncoder().encode([1, 2]), as: ProcessArguments<Int, Int>.self) == nil)
+    }
+
     // MARK: a real worker
 
     @Test func aWorkerAnswersATaskOfSeveralItemsAndExitsWhenItsChannelEnds() async throws {
@@ -157,6 +172,18 @@ import Testing
             #expect(answer.state == .done)
             let sums = try await probe.run(worker, id: 2, "pool-add", [[1, 2], [-3, 4]] as [MessagePackValue])
             #expect(sums.outputs == [3, 1])
+        }
+    }
+
+    /// A long chunk of trivial items: every output, in order, over frames that follow each
+    /// other without gap or overlap (however many partial frames the clock asked for).
+    @Test func aLongChunkIsAnsweredWholeAndInOrder() async throws {
+        try await withWorker { worker, probe in
+            let items = Array(0..<100_000)
+            let answer = try await probe.run(worker, id: 1, "pool-square", arguments: try MessagePackEncoder().encode(items))
+            #expect(answer.outputs == items.map { .int(Int64($0 * $0)) } || answer.outputs == items.map { .uint(UInt64($0 * $0)) })
+            #expect(answer.failures.isEmpty && answer.state == .done)
+            #expect(probe.frames(1).dropLast().allSatisfy { $0.state == .partial })
         }
     }
 
@@ -235,13 +262,42 @@ import Testing
         }
     }
 
+    @Test func aSharedArrayTravelsAsAnArgumentOfEveryItem() async throws {
+        let counters = try SharedArray<Int>(repeating: 0, count: 4)
+        defer { try? counters.free() }
+        try await withWorker { worker, probe in
+            let items = [0, 2, 2].map { ProcessArguments($0, counters) }
+            let answer = try await probe.run(worker, id: 1, "pool-record-run", arguments: try MessagePackEncoder().encode(items))
+            #expect(answer.outputs == [0, 2, 2])
+            #expect(answer.failures.isEmpty)
+        }
+        #expect(try counters.toArray() == [1, 0, 2, 0], "each item ran once, in the worker, on the parent's memory")
+    }
+
+    @Test func aCancelForATaskStillQueuedAnswersItWithoutRunningIt() async throws {
+        try await withWorker { worker, probe in
+            probe.send(worker, id: 1, "pool-sleep-millis", arguments: try MessagePackEncoder().encode([300] as [MessagePackValue]))
+            probe.send(worker, id: 2, "pool-square", arguments: try MessagePackEncoder().encode([2, 3] as [MessagePackValue]))
+            probe.cancel(worker, id: 2)
+            let queued = try await probe.answer(2)
+            #expect(queued.outputs.isEmpty && queued.state == .cancelled)
+            let first = try await probe.answer(1)
+            #expect(first.outputs == [300] && first.state == .done, "the task that was running is not touched")
+            // A cancel for a task that is over is ignored.
+            probe.cancel(worker, id: 1)
+            #expect(try await probe.run(worker, id: 3, "pool-square", [4] as [MessagePackValue]).outputs == [16])
+        }
+    }
+
     // MARK: the test service
 
     /// Starts a pool worker under a supervisor whose only service is a ``PoolProbe``; closes
     /// its channel after `body` and checks it exits 0.
     func withWorker(_ body: (ChildProcess, PoolProbe) async throws -> Void) async throws {
         let probe = PoolProbe()
-        let supervisor = try SupervisorCore(SupervisorCore.Configuration(services: [probe]))
+        // The default runtime's arena goes to the worker, so shared arrays travel in tasks.
+        let arena = try Runtime.current.arenaSlot
+        let supervisor = try SupervisorCore(SupervisorCore.Configuration(services: [probe], descriptorsForChildren: { arena.descriptorsForChildren }))
         let worker = try await supervisor.launch(entry: PoolWire.workerEntry, options: ProcessOptions(name: "PoolWorker-test"), trampoline: false)
         do {
             try await body(worker, probe)

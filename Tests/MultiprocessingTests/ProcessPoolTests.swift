@@ -325,6 +325,42 @@ import Testing
         await endAndCheck(pool)
     }
 
+    // MARK: a pool of a worker type
+
+    @Test func aPoolOfAWorkerTypeSendsEachInputAsARequestToAMailbox() async throws {
+        let pool = try await ProcessPool<Int, Int>(worker: PoolDoubler.self, workers: 2)
+        let inputs = (0..<100).filter { $0 != 13 }   // 13 fails, by design
+        #expect(try await pool.map(inputs) == inputs.map { $0 * 2 })
+        #expect(try await pool.apply(21) == 42)
+        var seen: [Int] = []
+        for try await doubled in pool.imapUnordered(0..<10) { seen.append(doubled) }
+        #expect(seen.sorted() == (0..<10).map { $0 * 2 })
+        do {
+            _ = try await pool.map([1, 13, -1, 4])
+            Issue.record("the map should have thrown")
+        } catch let error as PoolMapError {
+            #expect(error.failures.map(\.index) == [1, 2])
+            #expect(error.failures.map(\.code) == [.functionFailed, .workerDied])
+            #expect(error.failures[0].remote?.typeName.hasSuffix("PoolTestError") == true)
+            #expect(error.failures[1].status == .signaled(.kill))
+        }
+        #expect(try await pool.apply(5) == 10)
+        await endAndCheck(pool)
+    }
+
+    @Test func aWorkerTypeThatIsNotRegisteredOrGetsAnInitializerIsRefused() async throws {
+        struct Unregistered: Worker {
+            func run(_ context: WorkerContext) async throws {}
+        }
+        await #expect { try await ProcessPool<Int, Int>(worker: Unregistered.self, workers: 1) } throws: {
+            ($0 as? ProcessError)?.code == .unknownEntry
+        }
+        let options = PoolOptions(initializer: try PoolInitializer(PoolEntries.setUpWorker, 1))
+        await #expect { try await ProcessPool<Int, Int>(worker: PoolDoubler.self, workers: 1, options: options) } throws: {
+            ($0 as? PoolError)?.code == .invalidArgument
+        }
+    }
+
     // MARK: lifecycle
 
     @Test func closeLetsQueuedWorkFinishThenJoinSeesEveryWorkerExit() async throws {

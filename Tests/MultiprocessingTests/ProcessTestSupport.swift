@@ -23,7 +23,7 @@ enum TestWorker {
     private static let bootstrapped: Void = {
         do {
             try Multiprocessing.bootstrapBlocking(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions,
-                                                  workers: TestEntries.workers)
+                                                  workers: TestEntries.workers + PoolEntries.workers)
         } catch {
             fatalError("the test bundle could not bootstrap: \(error)")
         }

@@ -28,7 +28,10 @@ final class PoolCall: Sendable {
     let id: UInt64
     private let state = Mutex(State())
 
-    init(id: UInt64) { self.id = id }
+    init(id: UInt64, spin: SpinGate? = nil) {
+        self.id = id
+        self.spin = spin
+    }
 
     /// Hands over `events` (on the loop); wakes the caller if it waits.
     func deliver(_ events: [Event]) {
@@ -51,7 +54,8 @@ final class PoolCall: Sendable {
     /// The first event delivered (a single input's answer), for any number of awaiters; nil
     /// once the call was abandoned.
     func first() async -> Event? {
-        await withCheckedContinuation { continuation in
+        if spinForAnswer() { return state.withLock { $0.first } }
+        return await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Event?? in
                 if let first = state.first { return .some(first) }
                 if state.abandoned { return .some(nil) }
@@ -61,6 +65,23 @@ final class PoolCall: Sendable {
             if let ready { continuation.resume(returning: ready) }
         }
     }
+
+    /// How the awaiters of single answers spin (see ``spinForAnswer()``), per pool.
+    let spin: SpinGate?
+
+    /// Looks for the answer for up to ``SpinPolicy/window`` before the caller suspends: a
+    /// submit's answer usually comes within that, and a caller still awake saves the wake-up
+    /// of a thread of Swift's pool (about 25 us here, a third of a round trip). Adaptive, as
+    /// every spin of the runtime: one in vain makes the next waits of the pool sleep at once.
+    private func spinForAnswer() -> Bool {
+        guard let spin, spin.shouldSpin() else { return state.withLock { $0.first != nil } }
+        let found = spinUntil(window: SpinPolicy.window) { state.withLock { $0.first != nil || $0.abandoned } }
+        spin.record(found: found)
+        return state.withLock { $0.first != nil }
+    }
+
+    /// Whether an event arrived (a single input's call: its answer is there).
+    var hasAnswer: Bool { state.withLock { $0.first != nil } }
 
     /// Whether the caller stopped listening.
     var isAbandoned: Bool { state.withLock { $0.abandoned } }
@@ -94,4 +115,11 @@ final class PoolCall: Sendable {
         waiter?.resume(returning: [])
         for firstWaiter in firstWaiters { firstWaiter.resume(returning: nil) }
     }
+}
+
+/// A ``SpinPolicy`` shared by the callers of one pool.
+final class SpinGate: Sendable {
+    private let policy = Mutex(SpinPolicy())
+    func shouldSpin() -> Bool { policy.withLock { $0.shouldSpin() } }
+    func record(found: Bool) { policy.withLock { $0.record(found: found) } }
 }

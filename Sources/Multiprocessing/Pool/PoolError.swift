@@ -120,7 +120,8 @@ public struct PoolProgress: Sendable, Hashable {
     public var completed: Int
     /// Inputs that failed for good (after any retries), or were cancelled.
     public var failed: Int
-    /// Inputs in a worker's hands now.
+    /// Inputs in a worker's hands now: running, or sent ahead to it (a worker holds the next
+    /// tasks so it never waits for the supervisor between two).
     public var running: Int
     /// Inputs started again because their worker died: the inputs of a chunk that had no
     /// answer yet (each runs again alone; an input that had finished in the last millisecond

@@ -7,7 +7,7 @@ struct PoolFunction: Sendable {
     let name: String
     /// Runs every item of a task (`arguments`: the task's msgpack array of items, each in the
     /// function's argument form) and reports them through `reporter`, the final frame last.
-    let run: @Sendable (_ arguments: [UInt8], _ reporter: TaskReporter) async -> Void
+    let run: nonisolated(nonsending) @Sendable (_ arguments: [UInt8], _ reporter: TaskReporter) async -> Void
 }
 
 /// An entry a pool worker can run chunks of: every ``ProcessFunction`` (Process/ cannot name
@@ -20,7 +20,7 @@ protocol PoolCallable {
 extension ProcessFunction: PoolCallable {
     var poolFunction: PoolFunction {
         let runner = ChunkRunner<ProcessArguments<repeat each Input>, Output>(
-            name: name, body: body, encodeOutputs: encodeOutputs,
+            name: name, body: body, synchronousBody: synchronousBody, encodeOutputs: encodeOutputs,
             invalidArgument: { [name] error, item in ProcessArguments<repeat each Input>.invalidArgument(error, function: name, item: item) })
         return PoolFunction(name: name) { arguments, reporter in await runner.run(arguments, reporter) }
     }
@@ -63,7 +63,9 @@ final class PoolFunctions: Sendable {
 /// pack expansions inside sequence element types crash the Swift 6.3 compiler.
 struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable {
     let name: String
-    let body: @Sendable (Arguments, WorkerContext) async throws -> Output
+    let body: nonisolated(nonsending) @Sendable (Arguments, WorkerContext) async throws -> Output
+    /// The function's body when it was given as a synchronous closure: called in a plain loop.
+    let synchronousBody: (@Sendable (Arguments) throws -> Output)?
     /// Nil for a `Void` function (its outputs travel as nil).
     let encodeOutputs: (@Sendable ([Output], [Int]) throws -> [UInt8])?
     /// The error of an item whose arguments did not decode (the error, the item's offset).
@@ -86,11 +88,15 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
         }
     }
 
-    func run(_ arguments: [UInt8], _ reporter: TaskReporter) async {
+    // The commonest case, an Int function of an Int, gets its own copy of the loop: unspecialized,
+    // each item pays for generic metadata lookups and value witness calls.
+    @_specialize(where Arguments == ProcessArguments<Int>, Output == Int)
+    nonisolated(nonsending) func run(_ arguments: [UInt8], _ reporter: TaskReporter) async {
         // Fast path: the whole array at once; if any item does not decode, item by item, so
         // that only the bad ones fail.
         let decoder = MessagePackDecoder()
-        let all = try? arguments.withUnsafeBytes { try decoder.decode([Arguments].self, from: $0) }
+        let all = ScalarItems.decode(arguments, as: Arguments.self)
+            ?? (try? arguments.withUnsafeBytes { try decoder.decode([Arguments].self, from: $0) })
         let each = all == nil ? decodeEach(arguments, decoder) : []
         let count = all?.count ?? each.count
         var pending = Pending()
@@ -98,7 +104,7 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
         var state = PoolWire.State.done
         var index = 0
         while index < count {
-            if Task.isCancelled {
+            if reporter.clockWasRead, Task.isCancelled {
                 state = .cancelled
                 break
             }
@@ -113,13 +119,17 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
             }
             if let argument {
                 do {
-                    pending.outputs.append(try await body(argument, reporter.context))
+                    if let synchronousBody {
+                        pending.outputs.append(try synchronousBody(argument))
+                    } else {
+                        pending.outputs.append(try await body(argument, reporter.context))
+                    }
                 } catch {
                     pending.fail(index, error)
                 }
             }
             index += 1
-            if index < count, reporter.partialDue {
+            if reporter.itemFinished(), index < count {
                 flush(&pending, .partial, reporter)
                 pending = Pending(start: index)
             }
@@ -159,7 +169,9 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
     private func flush(_ pending: inout Pending, _ state: PoolWire.State, _ reporter: TaskReporter) {
         var failures = pending.failures
         let encoded: [UInt8]
-        if let encodeOutputs {
+        if let scalars = ScalarItems.encode(pending.outputs, failed: pending.failed) {
+            encoded = scalars
+        } else if let encodeOutputs {
             do {
                 encoded = try encodeOutputs(pending.outputs, pending.failed)
             } catch {
@@ -198,5 +210,96 @@ struct ChunkRunner<Arguments: Decodable & Sendable, Output: Sendable>: Sendable 
         }
         failures.sort { $0.offset < $1.offset }
         return bytes
+    }
+}
+
+/// Header-level coding of the commonest items, an `Int` or a `Double` argument and result: a
+/// chunk of 25,000 ints spends several times the function's own time in `Codable` calls
+/// (unspecialized generics, a container per item). Anything else, or an item these do not
+/// read, goes the `Codable` way.
+enum ScalarItems {
+    /// The items as `[Arguments]` when `Arguments` is a one-`Int` or one-`Double`
+    /// `ProcessArguments` and every item reads as one; nil otherwise.
+    static func decode<Arguments>(_ bytes: [UInt8], as type: Arguments.Type) -> [Arguments]? {
+        if Arguments.self == ProcessArguments<Int>.self {
+            guard let values = read(bytes, { reader throws(MessagePackError) in Int(try reader.readInt()) }) else { return nil }
+            // The same type: the cast reinterprets nothing.
+            return unsafeBitCast(values.map { ProcessArguments($0) }, to: [Arguments].self)
+        }
+        if Arguments.self == ProcessArguments<Double>.self {
+            guard let values = read(bytes, { reader throws(MessagePackError) in try reader.readDouble() }) else { return nil }
+            return unsafeBitCast(values.map { ProcessArguments($0) }, to: [Arguments].self)
+        }
+        return nil
+    }
+
+    /// The outputs array (nil at each `failed` slot) when `Output` is `Int` or `Double`; nil otherwise.
+    static func encode<Output>(_ outputs: [Output], failed: [Int]) -> [UInt8]? {
+        if Output.self == Int.self {
+            return write(unsafeBitCast(outputs, to: [Int].self), failed: failed) { $0.packInt(Int64($1)) }
+        }
+        if Output.self == Double.self {
+            return write(unsafeBitCast(outputs, to: [Double].self), failed: failed) { $0.packDouble($1) }
+        }
+        return nil
+    }
+
+    private static func read<T>(_ bytes: [UInt8], _ element: (inout MessagePackReader) throws(MessagePackError) -> T) -> [T]? {
+        bytes.withUnsafeBytes { read($0, element) }
+    }
+
+    /// The elements of the msgpack array `raw`, each read by `element`; nil if any does not read.
+    static func read<T>(_ raw: UnsafeRawBufferPointer, _ element: (inout MessagePackReader) throws(MessagePackError) -> T) -> [T]? {
+        var reader = MessagePackReader(raw)
+        do {
+            let count = try reader.readArrayHeader()
+            var values: [T] = []
+            values.reserveCapacity(count)
+            for _ in 0..<count { values.append(try element(&reader)) }
+            return reader.isAtEnd ? values : nil
+        } catch {
+            return nil
+        }
+    }
+
+    static func write<T>(_ values: [T], failed: [Int], _ pack: (inout [UInt8], T) -> Void) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(5 + (values.count + failed.count) * 3)
+        bytes.packArrayHeader(values.count + failed.count)
+        var next = failed.startIndex
+        var slot = 0
+        for value in values {
+            while next < failed.endIndex, failed[next] == slot { bytes.packNil(); next += 1; slot += 1 }
+            pack(&bytes, value)
+            slot += 1
+        }
+        while next < failed.endIndex { bytes.packNil(); next += 1 }
+        return bytes
+    }
+}
+
+// The parent's side of the same: a pool's inputs out, its results in.
+extension ScalarItems {
+    /// `inputs` as a msgpack array when `Input` is `Int` or `Double`; nil otherwise.
+    static func encodeInputs<Input>(_ inputs: ArraySlice<Input>) -> [UInt8]? {
+        if Input.self == Int.self {
+            return write(Array(unsafeBitCast(inputs, to: ArraySlice<Int>.self)), failed: []) { $0.packInt(Int64($1)) }
+        }
+        if Input.self == Double.self {
+            return write(Array(unsafeBitCast(inputs, to: ArraySlice<Double>.self)), failed: []) { $0.packDouble($1) }
+        }
+        return nil
+    }
+
+    /// The outputs of a results array with no failed slot when `Output` is `Int` or
+    /// `Double`; nil otherwise (or when one does not read as that type).
+    static func decodeOutputs<Output>(_ raw: UnsafeRawBufferPointer, as type: Output.Type) -> [Output]? {
+        if Output.self == Int.self {
+            return read(raw) { reader throws(MessagePackError) in Int(try reader.readInt()) }.map { unsafeBitCast($0, to: [Output].self) }
+        }
+        if Output.self == Double.self {
+            return read(raw) { reader throws(MessagePackError) in try reader.readDouble() }.map { unsafeBitCast($0, to: [Output].self) }
+        }
+        return nil
     }
 }

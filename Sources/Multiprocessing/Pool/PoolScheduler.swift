@@ -56,6 +56,10 @@ final class PoolScheduler: @unchecked Sendable {
         var itemsOut = 0
         var deadline: Scheduled<Void>?
         var endReason: EndReason?
+        /// When the task it runs now started running (it was sent, or the one before it ended).
+        var headSince = NIODeadline.now()
+        /// How it ended, once it did (a worker type's worker whose requests still report).
+        var goneStatus: TerminationStatus?
 
         init(process: ChildProcess, state: WorkerState) {
             self.process = process
@@ -65,13 +69,33 @@ final class PoolScheduler: @unchecked Sendable {
 
     private enum Phase { case running, closing, terminated }
 
-    /// Tasks a worker holds at once: the one it runs and the next, sent ahead so that it starts
-    /// it without waiting for a round trip through the loop (a 50 us task would otherwise
-    /// leave its worker idle for about as long again). The one sent ahead has not started when
-    /// its worker dies, so it runs again elsewhere as it is.
+    /// How tasks reach the workers.
+    enum Transport: Sendable {
+        /// Workers run the built-in pool entry and call the function `function` names by name,
+        /// a chunk of inputs per `poolTask` frame.
+        case functions
+        /// Workers run the ``Worker`` type registered as `entry`; each input is a request to
+        /// its mailbox and its reply is the result (one input per task).
+        case mailbox(entry: String)
+    }
+
+    /// Tasks a worker holds at once: the one it runs and the next ones, sent ahead so that it
+    /// starts them without waiting for a round trip through the loop (a 50 us task would
+    /// otherwise leave its worker idle for about as long again). Those sent ahead have not
+    /// started when their worker dies, so they run again elsewhere as they are. Short tasks
+    /// (under ``shortTask`` lately) get ``tasksPerWorkerWhenShort``: a round trip through the
+    /// loop and the caller is several of them. Longer ones get two, so that a long task does
+    /// not keep many others waiting behind it while another worker could run them.
     static let tasksPerWorker = 2
+    static let tasksPerWorkerWhenShort = 6
+    static let shortTask: Int64 = 1_000_000   // nanoseconds
+
+    /// How long tasks took lately (an average over the last few, in nanoseconds).
+    private var recentTaskNanoseconds: Int64 = 1_000_000
+    private var tasksAhead: Int { recentTaskNanoseconds < Self.shortTask ? Self.tasksPerWorkerWhenShort : Self.tasksPerWorker }
 
     let function: String
+    let transport: Transport
     let options: PoolOptions
     let workerCount: Int
     let loop: any EventLoop
@@ -80,6 +104,10 @@ final class PoolScheduler: @unchecked Sendable {
     private weak var service: PoolService?
 
     private var workers: [UInt64: Worker] = [:]
+    /// Workers of a worker type that ended while their requests still report: a reply read
+    /// before the end is still on its way (each request is a task), so the end is judged
+    /// request by request as they report.
+    private var dying: [UInt64: Worker] = [:]
     private var queue = PoolQueue()
     private var phase = Phase.running
     private var starting = 0
@@ -93,13 +121,21 @@ final class PoolScheduler: @unchecked Sendable {
     private var readyWaiter: CheckedContinuation<Void, any Error>?
     private var readyCount = 0
 
-    init(function: String, options: PoolOptions, workerCount: Int, launcher: any ChildLauncher, service: PoolService, loop: any EventLoop) {
+    init(function: String, transport: Transport = .functions, options: PoolOptions, workerCount: Int, launcher: any ChildLauncher,
+         service: PoolService, loop: any EventLoop) {
         self.function = function
+        self.transport = transport
         self.options = options
         self.workerCount = workerCount
         self.launcher = launcher
         self.service = service
         self.loop = loop
+    }
+
+    /// Whether every task carries one input (a worker type's request).
+    var runsOneInputPerTask: Bool {
+        if case .mailbox = transport { return true }
+        return false
     }
 
     // MARK: starting
@@ -136,7 +172,12 @@ final class PoolScheduler: @unchecked Sendable {
         if processOptions.name == nil { processOptions = ProcessNames.assign(processOptions, prefix: "PoolWorker") }
         Task { [self, launcher, processOptions] in
             do {
-                let process = try await launcher.launch(entry: PoolWire.workerEntry, options: processOptions, trampoline: false)
+                let entry: String
+                switch transport {
+                case .functions: entry = PoolWire.workerEntry
+                case .mailbox(let name): entry = name
+                }
+                let process = try await launcher.launch(entry: entry, options: processOptions, trampoline: false)
                 loop.execute { self.workerStarted(process) }
             } catch {
                 loop.execute { self.workerFailedToStart(error) }
@@ -210,7 +251,8 @@ final class PoolScheduler: @unchecked Sendable {
     /// ahead to those running a task.
     private func dispatch() {
         var depth = 0
-        while !queue.isEmpty, depth < Self.tasksPerWorker {
+        let limit = tasksAhead
+        while !queue.isEmpty, depth < limit {
             var gave = false
             for worker in workers.values where hasRoom(worker, depth: depth) {
                 guard let chunk = nextChunk() else { break }
@@ -250,14 +292,108 @@ final class PoolScheduler: @unchecked Sendable {
         worker.tasks.append(chunk)
         let items = chunk.count - chunk.answered
         worker.itemsOut += items
-        var frame = ByteBufferAllocator().buffer(capacity: chunk.arguments.count + function.utf8.count + 32)
-        chunk.arguments.withUnsafeBytes {
-            PoolWire.appendTask(to: &frame, id: chunk.taskID, worker: worker.process.id, function: function, encodedArguments: $0)
-        }
-        host.write(frame, to: worker.process.id)
-        host.spinForAnswersSoon()
         counters.running.add(items, ordering: .relaxed)
-        if worker.tasks.count == 1 { armDeadline(worker) }
+        if worker.tasks.count == 1 {
+            worker.headSince = NIODeadline.now()
+            armDeadline(worker)
+        }
+        switch transport {
+        case .functions:
+            var frame = ByteBufferAllocator().buffer(capacity: chunk.arguments.count + function.utf8.count + 32)
+            chunk.arguments.withUnsafeBytes {
+                PoolWire.appendTask(to: &frame, id: chunk.taskID, worker: worker.process.id, function: function, encodedArguments: $0)
+            }
+            host.write(frame, to: worker.process.id)
+            host.spinForAnswersSoon()
+        case .mailbox:
+            request(chunk, of: worker)
+        }
+    }
+
+    /// A worker type's task: its one input as a request to the worker's mailbox, whose reply
+    /// (or error envelope) comes back as the task's results.
+    private func request(_ chunk: PoolChunk, of worker: Worker) {
+        let id = worker.process.id, taskID = chunk.taskID, process = worker.process
+        let input: MessagePackValue
+        do {
+            input = try chunk.arguments.withUnsafeBytes { raw in
+                var reader = MessagePackReader(raw)
+                _ = try reader.readArrayHeader()
+                return try reader.readValue()
+            }
+        } catch {
+            return mailboxAnswered(id, task: taskID, .failure(error))
+        }
+        Task { [self] in
+            do {
+                let reply = try await process.record.request(input, timeout: nil)
+                loop.execute { self.mailboxAnswered(id, task: taskID, .success(reply)) }
+            } catch {
+                loop.execute { self.mailboxAnswered(id, task: taskID, .failure(error)) }
+            }
+        }
+    }
+
+    private func mailboxAnswered(_ id: UInt64, task taskID: UInt64, _ answer: Result<FrameBody, any Error>) {
+        if let worker = dying[id] { return dyingWorkerAnswered(worker, task: taskID, answer) }
+        // A worker type may answer its requests out of order: the answered task goes first.
+        guard let worker = workers[id], let position = worker.tasks.firstIndex(where: { $0.taskID == taskID }) else { return }
+        let chunk = worker.tasks[position]
+        if position > 0 {
+            worker.tasks.remove(at: position)
+            worker.tasks.insert(chunk, at: 0)
+        }
+        var failures: [(offset: Int, error: RemoteError)] = []
+        var outputs: [UInt8] = [0x91]   // an array of the one output
+        switch answer {
+        case .success(let reply) where reply.envelope.kind == .error:
+            failures.append((0, (try? reply.decodePayload(RemoteError.self)) ?? RemoteError(typeName: "ProtocolError.malformed", message: "an error reply that does not parse")))
+            outputs.append(0xc0)
+        case .success(let reply):
+            reply.withPayloadBytes { outputs.append(contentsOf: $0) }
+        case .failure(let error):
+            // The worker is dying: its death fails or reruns the input. Otherwise (the
+            // request could not be sent) the input fails with the reason.
+            guard worker.process.isAlive, worker.endReason == nil else { return }
+            failures.append((0, RemoteError(error)))
+            outputs.append(0xc0)
+        }
+        let results = PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: outputs), count: 1,
+                                       failures: failures, state: .done)
+        deliver(results, of: chunk, by: worker)
+        chunkEnded(chunk, on: worker, cancelled: false)
+    }
+
+    /// A request of a worker that ended reports: a reply is delivered; a failure of the request
+    /// it ran (the first unanswered) is its death's, and one sent ahead runs again elsewhere.
+    private func dyingWorkerAnswered(_ worker: Worker, task taskID: UInt64, _ answer: Result<FrameBody, any Error>) {
+        guard let position = worker.tasks.firstIndex(where: { $0.taskID == taskID }) else { return }
+        let chunk = worker.tasks.remove(at: position)
+        switch answer {
+        case .success(let reply):
+            var failures: [(offset: Int, error: RemoteError)] = []
+            var outputs: [UInt8] = [0x91]
+            if reply.envelope.kind == .error {
+                failures.append((0, (try? reply.decodePayload(RemoteError.self)) ?? RemoteError(typeName: "ProtocolError.malformed", message: "an error reply that does not parse")))
+                outputs.append(0xc0)
+            } else {
+                reply.withPayloadBytes { outputs.append(contentsOf: $0) }
+            }
+            deliver(PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: outputs), count: 1, failures: failures, state: .done),
+                    of: chunk, by: worker)
+        case .failure:
+            // The worker answers in order: the first request left is the one it was running.
+            if position == 0 {
+                lost(chunk, on: worker, status: worker.goneStatus ?? .unknown)
+            } else {
+                chunk.attempts -= 1
+                counters.running.subtract(chunk.count - chunk.answered, ordering: .relaxed)
+                queue.prepend([chunk])
+            }
+        }
+        if worker.tasks.isEmpty { dying[worker.process.id] = nil }
+        dispatch()
+        finishIfDone()
     }
 
     /// Starts the clock of the task `worker` runs now (with a `taskTimeout`): its inputs times the timeout.
@@ -330,6 +466,9 @@ final class PoolScheduler: @unchecked Sendable {
             worker.itemsOut -= unanswered
             failAll(chunk, from: chunk.answered, error)
         }
+        let now = NIODeadline.now()
+        recentTaskNanoseconds = (recentTaskNanoseconds * 7 + (now - worker.headSince).nanoseconds) / 8
+        worker.headSince = now
         armDeadline(worker)
         if let limit = options.maxTasksPerChild, worker.itemsDone >= limit, worker.tasks.isEmpty {
             retire(worker)
@@ -389,7 +528,11 @@ final class PoolScheduler: @unchecked Sendable {
         guard let worker = workers.removeValue(forKey: id) else { return }
         worker.deadline?.cancel()
         let status = worker.process.status ?? .unknown
-        if let running = worker.tasks.first {
+        if case .mailbox = transport, !worker.tasks.isEmpty, worker.endReason != .terminated {
+            // Its requests report one by one (see `dying`).
+            worker.goneStatus = status
+            dying[id] = worker
+        } else if let running = worker.tasks.first {
             lost(running, on: worker, status: status)
             // The tasks sent ahead never started: they run elsewhere as they are.
             let waiting = Array(worker.tasks.dropFirst())
@@ -491,6 +634,9 @@ final class PoolScheduler: @unchecked Sendable {
                 if position == 0, options.replaceWorkerOnCancel {
                     worker.endReason = .cancelled
                     worker.process.kill()
+                } else if case .mailbox = transport {
+                    // A worker type cannot be told: its reply is dropped (the call is abandoned).
+                    continue
                 } else if let host = service?.host {
                     // A task sent ahead is cancelled before it starts (the worker remembers the id).
                     var frame = ByteBufferAllocator().buffer(capacity: 32)
@@ -537,7 +683,7 @@ final class PoolScheduler: @unchecked Sendable {
     }
 
     private func finishIfDone() {
-        guard phase != .running, workers.isEmpty, starting == 0 else { return }
+        guard phase != .running, workers.isEmpty, dying.isEmpty, starting == 0 else { return }
         let waiters = joinWaiters
         joinWaiters = []
         for waiter in waiters { waiter.resume() }

@@ -41,6 +41,9 @@ public final class PoolTask<Output: Sendable>: Sendable {
         }
     }
 
+    /// Whether the answer is there (``value`` returns or throws at once): Python's `ready()`.
+    public var isDone: Bool { call.hasAnswer }
+
     /// Cancels the input: if it has not started it never will; if it runs, its worker is told
     /// (or replaced, with ``PoolOptions/replaceWorkerOnCancel``). ``value`` then throws
     /// `CancellationError`.

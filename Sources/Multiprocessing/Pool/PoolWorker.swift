@@ -10,7 +10,6 @@ import Synchronization
 /// starts after it. Cancels are handled on the run loop as they are read, not queued behind
 /// tasks in the mailbox.
 final class PoolWorker: Sendable {
-    private let session: ChildSession
     private let functions: PoolFunctions
 
     private struct State {
@@ -24,22 +23,25 @@ final class PoolWorker: Sendable {
     /// task's final frame is for a task that is gone).
     private static let cancelledEarlyLimit = 64
 
-    private init(session: ChildSession, functions: PoolFunctions) {
-        self.session = session
+    private init(functions: PoolFunctions) {
         self.functions = functions
     }
 
-    /// The entry, running tasks with the functions of `functions`.
+    /// The entry, running tasks with the functions of `functions`. A process runs one entry
+    /// once, so the worker's state lives with the definition; its cancel handler is in place
+    /// before the run loop reads past the welcome.
     static func definition(functions: PoolFunctions) -> EntryDefinition {
-        EntryDefinition(name: PoolWire.workerEntry) { session in
-            await PoolWorker(session: session, functions: functions).run()
-        }
+        let worker = PoolWorker(functions: functions)
+        return EntryDefinition(name: PoolWire.workerEntry, prepare: { session in
+            let cancelKind = UInt8(PoolWire.cancel.rawValue)
+            session.handle(kinds: cancelKind...cancelKind) { body in worker.cancel(body.envelope.correlation) }
+        }, run: { session in
+            await worker.run(session)
+        })
     }
 
-    private func run() async -> Int32 {
+    private func run(_ session: ChildSession) async -> Int32 {
         guard let loop = session.runLoop else { return ChildExitCode.channelClosed }
-        let cancelKind = UInt8(PoolWire.cancel.rawValue)
-        session.handle(kinds: cancelKind...cancelKind) { [self] body in cancel(body.envelope.correlation) }
         while true {
             let frame: FrameBody?
             do {
@@ -51,7 +53,7 @@ final class PoolWorker: Sendable {
             guard let frame else { return 0 }
             switch frame.envelope.kind {
             case PoolWire.task, PoolWire.initialize:
-                await runTask(frame, on: loop)
+                await runTask(frame, session: session, on: loop)
             default:
                 session.log("a pool worker takes tasks (48) and initializers (51), not \(frame.envelope.kind): ignored")
             }
@@ -70,9 +72,8 @@ final class PoolWorker: Sendable {
         }
     }
 
-    private func runTask(_ frame: FrameBody, on loop: ChildRunLoop) async {
+    private func runTask(_ frame: FrameBody, session: ChildSession, on loop: ChildRunLoop) async {
         let id = frame.envelope.correlation
-        let session = session
         let call: (function: String, arguments: [UInt8], count: Int)
         do {
             call = try frame.withPayloadBytes(Self.parseCall)
@@ -94,13 +95,21 @@ final class PoolWorker: Sendable {
             return
         }
         let arguments = call.arguments
-        let task = Task(executorPreference: loop) {
-            await function.run(arguments, TaskReporter(session: session, id: id))
-        }
+        // A task of a few inputs runs on the run loop (no thread hop: a submit's round trip).
+        // A larger one runs on Swift's pool: with an executor preference, every call of the
+        // function (a nonisolated async closure) takes the task's status-record lock to find
+        // where to run, about half a trivial input's cost; the one wake-up of a pool thread
+        // is nothing against a chunk. The run loop goes on reading meanwhile, so a cancel
+        // reaches the task at once.
+        let run: @Sendable () async -> Void = { await function.run(arguments, TaskReporter(session: session, id: id)) }
+        let task = call.count <= Self.itemsRunOnTheLoop ? Task(executorPreference: loop, operation: run) : Task(operation: run)
         state.withLock { $0.running = (id, task) }
         await task.value
         state.withLock { $0.running = nil }
     }
+
+    /// Tasks of at most this many inputs run on the run loop's thread.
+    static let itemsRunOnTheLoop = 4
 
     /// `[function: str, arguments: array]`: the name, the arguments array's bytes and its item count.
     private static func parseCall(_ payload: UnsafeRawBufferPointer) throws -> (function: String, arguments: [UInt8], count: Int) {
@@ -142,8 +151,33 @@ final class TaskReporter {
         context = WorkerContext(session: session)
     }
 
-    /// Whether ``partialInterval`` passed since the last frame (or the task's start).
-    var partialDue: Bool { ContinuousClock.now - lastFrame >= Self.partialInterval }
+    /// How often the clock is read while items run: a partial frame is at most about this late.
+    static let clockInterval = Duration.microseconds(20)
+    /// Items to finish before the next clock read (1 for items slower than ``clockInterval``).
+    private var itemsPerCheck = 1
+    private var itemsUntilCheck = 1
+    private var lastCheck = ContinuousClock.now
+
+    /// Called after each item: whether ``partialInterval`` passed since the last frame (or the
+    /// task's start). Reading the clock after every item of a trivial function costs a tenth of
+    /// the item, so the clock is read about every ``clockInterval``, the items between two
+    /// reads counted from how long the last ones took.
+    func itemFinished() -> Bool {
+        itemsUntilCheck -= 1
+        clockWasRead = itemsUntilCheck <= 0
+        guard clockWasRead else { return false }
+        let now = ContinuousClock.now
+        let perItem = (now - lastCheck) / itemsPerCheck
+        itemsPerCheck = perItem >= Self.clockInterval ? 1 : Int(min(Self.clockInterval / max(perItem, .nanoseconds(1)), 1024))
+        itemsUntilCheck = itemsPerCheck
+        lastCheck = now
+        return now - lastFrame >= Self.partialInterval
+    }
+
+    /// Whether the last ``itemFinished()`` read the clock: the cadence (every item when items
+    /// are slow, about every ``clockInterval`` when they are fast) at which the runner also
+    /// looks for a cancel, a runtime call that costs a twentieth of a trivial item.
+    private(set) var clockWasRead = true
 
     /// Sends the next `count` items' answers: `encodedOutputs` is their msgpack array,
     /// `failures` (task-relative offsets) the failed ones among them. A frame above the
@@ -161,6 +195,7 @@ final class TaskReporter {
         }
         offset += count
         lastFrame = ContinuousClock.now
+        lastCheck = lastFrame
         if state == .partial { session.runLoop?.readArrivedInput() }
     }
 

@@ -23,20 +23,35 @@ import Synchronization
 /// ```
 ///
 /// A function of several arguments makes a pool of ``ProcessArguments``:
-/// `try await ProcessPool(add).starmap([(1, 2), (3, 4)])` is `[3, 7]`.
+/// `try await ProcessPool(add).starmap([(1, 2), (3, 4)])` is `[3, 7]`. A ``Worker`` type makes
+/// a pool whose inputs are requests to the workers' mailboxes and whose results are their
+/// replies: `ProcessPool<Int, Int>(worker: Doubler.self)`.
 public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sendable {
     let scheduler: PoolScheduler
     /// The outputs of the answered, non-failed slots of a results array, in order.
     let decodeOutputs: @Sendable (ByteBuffer, _ count: Int, _ failed: [Int]) throws -> [Output]
     private let callIDs = PoolCallIDs()
+    /// How awaiters of single answers spin before they sleep.
+    private let spin = SpinGate()
 
     /// A pool of `requested` workers (or the options', or one per CPU) running the function
     /// registered as `name` in `host`'s runtime. The public initializers
     /// (Runtime/ProcessPool+Runtime.swift) find the runtime.
-    init(name: String, workers requested: Int?, options: PoolOptions, host: PoolHost,
+    init(name: String, transport: PoolScheduler.Transport = .functions, workers requested: Int?, options: PoolOptions, host: PoolHost,
          decodeOutputs: @escaping @Sendable (ByteBuffer, Int, [Int]) throws -> [Output]) async throws {
-        guard host.functions.lookup(name) != nil else {
-            throw ProcessError(.unknownEntry, "cannot make a pool of \"\(name)\": it is not registered in this process; pass it to Multiprocessing.bootstrap")
+        switch transport {
+        case .functions:
+            guard host.functions.lookup(name) != nil else {
+                throw ProcessError(.unknownEntry, "cannot make a pool of \"\(name)\": it is not registered in this process; pass it to Multiprocessing.bootstrap")
+            }
+        case .mailbox(let entry):
+            guard host.entries.lookup(entry) != nil else {
+                throw ProcessError(.unknownEntry, "cannot make a pool of the worker \"\(entry)\": it is not registered in this process; pass it to Multiprocessing.bootstrap(workers:)")
+            }
+            guard options.initializer == nil else {
+                throw PoolError(.invalidArgument, function: name, index: nil,
+                                message: "a pool of a worker type takes no initializer: its run(_:) sets itself up before it reads its mailbox")
+            }
         }
         let count = requested ?? options.workers ?? Multiprocessing.cpuCount
         guard count >= 1 else {
@@ -48,7 +63,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         }
         let supervisor = try host.supervisor()
         let service = host.service
-        scheduler = PoolScheduler(function: name, options: options, workerCount: count, launcher: supervisor,
+        scheduler = PoolScheduler(function: name, transport: transport, options: options, workerCount: count, launcher: supervisor,
                                   service: service, loop: supervisor.loop)
         self.decodeOutputs = decodeOutputs
         let scheduler = self.scheduler
@@ -70,7 +85,10 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
 
     static func codableOutputs(_ bytes: ByteBuffer, count: Int, failed: [Int]) throws -> [Output] where Output: Codable {
         try bytes.withUnsafeReadableBytes { raw in
-            if failed.isEmpty { return try MessagePackDecoder().decode([Output].self, from: raw) }
+            if failed.isEmpty {
+                if let scalars = ScalarItems.decodeOutputs(raw, as: Output.self) { return scalars }
+                return try MessagePackDecoder().decode([Output].self, from: raw)
+            }
             // A failed input's slot is nil: read the others one by one.
             var reader = MessagePackReader(raw)
             let elements = try reader.readArrayHeader()
@@ -117,11 +135,14 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         var start = 0
         while start < items.count {
             let end = min(start + size, items.count)
-            chunks.append(PoolChunk(call: call, firstIndex: start, count: end - start, arguments: try encoder.encode(Array(items[start..<end]))))
+            let arguments = try ScalarItems.encodeInputs(items[start..<end]) ?? encoder.encode(Array(items[start..<end]))
+            chunks.append(PoolChunk(call: call, firstIndex: start, count: end - start, arguments: arguments))
             start = end
         }
         submit(chunks, items: items.count)
-        var results = [Output?](repeating: nil, count: items.count)
+        // The outputs arrive as runs of consecutive inputs (a frame's worth), in any order
+        // between chunks: kept as runs and joined once at the end (no optional per result).
+        var runs: [(first: Int, outputs: [Output])] = []
         var failures: [PoolError] = []
         var answered = 0
         try await withTaskCancellationHandler {
@@ -133,10 +154,14 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
                     case .outputs(let first, let count, let bytes, let failed):
                         do {
                             let outputs = try decodeOutputs(bytes, count, failed)
-                            var next = 0
-                            for offset in 0..<count where !failed.contains(offset) {
-                                results[first + offset] = outputs[next]
-                                next += 1
+                            if failed.isEmpty {
+                                runs.append((first, outputs))
+                            } else {
+                                var next = 0
+                                for offset in 0..<count where !failed.contains(offset) {
+                                    runs.append((first + offset, [outputs[next]]))
+                                    next += 1
+                                }
                             }
                             answered += count - failed.count
                         } catch {
@@ -157,7 +182,11 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         guard failures.isEmpty else {
             throw PoolMapError(failures: failures.sorted { ($0.index ?? 0) < ($1.index ?? 0) }, total: items.count)
         }
-        return results.map { $0! }
+        runs.sort { $0.first < $1.first }
+        var results: [Output] = []
+        results.reserveCapacity(items.count)
+        for run in runs { results.append(contentsOf: run.outputs) }
+        return results
     }
 
     /// ``map(_:chunkSize:)`` of a function of two arguments over tuples: Python's `starmap`.
@@ -198,9 +227,10 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     }
 
     private func results(_ inputs: PoolInputs<Input>, chunkSize: Int, ordered: Bool) -> PoolResults<Output> {
-        PoolResults(pool: PoolResultsSource(
+        let chunkSize = scheduler.runsOneInputPerTask ? 1 : chunkSize
+        return PoolResults(pool: PoolResultsSource(
             scheduler: scheduler, callIDs: callIDs, inputs: inputs, chunkSize: chunkSize, ordered: ordered,
-            lookahead: max(4 * scheduler.workerCount * max(chunkSize, 1), 16), decodeOutputs: decodeOutputs))
+            lookahead: max(4 * scheduler.workerCount * max(chunkSize, 1), 8 * scheduler.workerCount), decodeOutputs: decodeOutputs))
     }
 
     // MARK: one input
@@ -208,7 +238,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     /// Runs the function on one input; the handle's ``PoolTask/value`` is its result: Python's
     /// `apply_async` / `ProcessPoolExecutor.submit`.
     public func submit(_ input: Input) throws -> PoolTask<Output> {
-        let call = PoolCall(id: callIDs.next())
+        let call = PoolCall(id: callIDs.next(), spin: spin)
         let arguments = try MessagePackEncoder().encode([input])
         submit([PoolChunk(call: call, firstIndex: 0, indexed: false, count: 1, arguments: arguments)], items: 1)
         return PoolTask(call: call, scheduler: scheduler, decodeOutputs: decodeOutputs)
@@ -262,9 +292,9 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
             guard requested >= 1 else {
                 throw PoolError(.invalidArgument, function: scheduler.function, index: nil, message: "a chunk size must be 1 or more (got \(requested))")
             }
-            return requested
+            return scheduler.runsOneInputPerTask ? 1 : requested
         }
-        if scheduler.options.taskTimeout != nil { return 1 }
+        if scheduler.options.taskTimeout != nil || scheduler.runsOneInputPerTask { return 1 }
         // Python's default: divmod(len, 4 * workers), rounded up.
         let (size, extra) = count.quotientAndRemainder(dividingBy: 4 * scheduler.workerCount)
         return max(1, size + (extra > 0 ? 1 : 0))
@@ -282,6 +312,8 @@ struct PoolHost {
     let service: PoolService
     let supervisor: () throws -> SupervisorCore
     let functions: PoolFunctions
+    /// The entries (a pool of a worker type starts its type's entry).
+    let entries: EntryRegistry
 }
 
 /// Call numbers of one pool.

@@ -13,8 +13,18 @@ public protocol ProcessEntry: Sendable {
 /// What a child does with an entry: opaque, built by ``ProcessFunction`` and ``Worker``.
 public struct EntryDefinition: Sendable {
     let name: String
+    /// Called in the child once its handshake is done, before the run loop reads on: where an
+    /// entry registers the handlers of frames that must not wait in the mailbox (a pool
+    /// worker's cancels, which may arrive in the same read as the welcome).
+    let prepare: (@Sendable (ChildSession) -> Void)?
     /// Runs the entry in a child whose handshake is done; returns the exit code.
     let run: @Sendable (ChildSession) async -> Int32
+
+    init(name: String, prepare: (@Sendable (ChildSession) -> Void)? = nil, run: @escaping @Sendable (ChildSession) async -> Int32) {
+        self.name = name
+        self.prepare = prepare
+        self.run = run
+    }
 }
 
 /// A typed function that runs in a child process: Python's `Process(target=f, args=(...))`.
@@ -40,7 +50,10 @@ public struct EntryDefinition: Sendable {
 /// ```
 public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>: ProcessEntry {
     public let name: String
-    let body: @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output
+    /// Runs where its caller runs (`nonisolated(nonsending)`): a pool worker calls it once per
+    /// item, and each hop to the generic executor costs a lock when the task prefers the
+    /// child's run loop; the user's closure inside still hops as it always did.
+    let body: nonisolated(nonsending) @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output
     /// The reply carrying a result (nil for a function that returns nothing).
     let encodeResult: @Sendable (Output, Envelope) throws -> FrameBody
     /// The result out of a reply, in the parent.
@@ -50,10 +63,20 @@ public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>:
     /// failed.count` elements); one encoder call for the chunk. Nil for a `Void` function,
     /// whose outputs are all nil.
     let encodeOutputs: (@Sendable (_ outputs: [Output], _ failed: [Int]) throws -> [UInt8])?
+    /// The body of a function given as a synchronous closure, called without an async call's
+    /// cost (an async frame and an executor check, about half a trivial pool input's time).
+    let synchronousBody: (@Sendable (ProcessArguments<repeat each Input>) throws -> Output)?
 
     /// A function registered under `name`, which must be unique among the program's entries.
     public init(_ name: String, _ body: @escaping @Sendable (repeat each Input) async throws -> Output) where Output: Codable {
         self.init(name, coding: .codable) { arguments, _ in try await body(repeat each arguments.values) }
+    }
+
+    /// A synchronous function (a closure without `await` picks this form): a pool worker calls
+    /// it in a plain loop, the cheapest way through a chunk of trivial inputs.
+    public init(_ name: String, _ body: @escaping @Sendable (repeat each Input) throws -> Output) where Output: Codable {
+        let synchronous: @Sendable (ProcessArguments<repeat each Input>) throws -> Output = { arguments in try body(repeat each arguments.values) }
+        self.init(name, coding: .codable, synchronous: synchronous) { arguments, _ in try synchronous(arguments) }
     }
 
     /// A function that also talks to other workers through its ``WorkerContext`` (its id,
@@ -76,10 +99,11 @@ public struct ProcessFunction<each Input: Codable & Sendable, Output: Sendable>:
         }
     }
 
-    private init(_ name: String, coding: ResultCoding<Output>,
-                 _ body: @escaping @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output) {
+    private init(_ name: String, coding: ResultCoding<Output>, synchronous: (@Sendable (ProcessArguments<repeat each Input>) throws -> Output)? = nil,
+                 _ body: nonisolated(nonsending) @escaping @Sendable (ProcessArguments<repeat each Input>, WorkerContext) async throws -> Output) {
         self.name = name
         self.body = body
+        self.synchronousBody = synchronous
         self.encodeResult = coding.encode
         self.decodeResult = coding.decode
         self.encodeOutputs = coding.encodeOutputs

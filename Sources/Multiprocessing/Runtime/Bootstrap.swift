@@ -99,6 +99,7 @@ extension Multiprocessing {
             // The entry's code runs on the child's run loop, which also reads the channel.
             let loop = try ChildRunLoop(session: session)
             session.runLoop = loop
+            definition.prepare?(session)
             // From here on this child may start children of its own, and use queues.
             Runtime.install(Runtime(session: session, arena: arena, entries: entries, poolFunctions: poolFunctions))
             code = try await loop.run { await definition.run(session) }

@@ -4,7 +4,7 @@
 extension Runtime {
     /// What a pool takes from this runtime.
     var poolHost: PoolHost {
-        PoolHost(service: poolService, supervisor: { try self.supervisor() }, functions: poolFunctions)
+        PoolHost(service: poolService, supervisor: { try self.supervisor() }, functions: poolFunctions, entries: entries)
     }
 }
 
@@ -44,6 +44,28 @@ extension ProcessPool {
         where Output: Codable, Input == ProcessArguments<A, B, repeat each Rest> {
         try await self.init(name: function.name, workers: workers, options: options, host: (runtime ?? Runtime.current).poolHost,
                             decodeOutputs: Self.codableOutputs)
+    }
+
+    /// A pool of `workers` processes each running the ``Worker`` type `worker`: every input is
+    /// a request to a worker's mailbox (`context.requests(Input.self)`), and the worker's reply
+    /// is its result (decoded as `Output`; `request.fail(error)` fails the input). One input
+    /// runs at a time per worker; crashes, retries, timeouts and recycling behave as in a
+    /// function's pool. A running input cannot be told to stop (a worker type has no cancel):
+    /// cancelling drops its reply, or replaces the worker with ``PoolOptions/replaceWorkerOnCancel``.
+    ///
+    /// ```swift
+    /// struct Doubler: Worker {
+    ///     func run(_ context: WorkerContext) async throws {
+    ///         for try await request in context.requests(Int.self) { try request.reply(request.value * 2) }
+    ///     }
+    /// }
+    /// let pool = try await ProcessPool<Int, Int>(worker: Doubler.self, workers: 2)
+    /// print(try await pool.map([1, 2, 3]))   // [2, 4, 6]
+    /// ```
+    public convenience init<W: Worker>(worker: W.Type, workers: Int? = nil, options: PoolOptions = PoolOptions(),
+                                       runtime: Runtime? = nil) async throws where Output: Codable {
+        try await self.init(name: W.entryName, transport: .mailbox(entry: W.entryName), workers: workers, options: options,
+                            host: (runtime ?? Runtime.current).poolHost, decodeOutputs: Self.codableOutputs)
     }
 }
 

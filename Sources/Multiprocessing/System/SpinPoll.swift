@@ -30,6 +30,19 @@ extension FileDescriptor {
     }
 }
 
+/// Looks at `done` for at most `window`, giving the CPU away between looks (`sched_yield`);
+/// returns whether it held. For a waiter whose answer another thread delivers in memory (a
+/// pool's result): the waiter still looking when it comes saves its wake-up.
+func spinUntil(window: Duration, _ done: () -> Bool) -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: window)
+    repeat {
+        if done() { return true }
+        sched_yield()
+    } while clock.now < deadline
+    return done()
+}
+
 /// When a blocking wait should spin first (``FileDescriptor/spinPoll(_:for:window:)``): after a
 /// spin that found its answer, again; after one that found nothing, not for the next
 /// `backoff` waits, so a quiet reader soon sleeps at once and costs no CPU.
