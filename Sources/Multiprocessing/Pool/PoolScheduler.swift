@@ -304,7 +304,9 @@ final class PoolScheduler: @unchecked Sendable {
                 PoolWire.appendTask(to: &frame, id: chunk.taskID, worker: worker.process.id, function: function, encodedArguments: $0)
             }
             host.write(frame, to: worker.process.id)
-            host.spinForAnswersSoon()
+            // Spin for the answer only when this task is the worker's only one: a task sent
+            // ahead is not answered soon, and a busy pool needs every CPU for its workers.
+            if worker.tasks.count == 1 { host.spinForAnswersSoon() }
         case .mailbox:
             request(chunk, of: worker)
         }
