@@ -60,28 +60,18 @@ def documented_kinds() -> dict[str, int]:
 KINDS = documented_kinds()
 
 
-def documented_queue_kinds() -> dict[str, int]:
-    """The kinds PROTOCOL.md's "Queue kinds" table defines, name to code."""
+def documented_service_kinds(heading: str) -> dict[str, int]:
+    """The kinds PROTOCOL.md's table under `### {heading}` defines, name to code (none if the
+    section is missing)."""
     text = (HERE / "PROTOCOL.md").read_text(encoding="utf-8")
-    if "### Queue kinds" not in text:
+    if f"### {heading}" not in text:
         return {}
-    section = text.split("### Queue kinds", 1)[1].split("\n#", 1)[0]
+    section = text.split(f"### {heading}", 1)[1].split("\n#", 1)[0]
     return {name: int(code) for code, name in re.findall(r"^\|\s*(\d+)\s*\|\s*`(\w+)`", section, re.MULTILINE)}
 
 
-QUEUE_KINDS = documented_queue_kinds()
-
-
-def documented_pool_kinds() -> dict[str, int]:
-    """The kinds PROTOCOL.md's "Pool kinds" table defines, name to code."""
-    text = (HERE / "PROTOCOL.md").read_text(encoding="utf-8")
-    if "### Pool kinds" not in text:
-        return {}
-    section = text.split("### Pool kinds", 1)[1].split("\n#", 1)[0]
-    return {name: int(code) for code, name in re.findall(r"^\|\s*(\d+)\s*\|\s*`(\w+)`", section, re.MULTILINE)}
-
-
-POOL_KINDS = documented_pool_kinds()
+QUEUE_KINDS = documented_service_kinds("Queue kinds")
+POOL_KINDS = documented_service_kinds("Pool kinds")
 
 
 class Mismatch(Exception):
