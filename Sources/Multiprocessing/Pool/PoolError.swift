@@ -125,7 +125,8 @@ public struct PoolProgress: Sendable, Hashable {
     public var running: Int
     /// Inputs started again because their worker died: the inputs of a chunk that had no
     /// answer yet (each runs again alone; an input that had finished in the last millisecond
-    /// before the death may so run twice) and the retries of single inputs.
+    /// before the death may so run twice), the retries of single inputs, and the tasks sent
+    /// ahead to that worker. An upper bound: an input that ran twice is always counted here.
     public var rerun: Int
 
     /// The share of ``total`` that has an answer (0 when nothing was submitted).

@@ -542,6 +542,11 @@ final class PoolScheduler: @unchecked Sendable {
                 chunk.attempts -= 1
                 counters.running.subtract(chunk.count - chunk.answered, ordering: .relaxed)
             }
+            // Reported as run again although they should not have started: what a worker did
+            // in its last moment is not known for certain, and `rerun` promises an upper bound.
+            if worker.endReason != .terminated {
+                counters.rerun.add(waiting.reduce(0) { $0 + $1.count - $1.answered }, ordering: .relaxed)
+            }
             if worker.endReason == .terminated {
                 let error = PoolError(.terminated, function: function, index: nil, message: "the pool was terminated before it ran")
                 for chunk in waiting { failAll(chunk, from: chunk.answered, error) }

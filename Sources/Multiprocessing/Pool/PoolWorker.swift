@@ -174,9 +174,6 @@ final class TaskReporter {
         return now - lastFrame >= Self.partialInterval
     }
 
-    /// Tasks waiting in the mailbox from which an answer is queued rather than written at once.
-    static let tasksWaitingToBatch = 2
-
     /// Whether the last ``itemFinished()`` read the clock: the cadence (every item when items
     /// are slow, about every ``clockInterval`` when they are fast) at which the runner also
     /// looks for a cancel, a runtime call that costs a twentieth of a trivial item.
@@ -260,16 +257,10 @@ final class TaskReporter {
     private func write(_ frame: [UInt8]) {
         guard !broken else { return }
         do {
-            // Two more tasks wait here: this answer goes out with the next write (the run loop
-            // writes queued frames before it waits, so nothing waits longer than the tasks
-            // already queued), and the supervisor reads several per wake-up; with fewer
-            // waiting it goes now, so the supervisor can send more before this worker runs dry.
-            if let loop = session.runLoop, loop.mailboxDepthIfOnLoop() >= Self.tasksWaitingToBatch {
-                try session.sendLater { writer in
-                    try frame.withUnsafeBytes { try writer.append(body: UnsafeRawBufferPointer(rebasing: $0[4...])) }
-                }
-                return
-            }
+            // Written at once, never queued for a later write: the supervisor takes the task
+            // it has no final answer for as the one running when the worker dies, so a final
+            // answer must be in the pipe before the next task starts (a pipe's bytes outlive
+            // the writer; a queued write does not).
             try frame.withUnsafeBytes { try session.sendFrame($0) }
         } catch {
             broken = true

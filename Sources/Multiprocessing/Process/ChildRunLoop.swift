@@ -242,11 +242,6 @@ final class ChildRunLoop: TaskExecutor, @unchecked Sendable {
 
     // MARK: the mailbox
 
-    /// On the loop's thread: how many frames wait in the mailbox (elsewhere 0, unknown). A pool
-    /// worker with tasks waiting queues a short task's answer for the next write instead of
-    /// writing it at once: the supervisor then reads several answers per wake-up.
-    func mailboxDepthIfOnLoop() -> Int { isOnLoop ? mailboxCount : 0 }
-
     /// The next frame for the entry's code, in arrival order; nil once the channel ended.
     func nextMailboxFrame() async throws -> FrameBody? {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FrameBody?, any Error>) in
