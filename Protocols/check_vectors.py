@@ -395,20 +395,14 @@ def main() -> int:
     for name in sorted(set(KINDS) - envelope_kinds, key=KINDS.get):
         print(f"FAIL envelopes.json: no vector of kind {name}, which PROTOCOL.md defines")
         failed += 1
-    queue_vector_kinds = {v["kind"] for v in json.loads((VECTORS / "queues.json").read_text(encoding="utf-8"))["vectors"]}
-    if not QUEUE_KINDS:
-        print("FAIL PROTOCOL.md: no Queue kinds table found")
-        failed += 1
-    for name in sorted(set(QUEUE_KINDS) - queue_vector_kinds, key=QUEUE_KINDS.get):
-        print(f"FAIL queues.json: no vector of kind {name}, which PROTOCOL.md defines")
-        failed += 1
-    pool_vector_kinds = {v["kind"] for v in json.loads((VECTORS / "pool.json").read_text(encoding="utf-8"))["vectors"]}
-    if not POOL_KINDS:
-        print("FAIL PROTOCOL.md: no Pool kinds table found")
-        failed += 1
-    for name in sorted(set(POOL_KINDS) - pool_vector_kinds, key=POOL_KINDS.get):
-        print(f"FAIL pool.json: no vector of kind {name}, which PROTOCOL.md defines")
-        failed += 1
+    for file_name, heading, kinds in (("queues.json", "Queue kinds", QUEUE_KINDS), ("pool.json", "Pool kinds", POOL_KINDS)):
+        vector_kinds = {v["kind"] for v in json.loads((VECTORS / file_name).read_text(encoding="utf-8"))["vectors"]}
+        if not kinds:
+            print(f"FAIL PROTOCOL.md: no {heading} table found")
+            failed += 1
+        for name in sorted(set(kinds) - vector_kinds, key=kinds.get):
+            print(f"FAIL {file_name}: no vector of kind {name}, which PROTOCOL.md defines")
+            failed += 1
     print(f"vectors: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

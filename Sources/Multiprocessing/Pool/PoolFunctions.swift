@@ -262,7 +262,7 @@ enum ScalarItems {
         }
     }
 
-    static func write<T>(_ values: [T], failed: [Int], _ pack: (inout [UInt8], T) -> Void) -> [UInt8] {
+    static func write<Values: Collection>(_ values: Values, failed: [Int], _ pack: (inout [UInt8], Values.Element) -> Void) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(5 + (values.count + failed.count) * 3)
         bytes.packArrayHeader(values.count + failed.count)
@@ -283,10 +283,10 @@ extension ScalarItems {
     /// `inputs` as a msgpack array when `Input` is `Int` or `Double`; nil otherwise.
     static func encodeInputs<Input>(_ inputs: ArraySlice<Input>) -> [UInt8]? {
         if Input.self == Int.self {
-            return write(Array(unsafeBitCast(inputs, to: ArraySlice<Int>.self)), failed: []) { $0.packInt(Int64($1)) }
+            return write(unsafeBitCast(inputs, to: ArraySlice<Int>.self), failed: []) { $0.packInt(Int64($1)) }
         }
         if Input.self == Double.self {
-            return write(Array(unsafeBitCast(inputs, to: ArraySlice<Double>.self)), failed: []) { $0.packDouble($1) }
+            return write(unsafeBitCast(inputs, to: ArraySlice<Double>.self), failed: []) { $0.packDouble($1) }
         }
         return nil
     }

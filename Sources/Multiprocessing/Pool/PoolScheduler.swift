@@ -345,25 +345,36 @@ final class PoolScheduler: @unchecked Sendable {
             worker.tasks.remove(at: position)
             worker.tasks.insert(chunk, at: 0)
         }
-        var failures: [(offset: Int, error: RemoteError)] = []
-        var outputs: [UInt8] = [0x91]   // an array of the one output
+        let results: PoolWire.Results
         switch answer {
-        case .success(let reply) where reply.envelope.kind == .error:
-            failures.append((0, (try? reply.decodePayload(RemoteError.self)) ?? RemoteError(typeName: "ProtocolError.malformed", message: "an error reply that does not parse")))
-            outputs.append(0xc0)
         case .success(let reply):
-            reply.withPayloadBytes { outputs.append(contentsOf: $0) }
+            results = Self.results(of: reply)
         case .failure(let error):
             // The worker is dying: its death fails or reruns the input. Otherwise (the
             // request could not be sent) the input fails with the reason.
             guard worker.process.isAlive, worker.endReason == nil else { return }
-            failures.append((0, RemoteError(error)))
-            outputs.append(0xc0)
+            results = Self.results(failed: RemoteError(error))
         }
-        let results = PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: outputs), count: 1,
-                                       failures: failures, state: .done)
         deliver(results, of: chunk, by: worker)
         chunkEnded(chunk, on: worker, cancelled: false)
+    }
+
+    /// A worker type's reply as the results of its one input: the reply's payload as the
+    /// output, or an error reply as the input's failure.
+    private static func results(of reply: FrameBody) -> PoolWire.Results {
+        guard reply.envelope.kind == .error else {
+            var outputs: [UInt8] = [0x91]   // an array of the one output
+            reply.withPayloadBytes { outputs.append(contentsOf: $0) }
+            return PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: outputs), count: 1, failures: [], state: .done)
+        }
+        return results(failed: (try? reply.decodePayload(RemoteError.self))
+            ?? RemoteError(typeName: "ProtocolError.malformed", message: "an error reply that does not parse"))
+    }
+
+    /// The results of one input that failed with `error` (its slot nil).
+    private static func results(failed error: RemoteError) -> PoolWire.Results {
+        PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: [0x91, 0xc0]), count: 1,
+                         failures: [(0, error)], state: .done)
     }
 
     /// A request of a worker that ended reports: a reply is delivered; a failure of the request
@@ -373,16 +384,7 @@ final class PoolScheduler: @unchecked Sendable {
         let chunk = worker.tasks.remove(at: position)
         switch answer {
         case .success(let reply):
-            var failures: [(offset: Int, error: RemoteError)] = []
-            var outputs: [UInt8] = [0x91]
-            if reply.envelope.kind == .error {
-                failures.append((0, (try? reply.decodePayload(RemoteError.self)) ?? RemoteError(typeName: "ProtocolError.malformed", message: "an error reply that does not parse")))
-                outputs.append(0xc0)
-            } else {
-                reply.withPayloadBytes { outputs.append(contentsOf: $0) }
-            }
-            deliver(PoolWire.Results(offset: 0, outputs: ByteBufferAllocator().buffer(bytes: outputs), count: 1, failures: failures, state: .done),
-                    of: chunk, by: worker)
+            deliver(Self.results(of: reply), of: chunk, by: worker)
         case .failure:
             // The worker answers in order: the first request left is the one it was running.
             if position == 0 {
