@@ -139,6 +139,9 @@ public enum ManagerEntries {
         return try await counts.increment("relayed", by: 1)
     }
 
+    /// The custom types the test programs pass to `bootstrap(managed:)`.
+    public static let managed: [any ManagedType.Type] = [Tally.self]
+
     public static let functions: [any ProcessEntry] = [increment, unsafeIncrement, useNamed, probe, holdAndSleep, appendNumbers,
                                                        useNamespace, addToTally, incrementFromQueue]
 }

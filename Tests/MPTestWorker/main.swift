@@ -6,7 +6,7 @@ import Synchronization
 // The worker executable the tests spawn: it registers the test entries and, started as a
 // child, runs the one it was asked for and exits.
 try await Multiprocessing.bootstrap(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions,
-                                    workers: TestEntries.workers + PoolEntries.workers)
+                                    workers: TestEntries.workers + PoolEntries.workers, managed: ManagerEntries.managed)
 
 // Started without an entry, it can play a parent: `--demo-supervisor` starts a supervision
 // tree of three workers, prints "ready PID PID PID" and waits for Ctrl-C (InterruptTests).

@@ -285,6 +285,45 @@ import Testing
         }
     }
 
+    @Test func aManagerInItsOwnProcessHostsOnlyTheRegisteredTypesAndEndsWithShutdown() async throws {
+        let isolated = try await Manager.start(name: "isolated")
+        let process = try #require(isolated.process)
+        let tally = try await isolated.object(Tally.self, 1)
+        #expect(try await tally.call(Tally.add, 2) == 3)
+        // Its proxies work in a child, routed through the supervisor.
+        let child = try await ChildProcess.start(ManagerEntries.addToTally, .init(tally: tally, times: 100))
+        #expect(try await child.result(of: ManagerEntries.addToTally) == 103)
+        try await child.join()
+        do {
+            _ = try await isolated.dictionary(String.self, Int.self)
+            Issue.record("the isolated manager made a type it was not given")
+        } catch {
+            #expect(error.code == .unknownType)
+        }
+        await isolated.shutdown()
+        #expect(process.exitCode == 0)
+        do {
+            _ = try await tally.call(Tally.total)
+            Issue.record("a call to a stopped manager process answered")
+        } catch {
+            #expect(error.code == .disconnected)
+        }
+    }
+
+    @Test func aKilledManagerProcessFailsCallsInsteadOfHanging() async throws {
+        let isolated = try await Manager.start(name: "doomed")
+        let tally = try await isolated.object(Tally.self, 0)
+        #expect(try await tally.call(Tally.add, 1) == 1)
+        isolated.process?.kill()
+        _ = try await isolated.process?.join()
+        do {
+            _ = try await tally.call(Tally.add, 1)
+            Issue.record("a call to a killed manager process answered")
+        } catch {
+            #expect(error.code == .disconnected)
+        }
+    }
+
     // MARK: proxies that travel, references, dead clients
 
     @Test func aProxySentThroughAQueueWorksInTheReceivingProcess() async throws {

@@ -21,10 +21,26 @@ public final class Manager: Sendable {
     let client: ManagerClient
     /// The runtime's clients (where a decoded proxy finds its manager).
     let clients: ManagerClients
+    /// The manager's own process, for a manager started in one (``shutdown()`` ends it).
+    public let process: ChildProcess?
 
-    init(client: ManagerClient, clients: ManagerClients) {
+    init(client: ManagerClient, clients: ManagerClients, process: ChildProcess? = nil) {
         self.client = client
         self.clients = clients
+        self.process = process
+    }
+
+    /// Ends a manager in its own process (Python's `manager.shutdown()`): its mailbox closes,
+    /// waiting calls fail with ``ManagerError/Code/stopped``, and the process exits (killed
+    /// if it has not within `timeout`). Every object it hosted is gone; calls through its
+    /// proxies fail with ``ManagerError/Code/disconnected``. Nothing for the supervisor's manager.
+    public func shutdown(timeout: Duration = .seconds(5)) async {
+        guard let process else { return }
+        process.closeMailbox()
+        if (try? await process.join(timeout: timeout)) == nil {
+            process.kill()
+            _ = try? await process.join()
+        }
     }
 
     /// A new dictionary, or the one named `name` if any process made it already (then its

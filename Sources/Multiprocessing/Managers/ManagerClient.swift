@@ -79,14 +79,28 @@ final class ManagerClient: Sendable {
 /// managers it connected to by address. A decoded proxy finds its client here.
 final class ManagerClients: Sendable {
     let local: ManagerClient
+    /// How this process reaches a manager in its own process (``ManagerServer``).
+    let routed: RoutedManagerTransport.Way
     private let remote = Mutex<[String: ManagerClient]>([:])
 
-    init(local: any ManagerTransport) { self.local = ManagerClient(transport: local) }
+    init(local: any ManagerTransport, routed: RoutedManagerTransport.Way) {
+        self.local = ManagerClient(transport: local)
+        self.routed = routed
+    }
 
     /// The client for proxies of `endpoint`: ``ManagerError/Code/disconnected`` when this process
-    /// is not connected to that manager.
+    /// is not connected to that manager. A manager in its own process (`worker:<id>`) is reached
+    /// through the supervisor, connected on first use.
     func client(for endpoint: String?) throws(ManagerError) -> ManagerClient {
         guard let endpoint else { return local }
+        if let server = RoutedManagerTransport.server(in: endpoint) {
+            return remote.withLock { table in
+                if let client = table[endpoint] { return client }
+                let client = ManagerClient(transport: RoutedManagerTransport(server: server, way: routed))
+                table[endpoint] = client
+                return client
+            }
+        }
         guard let client = remote.withLock({ $0[endpoint] }) else {
             throw ManagerError(.disconnected, "a proxy of the manager at \(endpoint) was decoded in a process not connected to it (call Manager.connect(to:authkey:) here first)")
         }

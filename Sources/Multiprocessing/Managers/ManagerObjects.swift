@@ -21,7 +21,8 @@ protocol ManagerLink: AnyObject {
 /// An object lives while a client holds a reference to it (a proxy, or a proxy encoded and
 /// not yet decoded: "in transit"), or while it has a name; a client that ends drops its
 /// references, its waiting calls and, through ``ManagedObject/clientGone(_:)``, what it held.
-final class ManagerObjects {
+// Unchecked: confined to `loop` (every method is called there), as the services are.
+final class ManagerObjects: @unchecked Sendable {
     /// Makes an object of one type from a create request's arguments (read through the call).
     typealias Factory = @Sendable (ManagerCall) throws(ManagerError) -> any ManagedObject
 
@@ -51,10 +52,13 @@ final class ManagerObjects {
         var isReferenced: Bool { name != nil || !held.isEmpty || !inTransit.isEmpty }
     }
 
-    /// A manager on `loop` that can make the built-in types.
-    init(loop: any EventLoop) {
+    /// A manager on `loop` that can make the built-in types (or, without `builtIn`, only the
+    /// types registered later: a manager in its own process hosts only those).
+    init(loop: any EventLoop, builtIn: Bool = true) {
         self.loop = loop
-        for (typeID, factory) in ManagerTypes.builtIn { factories[typeID] = factory }
+        if builtIn {
+            for (typeID, factory) in ManagerTypes.builtIn { factories[typeID] = factory }
+        }
     }
 
     /// How many objects live (for tests and leaks).

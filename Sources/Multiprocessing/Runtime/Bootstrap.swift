@@ -13,8 +13,13 @@ extension Multiprocessing {
     /// let square = ProcessFunction("square") { (x: Int) in x * x }
     /// try await Multiprocessing.bootstrap(functions: [square], workers: [Tally.self])
     /// ```
-    public static func bootstrap(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) async throws {
-        guard let child = try prepare(functions: functions, workers: workers) else { return }
+    ///
+    /// `managed` are the custom ``ManagedType``s a ``Manager`` hosts: the supervisor's manager
+    /// knows them from the start, and a manager in its own process (``Manager/start(name:)``)
+    /// hosts only them.
+    public static func bootstrap(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = [],
+                                 managed: [any ManagedType.Type] = []) async throws {
+        guard let child = try prepare(functions: functions, workers: workers, managed: managed) else { return }
         ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries, poolFunctions: child.poolFunctions))
     }
 
@@ -23,8 +28,9 @@ extension Multiprocessing {
     /// returns at once; in a child it runs the entry on a task, blocks the calling thread
     /// until the entry ends, and exits with its code. A separate name, not an overload: in
     /// top-level code an `await` would otherwise pick this one.
-    public static func bootstrapBlocking(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = []) throws {
-        guard let child = try prepare(functions: functions, workers: workers) else { return }
+    public static func bootstrapBlocking(functions: [any ProcessEntry] = [], workers: [any Worker.Type] = [],
+                                         managed: [any ManagedType.Type] = []) throws {
+        guard let child = try prepare(functions: functions, workers: workers, managed: managed) else { return }
         Task { ProcessEnvironment.exit(await runChild(entry: child.entry, entries: child.entries, poolFunctions: child.poolFunctions)) }
         while true { _ = try? FileDescriptor.poll([], for: .readable, timeout: nil) }
     }
@@ -33,17 +39,19 @@ extension Multiprocessing {
     /// pool worker entry); runs a trampoline's `exec`; returns the entry to run in a child,
     /// `nil` in the parent (whose default runtime, interrupt handling and arena are set up
     /// here; a child's runtime is made once its handshake is done).
-    private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type])
+    private static func prepare(functions: [any ProcessEntry], workers: [any Worker.Type], managed: [any ManagedType.Type])
         throws -> (entry: String, entries: EntryRegistry, poolFunctions: PoolFunctions)? {
         let entries = EntryRegistry()
         let poolFunctions = PoolFunctions()
         try register(functions: functions, workers: workers, in: entries, poolFunctions: poolFunctions)
+        try entries.register(ManagerServer.definition(types: managed))
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)
         }
         guard let entry = ProcessEnvironment.value(ChildEnvironment.entry) else {
             // From here on this process may start children.
             let runtime = Runtime(entries: entries, poolFunctions: poolFunctions)
+            for type in managed { runtime.managerService.withObjects { type.register(in: $0) } }
             Runtime.install(runtime)
             // Ctrl-C stops the children in order.
             Interrupts.install { await runtime.supervisorIfStarted?.shutDownEverything() }

@@ -96,7 +96,7 @@ public final class Runtime: Sendable {
         self.slot = slot
         queueService = service
         if let session {
-            managerClients = ManagerClients(local: WorkerManagerTransport(session: session))
+            managerClients = ManagerClients(local: WorkerManagerTransport(session: session), routed: .worker(session))
         } else {
             managerClients = ManagerClients(local: ParentManagerTransport { () throws(ManagerError) in
                 do {
@@ -104,7 +104,7 @@ public final class Runtime: Sendable {
                 } catch {
                     throw ManagerError(.disconnected, "the supervisor that runs the manager could not start: \(error)")
                 }
-            })
+            }, routed: .parent { try slot.started() })
         }
         if let session {
             queueClients = QueueClients(worker: session)
