@@ -199,8 +199,10 @@ enum CPython {
 
     /// Why the Python tests cannot run, or nil.
     static let unavailableReason: String? = {
-        guard let output = try? run("print(sys.version_info >= (3, 9))") else { return "python3 with multiprocessing.shared_memory is not on PATH" }
-        return output == "True\n" ? nil : "python3 is older than 3.9 (ShareableList's layout changed in 3.9)"
+        guard let output = try? run("import inspect; print('_allocated_offsets' in inspect.getsource(shared_memory.ShareableList))") else {
+            return "python3 with multiprocessing.shared_memory (3.8 or later) is not on PATH"
+        }
+        return output == "True\n" ? nil : "this python3's ShareableList records slot sizes, not the offsets of later versions"
     }()
 
     struct Failure: Error, CustomStringConvertible {

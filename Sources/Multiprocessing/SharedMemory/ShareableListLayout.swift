@@ -1,5 +1,6 @@
-/// CPython's layout of a `ShareableList` in its segment (Lib/multiprocessing/shared_memory.py,
-/// 3.9 and later), native byte order, every field 8-byte aligned:
+/// CPython's layout of a `ShareableList` in its segment (Lib/multiprocessing/shared_memory.py
+/// as in 3.11; the first versions recorded each slot's size where this has its offset),
+/// native byte order, every field 8-byte aligned:
 ///
 /// | offset | bytes | what |
 /// |---|---|---|
@@ -161,6 +162,10 @@ struct ShareableListLayout: Sendable {
             guard encoded.count <= slot else {
                 throw SharedMemoryError(.valueTooLarge, "element \(index) of the ShareableList \"\(name)\" has room for \(slot) bytes, "
                                         + "not the \(encoded.count) of this \(element.kindName) (a slot keeps the size it was created with)")
+            }
+            guard slot <= Self.maximumSlotSize else {   // only a layout not made by Python or this type
+                throw SharedMemoryError(.valueTooLarge, "element \(index) of the ShareableList \"\(name)\" has a slot of \(slot) bytes, "
+                                        + "more than a format can name (\(Self.maximumSlotSize))")
             }
             format = "\(slot)s"; code = element.isString ? 1 : 2
             let target = UnsafeMutableRawBufferPointer(rebasing: bytes[start ..< start + slot])
