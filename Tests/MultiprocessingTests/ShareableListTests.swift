@@ -143,6 +143,13 @@ struct ShareableListPythonTests {
         #expect(swiftHex + "\n" == pythonHex)
     }
 
+    /// An element's description is Python's repr, quotes and escapes included.
+    @Test func descriptionsArePythonsRepr() throws {
+        let elements: [ShareableList.Element] = ["it's", "say \"hi\"", "both ' and \"", "tab\tline\n\\", .bytes([0, 0x27, 0x5c, 0x41, 0xff]), 1e-05, 1e+16, -0.0]
+        let literal = "[" + elements.map(\.description).joined(separator: ", ") + "]"
+        #expect(try CPython.run("print(repr(ast.literal_eval(sys.argv[1])))", literal) == literal + "\n")
+    }
+
     @Test func pythonAttachesAListMadeHereAndWritesIt() throws {
         let list = try ShareableList(ShareableListTests.sample)
         defer { list.close(); try? list.unlink() }

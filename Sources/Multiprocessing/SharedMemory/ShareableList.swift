@@ -98,6 +98,42 @@ public final class ShareableList: Sendable, Codable, CustomStringConvertible {
             return mirror.displayStyle == .optional && mirror.children.isEmpty
         }
 
+        /// `string` quoted and escaped as Python's `repr` does it.
+        private static func pythonRepr(_ string: String) -> String {
+            let quote: Character = string.contains("'") && !string.contains("\"") ? "\"" : "'"
+            var repr = String(quote)
+            for character in string {
+                switch character {
+                case "\\": repr += "\\\\"
+                case "\n": repr += "\\n"
+                case "\t": repr += "\\t"
+                case "\r": repr += "\\r"
+                case quote: repr += "\\" + String(quote)
+                default: repr.append(character)
+                }
+            }
+            repr.append(quote)
+            return repr
+        }
+
+        /// `bytes` as Python's `repr` writes them: printable ASCII as is, the rest as `\xNN`.
+        private static func pythonRepr(_ bytes: [UInt8]) -> String {
+            let quote: UInt8 = bytes.contains(0x27) && !bytes.contains(0x22) ? 0x22 : 0x27
+            var repr = "b" + String(UnicodeScalar(quote))
+            for byte in bytes {
+                switch byte {
+                case 0x5c: repr += "\\\\"
+                case 0x0a: repr += "\\n"
+                case 0x09: repr += "\\t"
+                case 0x0d: repr += "\\r"
+                case quote: repr += "\\" + String(UnicodeScalar(quote))
+                case 0x20..<0x7f: repr.append(Character(UnicodeScalar(byte)))
+                default: repr += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+                }
+            }
+            return repr + String(UnicodeScalar(quote))
+        }
+
         /// A string's UTF-8 or the bytes; nil for the fixed-size kinds.
         var encodedBytes: [UInt8]? {
             switch self {
@@ -127,10 +163,8 @@ public final class ShareableList: Sendable, Codable, CustomStringConvertible {
             case .int(let value): "\(value)"
             case .double(let value): "\(value)"
             case .bool(let value): value ? "True" : "False"
-            case .string(let value): "'\(value)'"
-            case .bytes(let value): "b'" + value.map { byte in
-                (0x20..<0x7f).contains(byte) && byte != 0x27 && byte != 0x5c ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16).leftPadded(to: 2)
-            }.joined() + "'"
+            case .string(let value): Self.pythonRepr(value)
+            case .bytes(let value): Self.pythonRepr(value)
             case .nil: "None"
             }
         }
@@ -265,12 +299,5 @@ public final class ShareableList: Sendable, Codable, CustomStringConvertible {
     /// and ``SharedMemoryError/Code/notAShareableList``.
     public convenience init(from decoder: any Decoder) throws {
         try self.init(segment: SharedMemory(from: decoder))
-    }
-}
-
-extension String {
-    /// The string with "0"s in front up to `width` characters.
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
     }
 }
