@@ -18,6 +18,8 @@ import Testing
         #expect(segment.name.hasPrefix(manager.namePrefix) && list.name.hasPrefix(manager.namePrefix))
         #expect(Set(manager.segmentNames) == [segment.name, list.name])
         #expect(exists(segment.name) && exists(list.name))
+        // In the supervisor's segment table: the root unlinks them at exit if nobody does before.
+        #expect(try Set(ArenaTestHooks.trackedSegmentNames()).isSuperset(of: [segment.name, list.name]))
         segment.buffer.storeBytes(of: 7, as: Int.self)
 
         manager.shutdown()
