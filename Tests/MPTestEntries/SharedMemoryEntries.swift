@@ -122,10 +122,29 @@ public enum SharedMemoryEntries {
         return 0
     }
 
+    /// Attaches to the list it is given, sets element 0 to "child" and element 1 to its
+    /// count, and answers the elements it reads back.
+    public static let writeShareableList = ProcessFunction("shm-write-shareable-list") { (list: ShareableList) -> [String] in
+        defer { list.close() }
+        try list.set(0, to: "child")
+        try list.set(1, to: .int(list.count))
+        return try list.elements().map(\.description)
+    }
+
+    /// Makes a segment of 64 bytes and a list `[7, "made by a child"]` through the manager it
+    /// is given, writes "from the child" at the segment's start, and answers both names.
+    public static let makeThroughManager = ProcessFunction("shm-make-through-manager") { (manager: SharedMemoryManager) -> [String] in
+        let segment = try manager.sharedMemory(size: 64)
+        segment.buffer.copyBytes(from: Array("from the child".utf8))
+        let list = try manager.shareableList([7, "made by a child"])
+        defer { segment.close(); list.close() }
+        return [segment.name, list.name]
+    }
+
     public static let functions: [any ProcessEntry] = [incrementLocked, incrementAtomic, fillArray, readInt32,
                                                        createSegmentAndWait, readSegment, dieInsideAllocation, dieHoldingValueLock,
                                                        countArenaDescriptors, makeValue, freeValue, outliveParent,
-                                                       createUntrackedSegment]
+                                                       createUntrackedSegment, writeShareableList, makeThroughManager]
     public static let workers: [any Worker.Type] = [SharedCounterWorker.self]
 }
 

@@ -157,6 +157,15 @@ public final class SharedMemory: Sendable, Codable, CustomStringConvertible {
         return try withExtendedLifetime(mapping) { try body(UnsafeMutableRawBufferPointer(start: start, count: size)) }
     }
 
+    /// ``withUnsafeMutableBytes(_:)`` for a body that throws only `SharedMemoryError`.
+    func withMappedBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws(SharedMemoryError) -> R) throws(SharedMemoryError) -> R {
+        guard let mapping = region.withLock({ $0 }) else {
+            throw SharedMemoryError(.closed, "the segment \"\(name)\" was closed in this process")
+        }
+        defer { withExtendedLifetime(mapping) {} }
+        return try body(UnsafeMutableRawBufferPointer(start: start, count: size))
+    }
+
     /// Whether ``close()`` was called.
     public var isClosed: Bool { region.withLock { $0 == nil } }
 

@@ -48,6 +48,17 @@ public struct SharedMemoryError: Error, Hashable, Sendable, CustomStringConverti
         public static let closed = Code("closed")
         /// The arena's bookkeeping does not add up (memory overwritten by a stray write).
         public static let corrupted = Code("corrupted")
+        /// A value does not fit where it goes: a string or bytes longer than its
+        /// ``ShareableList`` slot, an integer beyond 64 bits.
+        public static let valueTooLarge = Code("valueTooLarge")
+        /// A value of a type a ``ShareableList`` cannot hold, or an element stored in a format
+        /// it does not read.
+        public static let unsupportedType = Code("unsupportedType")
+        /// The segment's bytes are not a ``ShareableList``'s layout (another kind of segment,
+        /// or one overwritten).
+        public static let notAShareableList = Code("notAShareableList")
+        /// The ``SharedMemoryManager`` was shut down: it makes no more segments.
+        public static let stopped = Code("stopped")
         /// A system call failed; ``SharedMemoryError/underlyingError`` says which and why.
         public static let systemCallFailed = Code("systemCallFailed")
     }
