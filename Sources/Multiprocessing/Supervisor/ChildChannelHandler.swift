@@ -15,6 +15,13 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
     private var splitter: FrameSplitter
     private let router: ChildFrameRouter<Sink>
     private var forwarding = ForwardingBuffers<Sink>()
+    /// Set while a read is split or the forwarded frames are written: a write there can make
+    /// NIO read this channel again (a write error closes it, and a close reads what is left),
+    /// and a nested `channelRead` would then touch `splitter` and `forwarding` while they are
+    /// in use (an exclusivity violation, seen under SIGKILLs). Such reads wait in
+    /// `deferredReads` and are split when the outer call is done.
+    private var busy = false
+    private var deferredReads: [ByteBuffer] = []
 
     init(sink: Sink, services: ServiceTable, maxFrameSize: Int) {
         self.sink = sink
@@ -24,21 +31,42 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let allocator = context.channel.allocator
-        splitter.append(unwrapInboundIn(data), frame: { frame in
+        let read = unwrapInboundIn(data)
+        guard !busy else {
+            deferredReads.append(read)
+            return
+        }
+        busy = true
+        split(read, allocator: context.channel.allocator)
+        splitDeferredReads(allocator: context.channel.allocator)
+        busy = false
+    }
+
+    private func split(_ read: ByteBuffer, allocator: ByteBufferAllocator) {
+        splitter.append(read, frame: { frame in
             router.route(&frame, forwarding: &forwarding, allocator: allocator)
         }, oversized: { length in
             sink.disconnect(reason: "sent a frame of \(length) bytes, above the maximum of \(maxFrameSize)")
         })
     }
 
+    private func splitDeferredReads(allocator: ByteBufferAllocator) {
+        while !deferredReads.isEmpty { split(deferredReads.removeFirst(), allocator: allocator) }
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
-        guard !forwarding.isEmpty else { return }
-        // Backpressure is ChildFlow's: a destination that is paused or not writable has new
-        // requests and messages held, and their senders paused past its budget. This channel is
-        // never stopped wholesale here, so the replies it carries always arrive.
-        forwarding.flush { destination, frames in destination.forward(frames) }
-        sink.forwardedFrames()
+        // Nested in a read (see `busy`): the outer read's own completion flushes.
+        guard !busy else { return }
+        busy = true
+        defer { busy = false }
+        while !forwarding.isEmpty {
+            // Backpressure is ChildFlow's: a destination that is paused or not writable has new
+            // requests and messages held, and their senders paused past its budget. This channel is
+            // never stopped wholesale here, so the replies it carries always arrive.
+            forwarding.flush { destination, frames in destination.forward(frames) }
+            sink.forwardedFrames()
+            splitDeferredReads(allocator: context.channel.allocator)
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
