@@ -18,6 +18,11 @@
 - pool.json: envelope, payload and frame against the Pool kinds table and ``mpwire.PoolKind``;
   every frame rebuilt byte for byte with mpwire's pool helpers; every documented pool kind
   needs a vector.
+- manager.json: envelope, payload and frame against the Manager kinds table and
+  ``mpwire.ManagerKind``; requests and one-way frames rebuilt byte for byte with mpwire's manager
+  helpers, answers (``reply``/``error``) with ``mpwire.pack_body``, each answer naming its request
+  (same correlation, back to its source), errors named ``ManagerError.<code>`` with a code of the
+  Manager errors table; every documented manager kind needs a vector.
 - queues.json: the whole envelope (queue id sixth), the payload (and a get answer's bin-wrapped
   items), against the Queue kinds table and ``mpwire.QueueKind``; request frames are rebuilt
   byte for byte with ``mpwire.queue_body``; every documented queue kind needs a vector.
@@ -72,6 +77,19 @@ def documented_service_kinds(heading: str) -> dict[str, int]:
 
 QUEUE_KINDS = documented_service_kinds("Queue kinds")
 POOL_KINDS = documented_service_kinds("Pool kinds")
+MANAGER_KINDS = documented_service_kinds("Manager kinds")
+
+
+def documented_manager_codes() -> set[str]:
+    """The codes PROTOCOL.md's Manager errors table lists (rows like ``| `unknownKey` |``)."""
+    text = (HERE / "PROTOCOL.md").read_text(encoding="utf-8")
+    if "### Manager errors" not in text:
+        return set()
+    section = text.split("### Manager errors", 1)[1].split("\n#", 1)[0]
+    return set(re.findall(r"^\|\s*`(\w+)`\s*\|", section, re.MULTILINE))
+
+
+MANAGER_CODES = documented_manager_codes()
 
 
 class Mismatch(Exception):
@@ -330,6 +348,81 @@ def check_pool(vector: dict) -> None:
     expect(again == body, f"mpwire gives {again.hex()}")
 
 
+_MANAGER_VECTORS: dict[str, dict] = {}
+
+
+def manager_vector(name: str) -> dict | None:
+    """A vector of manager.json by name (the file read once)."""
+    if not _MANAGER_VECTORS:
+        for v in json.loads((VECTORS / "manager.json").read_text(encoding="utf-8"))["vectors"]:
+            _MANAGER_VECTORS[v["name"]] = v
+    return _MANAGER_VECTORS.get(name)
+
+
+def check_manager(vector: dict) -> None:
+    """A manager frame: envelope, payload and frame, against the Manager kinds table and
+    ``mpwire.ManagerKind``; rebuilt byte for byte with mpwire; an answer checked against the
+    request it names."""
+    body = bytes.fromhex(vector["body"])
+    expect(bytes.fromhex(vector["frame"]) == mpwire.frame(body), "frame is not the 4-byte length + body")
+    envelope, payload = mpwire.split_body(body)
+    expect(list(envelope) == vector["envelope"], f"envelope {envelope}, expected {vector['envelope']}")
+    kind, code = vector["kind"], vector["kindCode"]
+    expect(envelope.kind == code, "kindCode is not the envelope's kind")
+    value = unpack(bytes(payload))
+    match(vector["payload"], value)
+    expect(msgpack.packb(to_python(vector["payload"]), use_bin_type=True) == bytes(payload), "packb does not give the payload")
+    if kind in ("reply", "error"):
+        expect(KINDS.get(kind) == code, f"{kind} is not a version-1 kind with code {code}")
+        request = manager_vector(vector.get("answers", ""))
+        expect(request is not None, f"the answer names no request of manager.json ({vector.get('answers')!r})")
+        expect(MANAGER_KINDS.get(request["kind"]) in (mpwire.ManagerKind.CREATE, mpwire.ManagerKind.CALL, mpwire.ManagerKind.LOOKUP),
+               f"{request['kind']} is one-way: nothing answers it")
+        expect((envelope.source, envelope.destination, envelope.correlation) == (0, request["envelope"][2], request["envelope"][4]),
+               "an answer goes from the supervisor (0) to the request's source, with its correlation")
+        if kind == "reply":
+            expect(mpwire.manager_answer(envelope, payload) == value, "manager_answer does not give the reply's value")
+            if request["kind"] in ("managerCreate", "managerLookup"):
+                _, typeid = mpwire.manager_reference(value)
+                if request["kind"] == "managerCreate":
+                    expect(typeid == to_python(request["payload"])[0], "a create is answered with the typeid it asked for")
+        else:
+            expect(isinstance(value, dict) and list(value) == ["type", "message"], "an error payload is {type, message}")
+            try:
+                mpwire.manager_answer(envelope, payload)
+                raise Mismatch("manager_answer does not raise for an error answer")
+            except mpwire.ManagerError as error:
+                expect(value["type"] == mpwire.MANAGER_ERROR_PREFIX + error.code, f"the type is not ManagerError.{error.code}")
+                expect(error.code in MANAGER_CODES, f"{error.code} is not in PROTOCOL.md's Manager errors table")
+        again = mpwire.pack_body(mpwire.Envelope(code, 0, 0, envelope.destination, envelope.correlation), value)
+    else:
+        expect(MANAGER_KINDS.get(kind) == code, f"PROTOCOL.md's Manager kinds table does not give {kind} code {code}")
+        member = kind[len("manager"):].upper()
+        expect(mpwire.ManagerKind[member] == code, f"mpwire.ManagerKind.{member} is not code {code}")
+        expect(envelope.destination == 0, "a manager frame goes to the supervisor (destination 0)")
+        source, correlation = envelope.source, envelope.correlation
+        requests = (mpwire.ManagerKind.CREATE, mpwire.ManagerKind.CALL, mpwire.ManagerKind.LOOKUP)
+        if code in requests or code == mpwire.ManagerKind.CANCEL:
+            expect(correlation != 0, f"a {kind} carries a non-zero correlation")
+        else:
+            expect(correlation == 0, f"a {kind} is one-way: correlation 0")
+        if code == mpwire.ManagerKind.CREATE:
+            again = mpwire.manager_create_body(source, correlation, value[0], value[1], value[2])
+        elif code == mpwire.ManagerKind.CALL:
+            again = mpwire.manager_call_body(source, correlation, value[0], value[1], value[2])
+        elif code == mpwire.ManagerKind.LOOKUP:
+            again = mpwire.manager_lookup_body(source, correlation, value[0])
+        elif code == mpwire.ManagerKind.RETAIN:
+            again = mpwire.manager_retain_body(source, value[0], value[1])
+        elif code == mpwire.ManagerKind.RELEASE:
+            again = mpwire.manager_release_body(source, value[0])
+        elif code == mpwire.ManagerKind.TRANSIT:
+            again = mpwire.manager_transit_body(source, value[0])
+        else:
+            again = mpwire.manager_cancel_body(source, correlation)
+    expect(again == body, f"mpwire gives {again.hex()}")
+
+
 def check_invalid_body(vector: dict) -> None:
     body = bytes.fromhex(vector["body"])
     if vector["stage"] == "split":
@@ -356,6 +449,7 @@ CHECKS = [
     ("invalid-bodies.json", check_invalid_body),
     ("queues.json", check_queue),
     ("pool.json", check_pool),
+    ("manager.json", check_manager),
 ]
 
 
@@ -395,7 +489,8 @@ def main() -> int:
     for name in sorted(set(KINDS) - envelope_kinds, key=KINDS.get):
         print(f"FAIL envelopes.json: no vector of kind {name}, which PROTOCOL.md defines")
         failed += 1
-    for file_name, heading, kinds in (("queues.json", "Queue kinds", QUEUE_KINDS), ("pool.json", "Pool kinds", POOL_KINDS)):
+    for file_name, heading, kinds in (("queues.json", "Queue kinds", QUEUE_KINDS), ("pool.json", "Pool kinds", POOL_KINDS),
+                                      ("manager.json", "Manager kinds", MANAGER_KINDS)):
         vector_kinds = {v["kind"] for v in json.loads((VECTORS / file_name).read_text(encoding="utf-8"))["vectors"]}
         if not kinds:
             print(f"FAIL PROTOCOL.md: no {heading} table found")
@@ -403,6 +498,14 @@ def main() -> int:
         for name in sorted(set(kinds) - vector_kinds, key=kinds.get):
             print(f"FAIL {file_name}: no vector of kind {name}, which PROTOCOL.md defines")
             failed += 1
+    manager_answers = {v["kind"] for v in json.loads((VECTORS / "manager.json").read_text(encoding="utf-8"))["vectors"]}
+    for kind in ("reply", "error"):
+        if kind not in manager_answers:
+            print(f"FAIL manager.json: no {kind} answer")
+            failed += 1
+    if not MANAGER_CODES:
+        print("FAIL PROTOCOL.md: no Manager errors table found")
+        failed += 1
     print(f"vectors: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -307,3 +307,103 @@ def pool_results(payload: bytes | memoryview) -> tuple[int, list, list, int]:
         if not (isinstance(failure, list) and len(failure) == 2 and offset <= failure[0] < offset + len(outputs)):
             raise ProtocolError("malformedPoolResults", f"a failure {failure!r} outside items {offset}..{offset + len(outputs) - 1}")
     return offset, outputs, [tuple(f) for f in failures], state
+
+
+# -- managers (PROTOCOL.md, Manager) -------------------------------------------------------------
+
+MANAGER_CAPABILITY = "manager"
+MANAGER_ERROR_PREFIX = "ManagerError."
+
+
+class ManagerKind(enum.IntEnum):
+    """The manager kinds (PROTOCOL.md, Manager; capability ``manager``): a client's frames to the
+    supervisor (destination 0). ``CREATE``, ``CALL`` and ``LOOKUP`` are answered by a ``Kind.REPLY``
+    or ``Kind.ERROR`` with their correlation; the others are one-way."""
+
+    CREATE = 64
+    CALL = 65
+    RETAIN = 66
+    RELEASE = 67
+    CANCEL = 68
+    LOOKUP = 69
+    TRANSIT = 70
+
+
+class ManagerError(Exception):
+    """An error answer of the manager: ``code`` is the part after ``ManagerError.`` in the error's
+    type (``unknownKey``, ``protocolViolation``, ...), as Swift's ``ManagerError.Code``."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def manager_body(kind: int, source: int, payload: Any, *, correlation: int = 0) -> bytes:
+    """A manager frame body from client ``source`` to the supervisor: ``[kind, 0, source, 0,
+    correlation]`` then the payload."""
+    return pack_body(Envelope(int(kind), 0, source, SUPERVISOR_ID, correlation), payload)
+
+
+def manager_create_body(source: int, correlation: int, typeid: str, name: str | None = None,
+                        arguments: list | tuple = ()) -> bytes:
+    """``managerCreate [typeid, name, arguments]``: a new object, or the one named ``name``."""
+    return manager_body(ManagerKind.CREATE, source, [typeid, name, list(arguments)], correlation=correlation)
+
+
+def manager_call_body(source: int, correlation: int, obj: int, method: str, arguments: list | tuple = ()) -> bytes:
+    """``managerCall [object, method, arguments]``."""
+    return manager_body(ManagerKind.CALL, source, [obj, method, list(arguments)], correlation=correlation)
+
+
+def manager_lookup_body(source: int, correlation: int, name: str) -> bytes:
+    """``managerLookup [name]``."""
+    return manager_body(ManagerKind.LOOKUP, source, [name], correlation=correlation)
+
+
+def manager_retain_body(source: int, obj: int, from_client: int | None = None) -> bytes:
+    """One-way ``managerRetain [object, from]``: ``source`` holds one more reference; ``from_client``
+    (the client that encoded the proxy) gives up its in-transit one."""
+    return manager_body(ManagerKind.RETAIN, source, [obj, from_client])
+
+
+def manager_release_body(source: int, obj: int) -> bytes:
+    """One-way ``managerRelease [object]``: one reference fewer."""
+    return manager_body(ManagerKind.RELEASE, source, [obj])
+
+
+def manager_transit_body(source: int, obj: int) -> bytes:
+    """One-way ``managerTransit [object]``: ``source`` encoded a proxy of the object."""
+    return manager_body(ManagerKind.TRANSIT, source, [obj])
+
+
+def manager_cancel_body(source: int, correlation: int) -> bytes:
+    """One-way ``managerCancel`` (payload nil): the call ``correlation`` is answered now, with
+    ``ManagerError.cancelled``, if it still waits."""
+    return manager_body(ManagerKind.CANCEL, source, None, correlation=correlation)
+
+
+def manager_answer(envelope: Envelope, payload: bytes | memoryview) -> Any:
+    """The result of a manager request from its answer: a reply's value, or ``ManagerError`` raised
+    for an error (an error not named ``ManagerError.<code>``: ``protocolViolation`` when the
+    supervisor refused the frame, ``functionFailed`` otherwise, as the Swift client maps it)."""
+    value = unpack_payload(payload)
+    if envelope.kind == Kind.REPLY:
+        return value
+    if envelope.kind != Kind.ERROR:
+        raise ProtocolError("unexpectedKind", f"a manager request is answered by a reply or an error, not kind {envelope.kind}")
+    if not (isinstance(value, dict) and isinstance(value.get("type"), str)):
+        raise ManagerError("protocolViolation", f"an error answer without a RemoteError: {value!r}")
+    type_name, message = value["type"], str(value.get("message", ""))
+    if type_name.startswith(MANAGER_ERROR_PREFIX):
+        raise ManagerError(type_name[len(MANAGER_ERROR_PREFIX):], message)
+    if type_name.startswith("ProtocolError."):
+        raise ManagerError("protocolViolation", f"the supervisor refused the request: {type_name}: {message}")
+    raise ManagerError("functionFailed", f"{type_name}: {message}")
+
+
+def manager_reference(value: Any) -> tuple[int, str]:
+    """A create or lookup answer ``[object, typeid]``; ``ManagerError("protocolViolation")`` otherwise."""
+    if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int and isinstance(value[1], str)):
+        raise ManagerError("protocolViolation", f"a create or lookup answer is not [object, typeid]: {value!r}")
+    return value[0], value[1]

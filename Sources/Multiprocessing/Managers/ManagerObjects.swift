@@ -82,7 +82,11 @@ final class ManagerObjects: @unchecked Sendable {
         } catch {
             RuntimeLog.warning("[manager] a malformed \(ManagerWire.name(kind) ?? "kind \(kind)") frame from \(link.name): \(error)",
                                metadata: ["client": "\(link.name)"])
-            if ManagerWire.isRequest(kind), correlation != 0 { link.answer(.failure(error), correlation: correlation) }
+            // A kind of the range that is none of ours (71...95) may be a later version's
+            // request: answered too, or its sender would wait for ever.
+            if ManagerWire.isRequest(kind) || ManagerWire.name(kind) == nil, correlation != 0 {
+                link.answer(.failure(error), correlation: correlation)
+            }
             return
         }
         handle(request, correlation: correlation, from: link)
