@@ -79,7 +79,7 @@ final class ManagerClient: Sendable {
 /// managers it connected to by address. A decoded proxy finds its client here.
 final class ManagerClients: Sendable {
     let local: ManagerClient
-    /// How this process reaches a manager in its own process (``ManagerServer``).
+    /// How this process reaches a manager in its own process (``ManagerProcess``).
     let routed: RoutedManagerTransport.Way
     private let remote = Mutex<[String: ManagerClient]>([:])
 

@@ -44,7 +44,7 @@ extension Multiprocessing {
         let entries = EntryRegistry()
         let poolFunctions = PoolFunctions()
         try register(functions: functions, workers: workers, in: entries, poolFunctions: poolFunctions)
-        try entries.register(ManagerServer.definition(types: managed))
+        try entries.register(ManagerProcess.definition(types: managed))
         if let target = ProcessEnvironment.value(ChildEnvironment.execute) {
             runTrampoline(target)
         }

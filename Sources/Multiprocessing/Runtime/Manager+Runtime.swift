@@ -31,7 +31,7 @@ extension Manager {
         guard runtime.session == nil else {
             throw ManagerError(.invalidArgument, "start a manager process from the program's root process (its proxies are reached through the root's supervisor)")
         }
-        let process = try await runtime.supervisor().launch(entry: ManagerServer.entry,
+        let process = try await runtime.supervisor().launch(entry: ManagerProcess.entry,
                                                             options: ProcessNames.assign(ProcessOptions(name: name), prefix: "manager"),
                                                             trampoline: false)
         let client = try runtime.managerClients.client(for: RoutedManagerTransport.endpoint(of: process.id))

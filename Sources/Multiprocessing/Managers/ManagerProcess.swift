@@ -9,7 +9,7 @@ import Synchronization
 /// it through the supervisor with core `request` frames (and one-way `message` frames) whose
 /// payload wraps a manager frame: `[kind, correlation, payload: bin]`; it monitors each client
 /// and releases what a client held when it ends.
-enum ManagerServer {
+enum ManagerProcess {
     /// The entry name.
     static let entry = "mp.manager.server"
 
@@ -126,7 +126,7 @@ extension ManagedType {
     }
 }
 
-/// The way to a manager in its own process (``ManagerServer``), through this process's
+/// The way to a manager in its own process (``ManagerProcess``), through this process's
 /// supervisor (the parent) or channel (a worker): manager frames wrapped in core requests and
 /// messages addressed to the server's worker id.
 final class RoutedManagerTransport: ManagerTransport {
@@ -166,7 +166,7 @@ final class RoutedManagerTransport: ManagerTransport {
     func nextCorrelation() -> UInt64 { correlations.wrappingAdd(1, ordering: .relaxed).oldValue }
 
     func request(_ kind: UInt8, correlation: UInt64, payload: [UInt8], answer: @escaping @Sendable (Result<[UInt8], ManagerError>) -> Void) {
-        guard let wrapped = ManagerServer.wrap(kind, correlation, payload) else {
+        guard let wrapped = ManagerProcess.wrap(kind, correlation, payload) else {
             answer(.failure(ManagerError(.protocolViolation, "a manager request payload is not msgpack")))
             return
         }
@@ -198,7 +198,7 @@ final class RoutedManagerTransport: ManagerTransport {
     }
 
     func oneWay(_ kind: UInt8, correlation: UInt64, payload: [UInt8]) {
-        guard let wrapped = ManagerServer.wrap(kind, correlation, payload) else { return }
+        guard let wrapped = ManagerProcess.wrap(kind, correlation, payload) else { return }
         switch way {
         case .parent(let supervisor):
             try? (try? supervisor())?.record(server)?.sendMessage(wrapped)
