@@ -85,5 +85,10 @@ public enum ManagerSyncEntries {
         return job.count
     }
 
-    public static let functions: [any ProcessEntry] = [lockedIncrements, holdLock, acquireUnit, consume, waitEvent, barrierWait, produce]
+    /// Gets one item from `queue`, waiting as long as it takes.
+    public static let getOne = ProcessFunction("msync.getOne") { (queue: ManagerQueue<Int>) -> Int in
+        try await queue.get()
+    }
+
+    public static let functions: [any ProcessEntry] = [lockedIncrements, holdLock, acquireUnit, consume, waitEvent, barrierWait, produce, getOne]
 }

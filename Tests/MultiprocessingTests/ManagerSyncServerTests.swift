@@ -145,6 +145,17 @@ import Testing
         #expect(Self.value(server.answer(lock, "ownerDied", by: plain)) == .bool(false))
     }
 
+    @Test func aDeadClientsWaitingAcquireIsDroppedNotHandedTheLock() throws {
+        let server = Server(), holder = Client(1), dying = Client(2)
+        let lock = try server.create("lock", by: holder)
+        _ = server.answer(lock, "acquire", [.uint(1), .nil], by: holder)
+        _ = server.call(lock, "acquire", [.uint(1), .nil], by: dying)
+        server.objects.clientGone(dying.id)
+        _ = server.answer(lock, "release", [.uint(1)], by: holder)
+        #expect(Self.value(server.answer(lock, "isLocked", by: holder)) == .bool(false))
+        #expect(Self.value(server.answer(lock, "ownerDied", by: holder)) == .bool(false))
+    }
+
     @Test func aStoppingManagerFailsItsWaitersWithStopped() throws {
         let server = Server(), first = Client(1), second = Client(2)
         let lock = try server.create("lock", by: first)

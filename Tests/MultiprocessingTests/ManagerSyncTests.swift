@@ -183,6 +183,37 @@ import Testing
         #expect(error?.code == .cancelled)
         try await lock.release()
         #expect(try await lock.isLocked == false)   // the cancelled waiter was not handed the lock
+
+        // A holder cancelled inside its body still releases.
+        let holding = try await manager.event()
+        let holder = Task {
+            try await lock.withLock {
+                try await holding.set()
+                try await Task.sleep(for: .seconds(600))
+            }
+        }
+        #expect(try await holding.wait(timeout: .seconds(60)))
+        holder.cancel()
+        await #expect(throws: CancellationError.self) { try await holder.value }
+        #expect(try await lock.isLocked == false)
+    }
+
+    @Test func aKilledWaiterDoesNotSwallowAnItem() async throws {
+        let manager = try Manager()
+        let queue = try await manager.queue(Int.self)
+        let waiter = try await ChildProcess.start(ManagerSyncEntries.getOne, queue)
+        let service = try Runtime.current.managerService
+        let object = queue.reference.object
+        // Until the child's get waits in the manager (looked at on the manager's loop).
+        while try await withCheckedThrowingContinuation({ (continuation: CheckedContinuation<Int, any Error>) in
+            service.withObjects { continuation.resume(returning: ($0.object(object)?.object as? ManagedQueue)?.waitingGets ?? 0) }
+        }) < 1 {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        waiter.kill()
+        #expect(try await waiter.join() == .signaled(.kill))
+        try await queue.put(42)
+        #expect(try await queue.get(timeout: .seconds(60)) == 42)
     }
 
     @Test func wrongTypesAreErrorsNamingThem() async throws {

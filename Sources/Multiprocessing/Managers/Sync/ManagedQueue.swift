@@ -29,6 +29,9 @@ final class ManagedQueue: ManagedObject {
 
     private var isFull: Bool { maxsize > 0 && items.count >= maxsize }
 
+    /// Gets waiting for an item now (tests look, on the loop).
+    var waitingGets: Int { getters.count }
+
     func perform(_ call: ManagerCall) throws(ManagerError) -> ManagerCall.Outcome {
         switch call.method {
         case "put":
