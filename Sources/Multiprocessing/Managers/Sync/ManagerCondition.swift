@@ -20,7 +20,7 @@ import MessagePack
 /// let ready = try await manager.condition()
 /// // consumer
 /// try await ready.withLock {
-///     guard try await ready.wait(for: { try await jobs.count > 0 }, timeout: .seconds(5)) else { return }
+///     guard try await ready.wait(for: { try await jobs.count() > 0 }, timeout: .seconds(5)) else { return }
 ///     handle(try await jobs.pop())
 /// }
 /// // producer, in another process
@@ -41,6 +41,12 @@ public struct ManagerCondition: ManagerProxy, CustomStringConvertible {
     /// Acquires the condition's lock (see ``ManagerLock/acquire(timeout:)``).
     public func acquire(timeout: Duration? = nil) async throws(ManagerError) -> Bool {
         try await calls.acquire(timeout: timeout)
+    }
+
+    /// Acquires the condition's lock, repairing first if a holder died (see
+    /// ``ManagerLock/acquire(timeout:recovering:)``).
+    nonisolated(nonsending) public func acquire(timeout: Duration? = nil, recovering: () async throws -> Void) async throws -> Bool {
+        try await calls.acquire(ManagerLockOwner.current, timeout: timeout, recovering: recovering)
     }
 
     /// Releases the condition's lock. Throws ``ManagerError/Code/notOwner`` when the caller
@@ -102,6 +108,9 @@ public struct ManagerCondition: ManagerProxy, CustomStringConvertible {
 
     /// Whether some caller holds the condition's lock now; stale as soon as read.
     public var isLocked: Bool { get async throws(ManagerError) { try await calls.isLocked } }
+
+    /// Whether a holder of the condition's lock died and nobody has repaired the state since.
+    public var ownerDied: Bool { get async throws(ManagerError) { try await calls.ownerDied } }
 
     /// A short description for logs.
     public var description: String { "ManagerCondition(\(reference.object))" }
