@@ -44,7 +44,7 @@ final class ManagedBarrier: ManagedObject {
                 waiter.call.fail(broken("\(name).wait: the timeout passed before every party arrived"))
                 breakBarrier("\(name).wait: a party's timeout passed before every party arrived")
             }, onCancel: { [self] _ in
-                breakBarrier("\(name).wait: a waiting party was cancelled")
+                breakBarrier("\(name).wait: a waiting party was cancelled or its process ended")
             })
             return .later
         case "abort":
