@@ -32,15 +32,19 @@ struct ManagerLockCalls: Sendable {
     /// "ManagerLock.acquire" and the like start with it.
     let what: String
 
-    /// Asks for the lock for `token`; the manager's answer (`ManagedMutex.Status`).
-    func acquire(_ token: UInt64, timeout: Duration?, recovering: Bool) async throws(ManagerError) -> Int {
-        try await reference.invoke("acquire", [ManagerArguments.uint(token), ManagerArguments.timeout(timeout), ManagerArguments.bool(recovering)],
-                                   as: Int.self)
+    /// Asks for the lock for `token`; the manager's answer.
+    func acquire(_ token: UInt64, timeout: Duration?, recovering: Bool) async throws(ManagerError) -> ManagedMutex.Status {
+        let answer = try await reference.invoke("acquire", [ManagerArguments.uint(token), ManagerArguments.timeout(timeout),
+                                                            ManagerArguments.bool(recovering)], as: Int64.self)
+        guard let status = ManagedMutex.Status(rawValue: answer) else {
+            throw ManagerError(.protocolViolation, "\(what).acquire: the manager answered \(answer), not 0, 1 or 2")
+        }
+        return status
     }
 
     /// `acquire` without a recovery: true when held, false when the timeout passed.
     func acquire(timeout: Duration?) async throws(ManagerError) -> Bool {
-        try await acquire(ManagerLockOwner.current, timeout: timeout, recovering: false) != 0
+        try await acquire(ManagerLockOwner.current, timeout: timeout, recovering: false) != .timedOut
     }
 
     /// `acquire` with a recovery: when the previous holder died, `recovering` runs holding
@@ -49,9 +53,9 @@ struct ManagerLockCalls: Sendable {
     nonisolated(nonsending) func acquire(_ token: UInt64, timeout: Duration?,
                                          recovering: () async throws -> Void) async throws -> Bool {
         switch try await acquire(token, timeout: timeout, recovering: true) {
-        case 0:
+        case .timedOut:
             return false
-        case 2:
+        case .ownerDied:
             do {
                 try await recovering()
             } catch {
@@ -60,7 +64,7 @@ struct ManagerLockCalls: Sendable {
             }
             try await reference.invoke("recovered", [ManagerArguments.uint(token)])
             return true
-        default:
+        case .acquired:
             return true
         }
     }
@@ -78,7 +82,7 @@ struct ManagerLockCalls: Sendable {
             if recovers {
                 acquired = try await acquire(token, timeout: timeout, recovering: recovering)
             } else {
-                acquired = try await acquire(token, timeout: timeout, recovering: false) != 0
+                acquired = try await acquire(token, timeout: timeout, recovering: false) != .timedOut
             }
             guard acquired else {
                 throw ManagerError(.timedOut, "\(what).withLock: the lock was not acquired within \(timeout.map { "\($0)" } ?? "the timeout")")
