@@ -64,6 +64,11 @@ final class ManagerObjects: @unchecked Sendable {
     /// How many objects live (for tests and leaks).
     var objectCount: Int { objects.count }
 
+    /// The object `id` names, with its type id (a condition made over a lock finds the lock).
+    func object(_ id: UInt64) -> (object: any ManagedObject, typeID: String)? {
+        objects[id].map { ($0.object, $0.typeID) }
+    }
+
     /// Adds a type this manager can make (a custom ``ManagedType``, or a built-in family).
     func register(typeID: String, _ factory: @escaping Factory) { factories[typeID] = factory }
 

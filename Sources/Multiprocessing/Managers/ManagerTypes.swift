@@ -19,5 +19,5 @@ enum ManagerTypes {
     ] + ManagerTypes.synchronization
 
     /// The synchronization primitives, values and queues (Managers/Sync/).
-    static let synchronization: [(String, ManagerObjects.Factory)] = []
+    static let synchronization: [(String, ManagerObjects.Factory)] = ManagerSyncTypes.all
 }
