@@ -127,19 +127,29 @@ struct ManagerLockCalls: Sendable {
 /// // After a holder was killed with the state half-updated:
 /// try await lock.withLock(recovering: { try await total.set(try await recount()) }) { ... }
 /// ```
-public struct ManagerLock: ManagerProxy, CustomStringConvertible {
+public struct ManagerLock: ManagerLockProxy, CustomStringConvertible {
     /// `lock`.
     public static var typeID: String { "lock" }
     /// The reference the proxy calls through.
     public let reference: ManagedReference
-    private var calls: ManagerLockCalls { ManagerLockCalls(reference: reference, what: "ManagerLock") }
 
     /// A proxy of the lock `reference` names.
     public init(reference: ManagedReference) { self.reference = reference }
 
-    /// Acquires the lock, waiting at most `timeout` (nil: as long as it takes; zero or less: one
-    /// try); false when the timeout passed first. Throws ``ManagerError/Code/ownerDied`` (not
-    /// holding it) when a holder died and nobody recovered since.
+    /// A short description for logs.
+    public var description: String { "ManagerLock(\(reference.object))" }
+}
+
+/// What ``ManagerLock`` and ``ManagerRLock`` share: acquire, release and `withLock`, with their
+/// holders, owner death and cancellation as ``ManagerLock`` describes.
+public protocol ManagerLockProxy: ManagerProxy {}
+
+extension ManagerLockProxy {
+    private var calls: ManagerLockCalls { ManagerLockCalls(reference: reference, what: String(describing: Self.self)) }
+
+    /// Acquires the lock (one level of an rlock), waiting at most `timeout` (nil: as long as it
+    /// takes; zero or less: one try); false when the timeout passed first. Throws
+    /// ``ManagerError/Code/ownerDied`` (not holding it) when a holder died and nobody recovered since.
     public func acquire(timeout: Duration? = nil) async throws(ManagerError) -> Bool {
         try await calls.acquire(timeout: timeout)
     }
@@ -151,7 +161,8 @@ public struct ManagerLock: ManagerProxy, CustomStringConvertible {
         try await calls.acquire(ManagerLockOwner.current, timeout: timeout, recovering: recovering)
     }
 
-    /// Releases the lock. Throws ``ManagerError/Code/notOwner`` when the caller does not hold it.
+    /// Releases the lock (one level of an rlock). Throws ``ManagerError/Code/notOwner`` when the
+    /// caller does not hold it.
     public func release() async throws(ManagerError) { try await calls.release(ManagerLockOwner.current) }
 
     /// Acquires the lock (waiting at most `timeout`), runs `body`, releases it, also when `body`
@@ -174,9 +185,6 @@ public struct ManagerLock: ManagerProxy, CustomStringConvertible {
 
     /// Whether a holder died and nobody has repaired the state since.
     public var ownerDied: Bool { get async throws(ManagerError) { try await calls.ownerDied } }
-
-    /// A short description for logs.
-    public var description: String { "ManagerLock(\(reference.object))" }
 }
 
 /// A reentrant lock hosted by a manager (Python's `Manager().RLock()`): its holder may acquire
@@ -189,45 +197,14 @@ public struct ManagerLock: ManagerProxy, CustomStringConvertible {
 ///     try await lock.withLock { try await tree.rebalance() }   // the holder enters again
 /// }
 /// ```
-public struct ManagerRLock: ManagerProxy, CustomStringConvertible {
+public struct ManagerRLock: ManagerLockProxy, CustomStringConvertible {
     /// `rlock`.
     public static var typeID: String { "rlock" }
     /// The reference the proxy calls through.
     public let reference: ManagedReference
-    private var calls: ManagerLockCalls { ManagerLockCalls(reference: reference, what: "ManagerRLock") }
 
     /// A proxy of the lock `reference` names.
     public init(reference: ManagedReference) { self.reference = reference }
-
-    /// Acquires one level (see ``ManagerLock/acquire(timeout:)``).
-    public func acquire(timeout: Duration? = nil) async throws(ManagerError) -> Bool {
-        try await calls.acquire(timeout: timeout)
-    }
-
-    /// Acquires, repairing first if a holder died (see ``ManagerLock/acquire(timeout:recovering:)``).
-    nonisolated(nonsending) public func acquire(timeout: Duration? = nil, recovering: () async throws -> Void) async throws -> Bool {
-        try await calls.acquire(ManagerLockOwner.current, timeout: timeout, recovering: recovering)
-    }
-
-    /// Releases one level. Throws ``ManagerError/Code/notOwner`` when the caller does not hold it.
-    public func release() async throws(ManagerError) { try await calls.release(ManagerLockOwner.current) }
-
-    /// Acquires, runs `body`, releases (see ``ManagerLock/withLock(timeout:_:)``).
-    nonisolated(nonsending) public func withLock<R>(timeout: Duration? = nil, _ body: () async throws -> R) async throws -> R {
-        try await calls.withLock(timeout: timeout, recovers: false, recovering: {}, body)
-    }
-
-    /// ``withLock(timeout:_:)`` with a repair (see ``ManagerLock/withLock(timeout:recovering:_:)``).
-    nonisolated(nonsending) public func withLock<R>(timeout: Duration? = nil, recovering: () async throws -> Void,
-                                                    _ body: () async throws -> R) async throws -> R {
-        try await calls.withLock(timeout: timeout, recovers: true, recovering: recovering, body)
-    }
-
-    /// Whether some caller holds the lock now; stale as soon as read.
-    public var isLocked: Bool { get async throws(ManagerError) { try await calls.isLocked } }
-
-    /// Whether a holder died and nobody has repaired the state since.
-    public var ownerDied: Bool { get async throws(ManagerError) { try await calls.ownerDied } }
 
     /// A short description for logs.
     public var description: String { "ManagerRLock(\(reference.object))" }

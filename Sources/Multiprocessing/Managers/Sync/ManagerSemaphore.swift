@@ -13,7 +13,7 @@ import MessagePack
 ///     try await slots.release()
 /// }
 /// ```
-public struct ManagerSemaphore: ManagerProxy, CustomStringConvertible {
+public struct ManagerSemaphore: ManagerSemaphoreProxy, CustomStringConvertible {
     /// `semaphore`.
     public static var typeID: String { "semaphore" }
     /// The reference the proxy calls through.
@@ -22,6 +22,14 @@ public struct ManagerSemaphore: ManagerProxy, CustomStringConvertible {
     /// A proxy of the semaphore `reference` names.
     public init(reference: ManagedReference) { self.reference = reference }
 
+    /// A short description for logs.
+    public var description: String { "ManagerSemaphore(\(reference.object))" }
+}
+
+/// What ``ManagerSemaphore`` and ``ManagerBoundedSemaphore`` share.
+public protocol ManagerSemaphoreProxy: ManagerProxy {}
+
+extension ManagerSemaphoreProxy {
     /// Takes one unit, waiting at most `timeout` (nil: as long as it takes; zero or less: one
     /// try); false when the timeout passed first. Cancelling the task cancels the wait.
     public func acquire(timeout: Duration? = nil) async throws(ManagerError) -> Bool {
@@ -29,16 +37,14 @@ public struct ManagerSemaphore: ManagerProxy, CustomStringConvertible {
     }
 
     /// Gives back `count` units (Python's `release(n)`), waking waiters;
-    /// ``ManagerError/Code/invalidArgument`` for a count below 1.
+    /// ``ManagerError/Code/invalidArgument`` for a count below 1, and for a bounded semaphore
+    /// (nothing released) when the value would pass the initial one.
     public func release(_ count: Int = 1) async throws(ManagerError) {
         try await invoke("release", [ManagerArguments.int(count)])
     }
 
     /// The units available now (Python's `get_value()`); stale as soon as read.
     public var value: Int { get async throws(ManagerError) { try await invoke("value", as: Int.self) } }
-
-    /// A short description for logs.
-    public var description: String { "ManagerSemaphore(\(reference.object))" }
 }
 
 /// A ``ManagerSemaphore`` that refuses to go above its initial value (Python's
@@ -53,7 +59,7 @@ public struct ManagerSemaphore: ManagerProxy, CustomStringConvertible {
 /// try await connections.release()
 /// try await connections.release()       // ManagerError.invalidArgument: above the initial 4
 /// ```
-public struct ManagerBoundedSemaphore: ManagerProxy, CustomStringConvertible {
+public struct ManagerBoundedSemaphore: ManagerSemaphoreProxy, CustomStringConvertible {
     /// `boundedSemaphore`.
     public static var typeID: String { "boundedSemaphore" }
     /// The reference the proxy calls through.
@@ -61,20 +67,6 @@ public struct ManagerBoundedSemaphore: ManagerProxy, CustomStringConvertible {
 
     /// A proxy of the semaphore `reference` names.
     public init(reference: ManagedReference) { self.reference = reference }
-
-    /// Takes one unit (see ``ManagerSemaphore/acquire(timeout:)``).
-    public func acquire(timeout: Duration? = nil) async throws(ManagerError) -> Bool {
-        try await invoke("acquire", [ManagerArguments.timeout(timeout)], as: Bool.self)
-    }
-
-    /// Gives back `count` units; ``ManagerError/Code/invalidArgument`` (nothing released) when
-    /// the value would pass the initial one, or for a count below 1.
-    public func release(_ count: Int = 1) async throws(ManagerError) {
-        try await invoke("release", [ManagerArguments.int(count)])
-    }
-
-    /// The units available now; stale as soon as read.
-    public var value: Int { get async throws(ManagerError) { try await invoke("value", as: Int.self) } }
 
     /// A short description for logs.
     public var description: String { "ManagerBoundedSemaphore(\(reference.object))" }
