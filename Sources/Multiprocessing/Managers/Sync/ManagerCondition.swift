@@ -26,7 +26,7 @@ import MessagePack
 /// // producer, in another process
 /// try await ready.withLock { try await jobs.append(job); try await ready.notify() }
 /// ```
-public struct ManagerCondition: ManagerProxy, CustomStringConvertible {
+public struct ManagerCondition: ManagerLockProxy, CustomStringConvertible {
     /// `condition`.
     public static var typeID: String { "condition" }
     /// The reference the proxy calls through.
@@ -36,35 +36,8 @@ public struct ManagerCondition: ManagerProxy, CustomStringConvertible {
     /// A proxy of the condition `reference` names.
     public init(reference: ManagedReference) { self.reference = reference }
 
-    // MARK: the lock
-
-    /// Acquires the condition's lock (see ``ManagerLock/acquire(timeout:)``).
-    public func acquire(timeout: Duration? = nil) async throws(ManagerError) -> Bool {
-        try await calls.acquire(timeout: timeout)
-    }
-
-    /// Acquires the condition's lock, repairing first if a holder died (see
-    /// ``ManagerLock/acquire(timeout:recovering:)``).
-    nonisolated(nonsending) public func acquire(timeout: Duration? = nil, recovering: () async throws -> Void) async throws -> Bool {
-        try await calls.acquire(ManagerLockOwner.current, timeout: timeout, recovering: recovering)
-    }
-
-    /// Releases the condition's lock. Throws ``ManagerError/Code/notOwner`` when the caller
-    /// does not hold it.
-    public func release() async throws(ManagerError) { try await calls.release(ManagerLockOwner.current) }
-
-    /// Takes the condition's lock, runs `body`, releases it: Python's `with condition:` (errors as
-    /// ``ManagerLock/withLock(timeout:_:)``).
-    nonisolated(nonsending) public func withLock<R>(timeout: Duration? = nil, _ body: () async throws -> R) async throws -> R {
-        try await calls.withLock(timeout: timeout, recovers: false, recovering: {}, body)
-    }
-
-    /// ``withLock(timeout:_:)``, first repairing the protected state if a holder died (see
-    /// ``ManagerLock/withLock(timeout:recovering:_:)``).
-    nonisolated(nonsending) public func withLock<R>(timeout: Duration? = nil, recovering: () async throws -> Void,
-                                                    _ body: () async throws -> R) async throws -> R {
-        try await calls.withLock(timeout: timeout, recovers: true, recovering: recovering, body)
-    }
+    // The lock's methods (acquire, release, withLock, isLocked, ownerDied) are
+    // ManagerLockProxy's: they act on the condition's lock.
 
     // MARK: waiting (inside withLock)
 
