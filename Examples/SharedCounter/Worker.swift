@@ -32,18 +32,20 @@ let incrementCounters = ProcessFunction("shared-counter-increment") { (job: Coun
     // All at once, or the first workers could be done before the last start and lose nothing.
     _ = try await job.start.wait()
     let started = ContinuousClock.now
-    for _ in 0..<job.increments {
-        if job.unsafe {
-            // Each read and each write is one step (the value's lock is taken for each), but
-            // another worker's increments between the read and the write are overwritten.
-            try job.value.store(try job.value.load() + 1)
-            try await job.hits.set(totalKey, (try await job.hits.get(totalKey) ?? 0) + 1)
-        } else {
-            // The read, the sum and the write under the value's lock, in one step.
-            try job.value.withLock { $0 += 1 }
-            // One request that the manager answers after adding: nothing can come between.
-            _ = try await job.hits.increment(totalKey, by: 1)
-        }
+    // The shared value first, then the dictionary: each loop on its own, so that the workers
+    // hit one counter at the same time (a value's increment takes nanoseconds, a manager's a
+    // round trip).
+    if job.unsafe {
+        // Each read and each write is one step (the value's lock is taken for each, as for
+        // Python's `value.value`), but another worker's write between them is overwritten.
+        for _ in 0..<job.increments { try job.value.store(try job.value.load() + 1) }
+        // Two round trips, Python's `d[k] += 1` on a proxy: the same race, wider.
+        for _ in 0..<job.increments { try await job.hits.set(totalKey, (try await job.hits.get(totalKey) ?? 0) + 1) }
+    } else {
+        // The read, the sum and the write under the value's lock, in one step.
+        for _ in 0..<job.increments { try job.value.withLock { $0 += 1 } }
+        // One request: the manager adds and answers, nothing can come between.
+        for _ in 0..<job.increments { _ = try await job.hits.increment(totalKey, by: 1) }
     }
     let elapsed = ContinuousClock.now - started
     let milliseconds = Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
