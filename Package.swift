@@ -94,6 +94,13 @@ let package = Package(
             path: "Examples/WordCount",
             exclude: ["README.md"]
         ),
+        // Workers incrementing a SharedValue and a manager dictionary, exact totals (its README.md).
+        .executableTarget(
+            name: "SharedCounter",
+            dependencies: ["Multiprocessing"],
+            path: "Examples/SharedCounter",
+            exclude: ["README.md"]
+        ),
         .executableTarget(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "Multiprocessing"],
