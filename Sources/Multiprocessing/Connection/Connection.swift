@@ -90,7 +90,13 @@ public final class Connection: Sendable, CustomStringConvertible {
     /// closed (its ``State`` bit says closed from the start).
     static let absent = FileDescriptor(rawValue: -1)
 
-    private init(readEnd: FileDescriptor, writeEnd: FileDescriptor, maxFrameSize: Int) {
+    /// Whether the two descriptors are one connected socket and its duplicate
+    /// (``adoptingSocket(_:maxFrameSize:)``): ``close()`` then shuts the socket down, which
+    /// wakes a receive blocked on it.
+    let isSocket: Bool
+
+    init(readEnd: FileDescriptor, writeEnd: FileDescriptor, maxFrameSize: Int, isSocket: Bool = false) {
+        self.isSocket = isSocket
         self.readEnd = readEnd
         self.writeEnd = writeEnd
         self.isReadable = readEnd != Self.absent
@@ -368,7 +374,11 @@ public final class Connection: Sendable, CustomStringConvertible {
         if current & State.writeEndClosed == 0 {
             if current & State.sending == 0 { _ = writeEnd._close() } else { busy.append(writeEnd) }
         }
-        if !busy.isEmpty { ConnectionPoller.running?.interrupt(busy) }
+        if !busy.isEmpty {
+            // A blocking read on a socket returns once it is shut down (a pipe's cannot be woken).
+            if isSocket, current & State.receiving != 0 { _ = readEnd._shutdown(.both) }
+            ConnectionPoller.running?.interrupt(busy)
+        }
     }
 
     /// Claims a direction for one operation.
