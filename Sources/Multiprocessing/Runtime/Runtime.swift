@@ -1,7 +1,7 @@
 import Synchronization
 
 /// One process's runtime: its supervisor (started on the first spawn), the services that
-/// supervisor hosts (queues), this process's queue clients and, in a child, its session with
+/// supervisor hosts (queues, pools, the manager), this process's queue and manager clients and, in a child, its session with
 /// the parent's supervisor. The composition root: the folders below take the pieces they need
 /// from it as values, so two runtimes can live in one process (a test does that).
 ///
@@ -68,6 +68,11 @@ public final class Runtime: Sendable {
     let entries: EntryRegistry
     /// The functions a pool worker of this process runs, by name (filled by bootstrap).
     let poolFunctions: PoolFunctions
+    /// The manager this runtime's supervisor serves (``Manager``).
+    let managerService: ManagerService
+    /// This process's manager clients: its supervisor's manager (in this process, or over
+    /// ``session``) and the managers it connected to by address.
+    let managerClients: ManagerClients
     private let slot: SupervisorSlot
 
     /// A runtime for a parent (no `session`: it creates an arena of its own on first use) or
@@ -82,12 +87,25 @@ public final class Runtime: Sendable {
         let service = QueueService()
         let pools = PoolService()
         poolService = pools
+        let manager = ManagerService()
+        managerService = manager
         let slot = SupervisorSlot(SupervisorCore.Configuration(
-            services: [service, pools],
+            services: [service, pools, manager],
             descriptorsForChildren: { arena.descriptorsForChildren },
             beforeInterruptedExit: { arena.stopTracking() }, entries: entries), arena: arena)
         self.slot = slot
         queueService = service
+        if let session {
+            managerClients = ManagerClients(local: WorkerManagerTransport(session: session))
+        } else {
+            managerClients = ManagerClients(local: ParentManagerTransport { () throws(ManagerError) in
+                do {
+                    return (manager, try slot.started().loop)
+                } catch {
+                    throw ManagerError(.disconnected, "the supervisor that runs the manager could not start: \(error)")
+                }
+            })
+        }
         if let session {
             queueClients = QueueClients(worker: session)
         } else {
