@@ -381,6 +381,18 @@ public final class Connection: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Takes the socket out of a socket end that nothing uses yet (no receive ever read from
+    /// it): the caller owns the returned descriptor, the duplicate is closed, and the end is
+    /// closed without touching the socket. Nil for a pipe end, or one in use or closed.
+    /// For a server that hands an authenticated socket to its own event loop.
+    func takeSocket() -> FileDescriptor? {
+        guard isSocket else { return nil }
+        let taken = State.closed | State.readEndClosed | State.writeEndClosed
+        guard state.compareExchange(expected: 0, desired: taken, ordering: .acquiringAndReleasing).exchanged else { return nil }
+        _ = writeEnd._close()
+        return readEnd
+    }
+
     /// Claims a direction for one operation.
     @inline(__always)
     func enter(_ direction: Direction) throws(ConnectionError) {

@@ -39,6 +39,8 @@ import MessagePack
 public final class Listener: Sendable, CustomStringConvertible {
     /// Where the listener is bound: for a TCP port 0, the port the system picked.
     public let address: ListenerAddress
+    /// The largest frame an accepted connection takes once authenticated.
+    public let maxFrameSize: Int
     private let core: ListenerCore
 
     /// Binds `address` and starts accepting, with `authkey` as the shared secret (not empty).
@@ -58,6 +60,7 @@ public final class Listener: Sendable, CustomStringConvertible {
         }
         let (socket, bound) = try Self.bind(address, backlog: Int32(clamping: backlog))
         self.address = ListenerAddress(bound)
+        self.maxFrameSize = maxFrameSize
         core = ListenerCore(socket: socket, family: bound.family, key: key, unixPath: bound.path,
                             authenticationTimeout: authenticationTimeout,
                             maxPendingHandshakes: maxPendingHandshakes, maxFrameSize: maxFrameSize)

@@ -162,3 +162,20 @@ extension FileDescriptor {
 func _unlinkFile(_ path: String) -> Result<Void, Errno> {
     nothingOrErrno { Glibc.unlink(path) }
 }
+
+extension FileDescriptor {
+    /// Turns TCP keepalive on for a connected socket: a probe after `idleSeconds` without
+    /// traffic, then every `intervalSeconds`, the connection failing (`ETIMEDOUT`) after
+    /// `probes` unanswered ones; and data unacknowledged for `unacknowledgedMilliseconds`
+    /// fails it too. So a peer behind a cut link is noticed without sending anything.
+    /// The corresponding C function is `setsockopt` (`SO_KEEPALIVE`, `TCP_KEEPIDLE`,
+    /// `TCP_KEEPINTVL`, `TCP_KEEPCNT`, `TCP_USER_TIMEOUT`).
+    func _setKeepAlive(idleSeconds: Int32, intervalSeconds: Int32, probes: Int32, unacknowledgedMilliseconds: Int32) -> Result<Void, Errno> {
+        let tcp = Int32(IPPROTO_TCP)
+        return _setOption(level: SOL_SOCKET, SO_KEEPALIVE, 1)
+            .flatMap { _setOption(level: tcp, TCP_KEEPIDLE, idleSeconds) }
+            .flatMap { _setOption(level: tcp, TCP_KEEPINTVL, intervalSeconds) }
+            .flatMap { _setOption(level: tcp, TCP_KEEPCNT, probes) }
+            .flatMap { _setOption(level: tcp, TCP_USER_TIMEOUT, unacknowledgedMilliseconds) }
+    }
+}
