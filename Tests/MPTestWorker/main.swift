@@ -51,6 +51,8 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     try await FrontDoorDemo.spawnCycles(cycles)   // scripts/long-spawn-run
 } else if CommandLine.arguments.dropFirst().first == "--demo-shm" {
     try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
+} else if CommandLine.arguments.dropFirst().first == "--demo-remote-client" {
+    try await RemoteClientDemo.run(Array(CommandLine.arguments.dropFirst(2)))   // NetworkNamespaceTests
 } else {
     print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
 }
