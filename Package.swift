@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        // HMAC-SHA256 for the Listener/Client handshake (Connection/Authentication.swift); 4.x
+        // imports FoundationEssentials, not Foundation, so children link no more than before.
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
         // Debian's libmsgpack-dev, linked statically (module.modulemap names libmsgpackc.a):
@@ -36,6 +39,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The worker executable the tests spawn: it registers the test entries (NOTES-linux.md:

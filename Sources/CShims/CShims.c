@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,10 @@ int mp_fuzzer_run(int *argc, char ***argv, int (*callback)(const uint8_t *, size
 int mp_memfd_create(const char *name, unsigned int flags) { return memfd_create(name, flags); }
 
 int mp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int mp_accept4(int fd, void *address, unsigned int *length, int flags) {
+    return accept4(fd, (struct sockaddr *)address, (socklen_t *)length, flags);
+}
 
 int mp_malloc_trim(size_t pad) { return malloc_trim(pad); }
 

@@ -5,7 +5,7 @@ import Synchronization
 
 // The worker executable the tests spawn: it registers the test entries and, started as a
 // child, runs the one it was asked for and exits.
-try await Multiprocessing.bootstrap(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions,
+try await Multiprocessing.bootstrap(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions,
                                     workers: TestEntries.workers + PoolEntries.workers, managed: ManagerEntries.managed)
 
 // Started without an entry, it can play a parent: `--demo-supervisor` starts a supervision
@@ -51,6 +51,8 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     try await FrontDoorDemo.spawnCycles(cycles)   // scripts/long-spawn-run
 } else if CommandLine.arguments.dropFirst().first == "--demo-shm" {
     try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
+} else if CommandLine.arguments.dropFirst().first == "--demo-remote-client" {
+    try await RemoteClientDemo.run(Array(CommandLine.arguments.dropFirst(2)))   // NetworkNamespaceTests
 } else {
     print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
 }

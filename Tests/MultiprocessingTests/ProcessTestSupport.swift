@@ -22,7 +22,7 @@ enum TestWorker {
 
     private static let bootstrapped: Void = {
         do {
-            try Multiprocessing.bootstrapBlocking(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions,
+            try Multiprocessing.bootstrapBlocking(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions,
                                                   workers: TestEntries.workers + PoolEntries.workers, managed: ManagerEntries.managed)
         } catch {
             fatalError("the test bundle could not bootstrap: \(error)")

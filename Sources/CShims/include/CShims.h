@@ -28,6 +28,9 @@ int mp_memfd_create(const char *name, unsigned int flags);
 /// `pipe2(fds, flags)`. Flags: `O_CLOEXEC`, `O_NONBLOCK`.
 int mp_pipe2(int fds[2], int flags);
 
+/// `accept4(fd, address, length, flags)`. Flags: `SOCK_CLOEXEC`, `SOCK_NONBLOCK`.
+int mp_accept4(int fd, void *address, unsigned int *length, int flags);
+
 /// `malloc_trim(pad)` (glibc's `<malloc.h>`): 1 if memory was given back to the kernel.
 int mp_malloc_trim(size_t pad);
 

@@ -90,7 +90,13 @@ public final class Connection: Sendable, CustomStringConvertible {
     /// closed (its ``State`` bit says closed from the start).
     static let absent = FileDescriptor(rawValue: -1)
 
-    private init(readEnd: FileDescriptor, writeEnd: FileDescriptor, maxFrameSize: Int) {
+    /// Whether the two descriptors are one connected socket and its duplicate
+    /// (``adoptingSocket(_:maxFrameSize:)``): ``close()`` then shuts the socket down, which
+    /// wakes a receive blocked on it.
+    let isSocket: Bool
+
+    init(readEnd: FileDescriptor, writeEnd: FileDescriptor, maxFrameSize: Int, isSocket: Bool = false) {
+        self.isSocket = isSocket
         self.readEnd = readEnd
         self.writeEnd = writeEnd
         self.isReadable = readEnd != Self.absent
@@ -368,7 +374,23 @@ public final class Connection: Sendable, CustomStringConvertible {
         if current & State.writeEndClosed == 0 {
             if current & State.sending == 0 { _ = writeEnd._close() } else { busy.append(writeEnd) }
         }
-        if !busy.isEmpty { ConnectionPoller.running?.interrupt(busy) }
+        if !busy.isEmpty {
+            // A blocking read on a socket returns once it is shut down (a pipe's cannot be woken).
+            if isSocket, current & State.receiving != 0 { _ = readEnd._shutdown(.both) }
+            ConnectionPoller.running?.interrupt(busy)
+        }
+    }
+
+    /// Takes the socket out of a socket end that nothing uses yet (no receive ever read from
+    /// it): the caller owns the returned descriptor, the duplicate is closed, and the end is
+    /// closed without touching the socket. Nil for a pipe end, or one in use or closed.
+    /// For a server that hands an authenticated socket to its own event loop.
+    func takeSocket() -> FileDescriptor? {
+        guard isSocket else { return nil }
+        let taken = State.closed | State.readEndClosed | State.writeEndClosed
+        guard state.compareExchange(expected: 0, desired: taken, ordering: .acquiringAndReleasing).exchanged else { return nil }
+        _ = writeEnd._close()
+        return readEnd
     }
 
     /// Claims a direction for one operation.

@@ -87,7 +87,7 @@ extension ConnectionError {
     }
 
     static func system(_ error: SystemError, _ what: String) -> ConnectionError {
-        if error.underlyingError == .brokenPipe {
+        if error.underlyingError == .brokenPipe || error.underlyingError == .connectionReset {
             return ConnectionError(.peerClosed, "the peer closed its end: \(what) failed", underlyingError: error)
         }
         return ConnectionError(.systemCallFailed, "\(what) failed", underlyingError: error)

@@ -80,10 +80,20 @@ final class Receiver: @unchecked Sendable {
     func fill(from descriptor: FileDescriptor) throws(ConnectionError) {
         let chunk = self.chunk ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         self.chunk = chunk
-        let count: Int
-        switch descriptor._read(into: chunk) {
-        case .success(let read): count = read
-        case .failure(let errno): throw ConnectionError.system(SystemError(errno, operation: "read", subject: descriptor.subject), "reading")
+        var count = 0
+        while true {
+            switch descriptor._read(into: chunk) {
+            case .success(let read): count = read
+            case .failure(.wouldBlock):
+                // A socket end is non-blocking (its duplicate, the write end, shares the flag):
+                // wait here as a pipe's blocking read would.
+                if case .failure(let errno) = FileDescriptor._poll([descriptor], for: .readable, timeout: nil) {
+                    throw ConnectionError.system(SystemError(errno, operation: "poll", subject: descriptor.subject), "reading")
+                }
+                continue
+            case .failure(let errno): throw ConnectionError.system(SystemError(errno, operation: "read", subject: descriptor.subject), "reading")
+            }
+            break
         }
         if count > 0 {
             reader.append(UnsafeRawBufferPointer(rebasing: chunk[..<count]))

@@ -75,6 +75,16 @@ public struct Errno: Error, Hashable, Sendable, RawRepresentable, CustomStringCo
     public static let noFunction = Errno(rawValue: ENOSYS)
     /// `ETIMEDOUT`: the operation timed out.
     public static let timedOut = Errno(rawValue: ETIMEDOUT)
+    /// `EADDRINUSE`: the address (a port, a Unix socket path) is already in use.
+    public static let addressInUse = Errno(rawValue: EADDRINUSE)
+    /// `ECONNREFUSED`: nothing listens at the address.
+    public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
+    /// `ECONNRESET`: the peer reset the connection.
+    public static let connectionReset = Errno(rawValue: ECONNRESET)
+    /// `ECONNABORTED`: a queued connection was aborted before it was accepted.
+    public static let connectionAborted = Errno(rawValue: ECONNABORTED)
+    /// `EINPROGRESS`: a non-blocking connect goes on in the background.
+    public static let inProgress = Errno(rawValue: EINPROGRESS)
     /// `EOWNERDEAD`: the owner of a robust mutex died holding it.
     public static let previousOwnerDied = Errno(rawValue: EOWNERDEAD)
     /// `ENOTRECOVERABLE`: a robust mutex's state is not recoverable.
@@ -104,6 +114,9 @@ public struct Errno: Error, Hashable, Sendable, RawRepresentable, CustomStringCo
         ENOSYS: "ENOSYS", ETIMEDOUT: "ETIMEDOUT", EOWNERDEAD: "EOWNERDEAD",
         ENOTRECOVERABLE: "ENOTRECOVERABLE", ETXTBSY: "ETXTBSY", ELOOP: "ELOOP",
         ESPIPE: "ESPIPE", ERANGE: "ERANGE", EDEADLK: "EDEADLK", EBUSY: "EBUSY",
+        EADDRINUSE: "EADDRINUSE", ECONNREFUSED: "ECONNREFUSED", ECONNRESET: "ECONNRESET",
+        ECONNABORTED: "ECONNABORTED", EINPROGRESS: "EINPROGRESS", ENETUNREACH: "ENETUNREACH",
+        EHOSTUNREACH: "EHOSTUNREACH",
     ]
 }
 
