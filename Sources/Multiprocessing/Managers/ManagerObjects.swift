@@ -1,5 +1,6 @@
 import MessagePack
 import NIOCore
+import Synchronization
 
 /// How a manager answers one client: a child of the supervisor, the supervisor's own process,
 /// or a socket connection. Called on the manager's loop.
@@ -37,6 +38,9 @@ final class ManagerObjects: @unchecked Sendable {
     /// Calls that wait, by client and correlation (a cancel or the client's end finds them).
     private var waiting: [UInt64: [UInt64: ManagerCall]] = [:]
     private var stopped = false
+    /// Ids for socket clients (a remote manager's): from 2^48 up, never a child's peer id
+    /// (those count from 1), never reused by this manager. Atomic: taken off the loop.
+    private let socketClientIDs = Atomic<UInt64>(1 << 48)
 
     private final class Entry {
         let object: any ManagedObject
@@ -60,6 +64,9 @@ final class ManagerObjects: @unchecked Sendable {
             for (typeID, factory) in ManagerTypes.builtIn { factories[typeID] = factory }
         }
     }
+
+    /// A client id for a socket connection, unique in this manager.
+    func nextSocketClientID() -> UInt64 { socketClientIDs.wrappingAdd(1, ordering: .relaxed).oldValue }
 
     /// How many objects live (for tests and leaks).
     var objectCount: Int { objects.count }

@@ -80,7 +80,7 @@ public final class ManagerServer: Sendable, CustomStringConvertible {
     private func attach(_ connection: Connection) async {
         guard let socket = connection.takeSocket() else { return }
         liveness.apply(to: socket)
-        let id = RemoteWire.nextClientID()
+        let id = objects.objects.nextSocketClientID()
         let name = "remote client \(id - (1 << 48)) (\(socket._peerAddress().map(\.description).get(or: "?")))"
         let objects = self.objects
         let maxFrameSize = self.maxFrameSize

@@ -1,5 +1,4 @@
 import MessagePack
-import Synchronization
 
 /// The frames of a remote peer's connection besides the manager's (Protocols/PROTOCOL.md,
 /// "Remote peers"): kinds 96...111, capability "remote". After the authentication handshake
@@ -46,9 +45,4 @@ enum RemoteWire {
         }
         return id
     }
-
-    /// Remote clients' ids: from 2^48 up, never a child's peer id (those count from 1), never
-    /// reused in this process.
-    static func nextClientID() -> UInt64 { clientIDs.wrappingAdd(1, ordering: .relaxed).oldValue }
-    private static let clientIDs = Atomic<UInt64>(1 << 48)
 }
