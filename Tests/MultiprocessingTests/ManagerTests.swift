@@ -13,22 +13,7 @@ import Testing
 
     init() { TestWorker.use() }
 
-    /// Polls `condition` (never a timed assertion: the loop only gives up after a long time).
-    func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<3_000 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        Issue.record("never became true: \(what)")
-    }
 
-    /// How many objects the default runtime's manager holds (read on its loop).
-    func objectCount() async throws -> Int {
-        let service = try Runtime.current.managerService
-        return try await withCheckedThrowingContinuation { continuation in
-            service.withObjects { continuation.resume(returning: $0.objectCount) }
-        }
-    }
 
     // MARK: the dictionary
 
@@ -338,25 +323,25 @@ import Testing
     }
 
     @Test func anObjectLivesWhileAProxyDoesAndIsFreedAfter() async throws {
-        let before = try await objectCount()
+        let before = try await managerObjectCount()
         do {
             let list = try await Manager().list(Int.self, [1])
             #expect(try await list.count() == 1)
-            #expect(try await objectCount() == before + 1)
+            #expect(try await managerObjectCount() == before + 1)
         }
-        try await waitUntil("the released list is freed") { try await objectCount() == before }
+        try await waitUntil("the released list is freed") { try await managerObjectCount() == before }
     }
 
     @Test func aKilledClientsObjectsAreReleasedAndOthersContinue() async throws {
         let manager = try Manager()
         let counts = try await manager.dictionary(String.self, Int.self)
-        let before = try await objectCount()
+        let before = try await managerObjectCount()
         let child = try await ChildProcess.start(ManagerEntries.holdAndSleep, counts)
         try await waitUntil("the child made its objects") { try await counts["ready"] == 1 }
-        #expect(try await objectCount() >= before + 2)
+        #expect(try await managerObjectCount() >= before + 2)
         child.kill()
         _ = try await child.join()
-        try await waitUntil("the killed child's objects are freed") { try await objectCount() == before }
+        try await waitUntil("the killed child's objects are freed") { try await managerObjectCount() == before }
         #expect(try await counts.increment("after", by: 1) == 1)   // the manager serves on
     }
 

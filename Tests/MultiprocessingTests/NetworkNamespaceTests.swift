@@ -16,20 +16,7 @@ import Testing
 
     init() { TestWorker.use() }
 
-    func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<6_000 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        Issue.record("never became true: \(what)")
-    }
 
-    func objectCount() async throws -> Int {
-        let service = try Runtime.current.managerService
-        return try await withCheckedThrowingContinuation { continuation in
-            service.withObjects { continuation.resume(returning: $0.objectCount) }
-        }
-    }
 
     /// Runs `body` with the namespace (removed afterwards, whatever happens), or with the
     /// loopback when one cannot be made here.
@@ -50,7 +37,7 @@ import Testing
             #expect(await client.exitStatus() == 0)
             #expect(try await shared["count"] == 10)
             #expect(try await shared["client"] != nil)
-            try await waitUntil("the client's connection is gone") { server.clientCount == 0 }
+            try await waitUntil("the client's connection is gone", limit: .seconds(60)) { server.clientCount == 0 }
         }
     }
 
@@ -60,15 +47,15 @@ import Testing
             let server = try await manager.serve(on: .tcp(host: network.serverHost, port: 0), authkey: Self.key, liveness: Self.liveness)
             defer { server.close() }
             _ = try await manager.dictionary(String.self, Int.self, name: "netns-hold")
-            let before = try await objectCount()
+            let before = try await managerObjectCount()
             let client = try network.startClient("hold", server.address, key: Self.key, name: "netns-hold")
             #expect(client.nextLine() == "ready", "\(client.transcript())")
-            #expect(try await objectCount() >= before + 2)
+            #expect(try await managerObjectCount() >= before + 2)
             #expect(server.clientCount == 1)
             client.kill()
             _ = await client.exitStatus()
-            try await waitUntil("the killed peer's objects are freed") { try await objectCount() == before }
-            try await waitUntil("the killed peer's connection is gone") { server.clientCount == 0 }
+            try await waitUntil("the killed peer's objects are freed", limit: .seconds(60)) { try await managerObjectCount() == before }
+            try await waitUntil("the killed peer's connection is gone", limit: .seconds(60)) { server.clientCount == 0 }
         }
     }
 
@@ -91,7 +78,7 @@ import Testing
             let code = outcome.split(separator: " ").dropFirst().first.map(String.init)
             #expect(code == "disconnected" || code == "timedOut", "the call in flight failed instead of hanging: \(outcome) \(client.transcript())")
             #expect(await client.exitStatus() == 0)
-            try await waitUntil("the server noticed the silent client (keepalive)") { server.clientCount == 0 }
+            try await waitUntil("the server noticed the silent client (keepalive)", limit: .seconds(60)) { server.clientCount == 0 }
         }
     }
 }

@@ -14,22 +14,7 @@ import Testing
 
     init() { TestWorker.use() }
 
-    /// Polls `condition` (never a timed assertion: the loop only gives up after a long time).
-    func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<3_000 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        Issue.record("never became true: \(what)")
-    }
 
-    /// How many objects the default runtime's manager holds (read on its loop).
-    func objectCount() async throws -> Int {
-        let service = try Runtime.current.managerService
-        return try await withCheckedThrowingContinuation { continuation in
-            service.withObjects { continuation.resume(returning: $0.objectCount) }
-        }
-    }
 
     static func unixPath() -> String { "/tmp/mp-manager-\(getpid())-\(UInt32.random(in: 0 ... .max)).sock" }
 
@@ -76,15 +61,15 @@ import Testing
         let server = try await manager.serve(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)
         defer { server.close() }
         let shared = try await manager.dictionary(String.self, Int.self, name: "remote-hold")
-        let before = try await objectCount()
+        let before = try await managerObjectCount()
         let child = try await ChildProcess.start(RemoteManagerEntries.holdAndSleep,
                                                  Job(address: server.address.description, authkey: Self.key, name: "remote-hold", increments: 0))
         try await waitUntil("the remote child made its objects") { try await shared["ready"] == 1 }
-        #expect(try await objectCount() >= before + 2)
+        #expect(try await managerObjectCount() >= before + 2)
         #expect(server.clientCount == 1)
         child.kill()
         _ = try await child.join()
-        try await waitUntil("the killed client's objects are freed") { try await objectCount() == before }
+        try await waitUntil("the killed client's objects are freed") { try await managerObjectCount() == before }
         try await waitUntil("the killed client's connection is gone") { server.clientCount == 0 }
         #expect(try await shared.increment("after", by: 1) == 1, "the manager serves on")
     }
