@@ -17,6 +17,8 @@ let package = Package(
         // HMAC-SHA256 for the Listener/Client handshake (Connection/Authentication.swift); 4.x
         // imports FoundationEssentials, not Foundation, so children link no more than before.
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        // Pipeline files (Sources/Pipelines).
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // Debian's libmsgpack-dev, linked statically (module.modulemap names libmsgpackc.a):
@@ -61,10 +63,18 @@ let package = Package(
             dependencies: ["Multiprocessing"],
             path: "Tests/MPTestEntries"
         ),
+        // Pipelines as mpctl runs them: the model, the YAML file, the runner (docs/ARCHITECTURE.md).
+        .target(
+            name: "Pipelines",
+            dependencies: [
+                "Multiprocessing",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "mpctl",
             dependencies: [
-                "Multiprocessing",
+                "Multiprocessing", "Pipelines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -114,6 +124,10 @@ let package = Package(
             // linked in, a child skips loading and relocating a dozen shared objects
             // (process_start_join: about 14 ms -> 6 ms here; docs/LINUX-FINDINGS.md).
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections", "-use-ld=lld", "-Xclang-linker", "-no-pie"])]
+        ),
+        .testTarget(
+            name: "PipelinesTests",
+            dependencies: ["Pipelines", "Multiprocessing"]
         ),
         .testTarget(
             name: "MessagePackTests",
