@@ -218,6 +218,64 @@ def welcome(hello_payload: dict, worker_id: int, capabilities: list[str],
             "maxFrameSize": max_frame_size}
 
 
+class Channel:
+    """A worker's end of its channel to the supervisor: blocking, unbuffered frames, read from
+    the first descriptor of ``MP_CHANNEL_FDS`` (3) and written to the second (4)::
+
+        channel = mpwire.Channel()
+        channel.handshake("my-entry")            # hello, then the welcome: channel.id is ours
+        while (body := channel.receive()) is not None:
+            envelope, payload = mpwire.split_body(body)
+            ...
+    """
+
+    def __init__(self, read_fd: int | None = None, write_fd: int | None = None):
+        fds = [int(fd) for fd in os.environ.get("MP_CHANNEL_FDS", "3,4").split(",")]
+        self.read_fd = fds[0] if read_fd is None else read_fd
+        self.write_fd = fds[1] if write_fd is None else write_fd
+        self.reader = FrameReader()
+        self.id = 0                                    # ours once welcomed; 0 before
+        self.max_frame_size = DEFAULT_MAX_FRAME_SIZE
+
+    def receive(self) -> bytes | None:
+        """The next frame's body, or None when the supervisor closed the channel."""
+        while (body := self.reader.next()) is None:
+            chunk = os.read(self.read_fd, 65536)
+            if not chunk:
+                self.reader.finish()                   # raises ProtocolError if inside a frame
+                return None
+            self.reader.feed(chunk)
+        return body
+
+    def send(self, envelope: Envelope, payload: Any) -> None:
+        """One frame, written whole; an answer above the supervisor's limit becomes an error."""
+        body = pack_body(envelope, payload)
+        if len(body) > self.max_frame_size:
+            envelope = envelope._replace(kind=Kind.ERROR)
+            body = pack_body(envelope, remote_error(
+                "ProtocolError.frameTooLarge",
+                f"the answer is {len(body)} bytes, above the supervisor's maximum of {self.max_frame_size}"))
+        data = memoryview(frame(body))
+        while data:
+            data = data[os.write(self.write_fd, data):]
+
+    def handshake(self, entry: str, capabilities: list[str] | None = None) -> None:
+        """Says hello (source and destination 0), waits for the welcome and keeps its id and the
+        supervisor's frame limit; a refusal or a closed channel is a ``ProtocolError``."""
+        self.send(Envelope(Kind.HELLO, 0, 0, 0, 0), hello(entry=entry, capabilities=capabilities))
+        body = self.receive()
+        if body is None:
+            raise ProtocolError("closed", "the supervisor closed the channel before its welcome")
+        envelope, payload = split_body(body)
+        value = unpack_payload(payload)
+        if envelope.kind == Kind.ERROR:
+            raise ProtocolError("refused", f"refused by the supervisor: {value.get('type')}: {value.get('message')}")
+        if envelope.kind != Kind.WELCOME:
+            raise ProtocolError("unexpectedKind", f"expected a welcome, got kind {envelope.kind}")
+        self.id = value["id"]
+        self.max_frame_size = value.get("maxFrameSize", self.max_frame_size)
+
+
 def remote_error(type_name: str, message: str) -> dict:
     """The payload of an error envelope."""
     return {"type": type_name, "message": message}

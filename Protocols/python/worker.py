@@ -33,57 +33,6 @@ from mpwire import Envelope, Kind  # noqa: E402
 ENTRY = "python-echo"
 # Version 1's kinds: without the flow capability, pause and resume are not this peer's.
 KNOWN_KINDS = set(Kind) - {Kind.PAUSE, Kind.RESUME}
-# Frames arrive on the first descriptor and leave on the second: fds 3 and 4.
-READ_FD, WRITE_FD = (int(fd) for fd in os.environ.get("MP_CHANNEL_FDS", "3,4").split(","))
-
-
-class Channel:
-    """Blocking, unbuffered frames over the two pipe ends."""
-
-    def __init__(self):
-        self.reader = mpwire.FrameReader()
-        self.id = 0                                    # ours once welcomed; 0 before
-        self.max_frame_size = mpwire.DEFAULT_MAX_FRAME_SIZE
-
-    def receive(self):
-        """The next frame's body, or None when the supervisor closed the channel."""
-        while (body := self.reader.next()) is None:
-            chunk = os.read(READ_FD, 65536)
-            if not chunk:
-                self.reader.finish()                   # raises ProtocolError if inside a frame
-                return None
-            self.reader.feed(chunk)
-        return body
-
-    def send(self, envelope, payload):
-        """One frame, written whole; an answer above the supervisor's limit becomes an error."""
-        body = mpwire.pack_body(envelope, payload)
-        if len(body) > self.max_frame_size:
-            envelope = envelope._replace(kind=Kind.ERROR)
-            body = mpwire.pack_body(envelope, mpwire.remote_error(
-                "ProtocolError.frameTooLarge",
-                f"the answer is {len(body)} bytes, above the supervisor's maximum of {self.max_frame_size}"))
-        data = memoryview(mpwire.frame(body))
-        while data:
-            data = data[os.write(WRITE_FD, data):]
-
-
-def handshake(channel):
-    """Says hello (source and destination 0), then waits for the welcome and keeps its id."""
-    channel.send(Envelope(Kind.HELLO, 0, 0, 0, 0), mpwire.hello(entry=ENTRY))
-    body = channel.receive()
-    if body is None:
-        sys.exit("worker: the supervisor closed the channel before its welcome")
-    envelope, payload = mpwire.split_body(body)
-    value = mpwire.unpack_payload(payload)
-    if envelope.kind == Kind.ERROR:
-        sys.exit(f"worker: refused by the supervisor: {value.get('type')}: {value.get('message')}")
-    if envelope.kind != Kind.WELCOME:
-        sys.exit(f"worker: expected a welcome, got kind {envelope.kind}")
-    channel.id = value["id"]
-    channel.max_frame_size = value.get("maxFrameSize", channel.max_frame_size)
-
-
 def answer_request(channel, envelope, payload):
     """Echo, raise or exit; every request gets exactly one reply or error (or none: exit)."""
     try:
@@ -103,8 +52,8 @@ def answer_request(channel, envelope, payload):
 
 
 def main():
-    channel = Channel()
-    handshake(channel)
+    channel = mpwire.Channel()
+    channel.handshake(ENTRY)
     while (body := channel.receive()) is not None:
         try:
             envelope, payload = mpwire.split_body(body)
