@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Multiprocessing", targets: ["Multiprocessing"]),
         .library(name: "MessagePack", targets: ["MessagePack"]),
+        .library(name: "MultiprocessingServiceLifecycle", targets: ["MultiprocessingServiceLifecycle"]),
         .executable(name: "mpctl", targets: ["mpctl"]),
     ],
     dependencies: [
@@ -17,6 +18,10 @@ let package = Package(
         // HMAC-SHA256 for the Listener/Client handshake (Connection/Authentication.swift); 4.x
         // imports FoundationEssentials, not Foundation, so children link no more than before.
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        // The runtime's metrics (CoreMetrics: no Foundation, so children link no more).
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        // Supervisor trees as services of a server (Sources/MultiprocessingServiceLifecycle).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         // Pipeline files (Sources/Pipelines).
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
@@ -42,6 +47,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // The worker executable the tests spawn: it registers the test entries (NOTES-linux.md:
@@ -62,6 +68,14 @@ let package = Package(
             name: "MPTestEntries",
             dependencies: ["Multiprocessing"],
             path: "Tests/MPTestEntries"
+        ),
+        // A supervisor tree as a swift-service-lifecycle Service, apart so children do not link it.
+        .target(
+            name: "MultiprocessingServiceLifecycle",
+            dependencies: [
+                "Multiprocessing",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // Pipelines as mpctl runs them: the model, the YAML file, the runner (docs/ARCHITECTURE.md).
         .target(
@@ -140,6 +154,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "MultiprocessingServiceLifecycle",
             ]
         ),
     ],

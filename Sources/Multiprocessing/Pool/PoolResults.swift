@@ -198,7 +198,7 @@ final class PoolResultsRun<Output: Sendable>: @unchecked Sendable {
         }
         guard !chunks.isEmpty else { return }
         let scheduler = source.scheduler, batch = chunks
-        scheduler.counters.total.add(items, ordering: .relaxed)
+        scheduler.counters.submitted(items)
         scheduler.loop.execute { scheduler.submit(batch) }
     }
 

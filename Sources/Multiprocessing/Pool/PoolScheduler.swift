@@ -4,11 +4,29 @@ import Synchronization
 
 /// The counters behind ``PoolProgress``: written on the loop, read from any thread.
 final class PoolCounters: Sendable {
+    /// The supervisor's pool-task counters (swift-metrics), told beside the atomics.
+    let metrics: SupervisorMetrics?
     let total = Atomic<Int>(0)
     let completed = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
     let running = Atomic<Int>(0)
     let rerun = Atomic<Int>(0)
+
+    init(metrics: SupervisorMetrics?) { self.metrics = metrics }
+
+    /// `count` more inputs were submitted.
+    func submitted(_ count: Int) {
+        total.add(count, ordering: .relaxed)
+        metrics?.poolTasksSubmitted.increment(by: Int64(count))
+    }
+
+    /// `count` inputs finished: `failures` of them failed.
+    func finished(_ count: Int, failures: Int) {
+        failed.add(failures, ordering: .relaxed)
+        completed.add(count - failures, ordering: .relaxed)
+        if failures > 0 { metrics?.poolTasksFailed.increment(by: Int64(failures)) }
+        if count > failures { metrics?.poolTasksCompleted.increment(by: Int64(count - failures)) }
+    }
 
     var snapshot: PoolProgress {
         PoolProgress(total: total.load(ordering: .relaxed), completed: completed.load(ordering: .relaxed),
@@ -99,7 +117,7 @@ final class PoolScheduler: @unchecked Sendable {
     let options: PoolOptions
     let workerCount: Int
     let loop: any EventLoop
-    let counters = PoolCounters()
+    let counters: PoolCounters
     private let launcher: any ChildLauncher
     private weak var service: PoolService?
 
@@ -130,6 +148,7 @@ final class PoolScheduler: @unchecked Sendable {
         self.launcher = launcher
         self.service = service
         self.loop = loop
+        counters = PoolCounters(metrics: service.host?.metrics)
     }
 
     /// Whether every task carries one input (a worker type's request).
@@ -454,8 +473,7 @@ final class PoolScheduler: @unchecked Sendable {
         worker.itemsDone += results.count
         worker.itemsOut -= results.count
         counters.running.subtract(results.count, ordering: .relaxed)
-        counters.failed.add(failed.count, ordering: .relaxed)
-        counters.completed.add(results.count - failed.count, ordering: .relaxed)
+        counters.finished(results.count, failures: failed.count)
         chunk.call.deliver(events)
     }
 
@@ -606,7 +624,7 @@ final class PoolScheduler: @unchecked Sendable {
     // MARK: failing
 
     private func fail(_ chunk: PoolChunk, offset: Int, _ error: PoolError) {
-        counters.failed.add(1, ordering: .relaxed)
+        counters.finished(1, failures: 1)
         chunk.call.deliver([.failure(error)])
     }
 
@@ -619,12 +637,12 @@ final class PoolScheduler: @unchecked Sendable {
                                              worker: error.worker, workerPID: error.workerPID, status: error.status,
                                              remote: error.remote, attempts: error.attempts, message: error.message)))
         }
-        counters.failed.add(events.count, ordering: .relaxed)
+        counters.finished(events.count, failures: events.count)
         chunk.call.deliver(events)
     }
 
     private func dropCancelled(_ chunk: PoolChunk) {
-        counters.failed.add(chunk.count - chunk.answered, ordering: .relaxed)
+        counters.finished(chunk.count - chunk.answered, failures: chunk.count - chunk.answered)
     }
 
     private func breakPool(_ error: PoolError) {

@@ -276,7 +276,7 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
     // MARK: plumbing
 
     func submit(_ chunks: [PoolChunk], items: Int) {
-        scheduler.counters.total.add(items, ordering: .relaxed)
+        scheduler.counters.submitted(items)
         let scheduler = self.scheduler
         scheduler.loop.execute { scheduler.submit(chunks) }
     }

@@ -147,6 +147,7 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
     func open(peer: UInt64, id: UInt64, maxsize: Int, joinable: Bool, byteBudget: Int) {
         let queue = queues[id] ?? {
             let queue = ServedQueue(id: id, maxsize: max(0, maxsize), joinable: joinable, byteBudget: max(1, byteBudget))
+            queue.depthGauge = host?.metrics.queueDepth(id)
             queues[id] = queue
             return queue
         }()
@@ -307,6 +308,7 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
             for queue in queues {
                 queue.isDirty = false
                 serve(queue)
+                queue.depthGauge?.record(queue.count)
             }
         }
         for (peer, bytes) in outbound where bytes.readableBytes > 0 {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 
 /// A first-in first-out list with O(1) appends and pops, and an O(n) push to the front (only
@@ -72,6 +73,8 @@ enum QueueAnswer: Sendable {
 /// are copied out, so that a queue holding a few items does not keep many whole read buffers
 /// alive.
 final class ServedQueue {
+    /// `mp_queue_depth` of this queue (set by the service that made it).
+    var depthGauge: Gauge?
     let id: UInt64
     let maxsize: Int
     let joinable: Bool

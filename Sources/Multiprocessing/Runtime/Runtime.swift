@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// One process's runtime: its supervisor (started on the first spawn), the services that
@@ -78,8 +79,9 @@ public final class Runtime: Sendable {
     /// A runtime for a parent (no `session`: it creates an arena of its own on first use) or
     /// for a child whose handshake is done (with the arena it inherited), knowing `entries`.
     /// Nothing starts here: the supervisor starts with the first spawn or queue.
+    /// `metrics` receives its supervisor's metrics (the process's swift-metrics factory when nil).
     init(session: ChildSession? = nil, arena: ArenaSlot = ArenaSlot(), entries: EntryRegistry = EntryRegistry(),
-         poolFunctions: PoolFunctions = PoolFunctions()) {
+         poolFunctions: PoolFunctions = PoolFunctions(), metrics: (any MetricsFactory)? = nil) {
         self.session = session
         arenaSlot = arena
         self.entries = entries
@@ -92,7 +94,7 @@ public final class Runtime: Sendable {
         let slot = SupervisorSlot(SupervisorCore.Configuration(
             services: [service, pools, manager],
             descriptorsForChildren: { arena.descriptorsForChildren },
-            beforeInterruptedExit: { arena.stopTracking() }, entries: entries), arena: arena)
+            beforeInterruptedExit: { arena.stopTracking() }, entries: entries, metricsFactory: metrics), arena: arena)
         self.slot = slot
         queueService = service
         if let session {

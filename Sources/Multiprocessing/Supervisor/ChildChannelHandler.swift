@@ -1,4 +1,5 @@
 import MessagePack
+import CoreMetrics
 import NIOCore
 
 /// Reads one child's pipe on the supervisor's event loop: the NIO end of a child's channel,
@@ -23,11 +24,11 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
     private var busy = false
     private var deferredReads: [ByteBuffer] = []
 
-    init(sink: Sink, services: ServiceTable, maxFrameSize: Int) {
+    init(sink: Sink, services: ServiceTable, maxFrameSize: Int, routed: Counter? = nil) {
         self.sink = sink
         self.maxFrameSize = maxFrameSize
         self.splitter = FrameSplitter(maxFrameSize: maxFrameSize)
-        self.router = ChildFrameRouter(sink: sink, services: services)
+        self.router = ChildFrameRouter(sink: sink, services: services, routed: routed)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import MessagePack
 import NIOCore
 
@@ -9,6 +10,8 @@ struct ChildFrameRouter<Sink: ChildFrameSink> {
     let sink: Sink
     /// The supervisor's services by kind.
     let services: ServiceTable
+    /// Counts the frames forwarded from one worker to another (`mp_messages_routed`).
+    let routed: Counter?
 
     /// Routes `frame` (its length prefix included); ``FrameSplitter/Step/stop`` when the child
     /// was disconnected for it.
@@ -60,9 +63,11 @@ struct ChildFrameRouter<Sink: ChildFrameSink> {
         if FlowControl.isHeld(envelope.kind), !target.takesHeldKindsAtOnce {
             // Requests and messages wait for a paused or full child; replies, errors and
             // control frames never do (ChildFlow.swift).
+            routed?.increment()
             target.deliverHeldKind(&frame, from: sink)
             return
         }
+        routed?.increment()
         forwarding.append(&frame, to: envelope.destination, target, allocator: allocator)
     }
 }

@@ -105,6 +105,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
                 flow.speaksFlowControl = capabilities.contains(FlowControl.capability)
                 write(Envelope(.welcome, from: Envelope.supervisor, to: id), welcome)
                 handshakeDone = true
+                supervisor.metrics.childrenStarted.increment()
                 cancelTimer(Self.handshakeTimer)
                 handshakeWaiter?.resume()
                 handshakeWaiter = nil
@@ -193,6 +194,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         loop.preconditionInEventLoop()
         exitedStatus = status
         sharedStatus.withLock { $0 = status }
+        if handshakeDone { supervisor.metrics.exited(status) }
         onExit?(self, status)
         onExit = nil
         for (token, waiter) in exitWaiters {

@@ -158,6 +158,7 @@ public actor Supervisor {
                                             message: "\(spec.id) needed more than \(intensity) restart(s) within \(period)")))
             return
         }
+        (launcher as? SupervisorCore)?.metrics.restarts(of: spec.id).increment()
         let index = specs.firstIndex { $0.id == spec.id }!
         let group: [ChildSpec]
         switch strategy {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import MessagePack
 import NIOCore
 import NIOPosix
@@ -28,6 +29,8 @@ final class SupervisorCore: Sendable {
         var maxFrameSize = MessagePackLimits.defaultMaxFrameSize
         /// The entries a launch may start (nil: no check before the spawn).
         var entries: EntryRegistry?
+        /// Where its metrics go; the process's swift-metrics factory when nil.
+        var metricsFactory: (any MetricsFactory)?
     }
 
     let group: MultiThreadedEventLoopGroup
@@ -41,6 +44,8 @@ final class SupervisorCore: Sendable {
     /// The capabilities of a welcome: flow control's and the services'.
     let capabilities: [String]
     let configuration: Configuration
+    /// What it reports through swift-metrics (SupervisorMetrics.swift has the labels).
+    let metrics: SupervisorMetrics
     /// Live children by id.
     private let live = LiveChildren()
     private let spawner: ChildSpawner
@@ -65,6 +70,7 @@ final class SupervisorCore: Sendable {
     /// ``ProcessError/Code/invalidArgument`` for services whose kind ranges are not valid.
     init(_ configuration: Configuration = Configuration()) throws(ProcessError) {
         self.configuration = configuration
+        metrics = SupervisorMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         spawner = ChildSpawner(descriptorsForChildren: configuration.descriptorsForChildren)
         monitors = MonitorTable(children: live)
         maxFrameSize = configuration.maxFrameSize
@@ -131,7 +137,8 @@ final class SupervisorCore: Sendable {
                         // Before the first read: the hello is answered through this channel.
                         record.channel = channel
                         record.readDescriptor = input
-                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(sink: record, services: services, maxFrameSize: maxFrameSize))
+                        try channel.pipeline.syncOperations.addHandler(ChildChannelHandler(sink: record, services: services, maxFrameSize: maxFrameSize,
+                                                                                             routed: metrics.messagesRouted))
                     }
                 }
                 .takingOwnershipOfDescriptors(input: input.rawValue, output: output.rawValue)

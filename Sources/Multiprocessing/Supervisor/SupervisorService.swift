@@ -99,6 +99,8 @@ protocol ServiceHost: AnyObject, Sendable {
     var loop: any EventLoop { get }
     /// The largest frame a peer accepts.
     var maxFrameSize: Int { get }
+    /// What the supervisor reports through swift-metrics.
+    var metrics: SupervisorMetrics { get }
     /// The live peer with `id`, if any.
     func peer(_ id: UInt64) -> (any ServicePeer)?
     /// Writes whole frames (length prefixes included) to `peer`; dropped if it is gone.
