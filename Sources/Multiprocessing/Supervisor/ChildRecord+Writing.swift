@@ -51,8 +51,12 @@ extension ChildRecord {
     }
 
     /// Closes the channel from the supervisor's side: a worker's mailbox ends.
+    /// A remote worker's connection is half-closed instead: the same end of its mailbox, while
+    /// its goodbye (its exit status) still arrives.
     func closeChannel() {
-        loop.execute { [self] in channel?.close(promise: nil) }
+        loop.execute { [self] in
+            if isRemote { writer.closeOutput() } else { channel?.close(promise: nil) }
+        }
     }
 
     /// Closes only the supervisor's writing side of the channel: the child's input ends (a
