@@ -5,7 +5,7 @@ import Synchronization
 
 // The worker executable the tests spawn: it registers the test entries and, started as a
 // child, runs the one it was asked for and exits.
-try await Multiprocessing.bootstrap(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions,
+try await Multiprocessing.bootstrap(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions + RemoteWorkerEntries.functions,
                                     workers: TestEntries.workers + PoolEntries.workers + RemoteWorkerEntries.workers, managed: ManagerEntries.managed)
 
 // Started without an entry, it can play a parent: `--demo-supervisor` starts a supervision

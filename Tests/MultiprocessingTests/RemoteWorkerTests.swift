@@ -149,6 +149,60 @@ import Testing
         await #expect(throws: ProcessError.self) { try await worker.request(1, as: Int.self, timeout: .seconds(5)) }
     }
 
+    @Test("a pool adopts a remote worker: its map runs on the local and the remote worker")
+    func aPoolSpansHosts() async throws {
+        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)
+        defer { server.close() }
+        let launcher = try Self.launch("mp.pool.worker", name: "remote-pool", at: server.address)
+        let remotePID = try #require(Self.startedPID(launcher))
+        let pool = try await ProcessPool(RemoteWorkerEntries.pidAfter, workers: 1)
+        try await pool.adopt(try await server.nextWorker(timeout: .seconds(30)))
+        let pids = try await pool.map(Array(repeating: 20, count: 40), chunkSize: 1)
+        #expect(pids.count == 40)
+        #expect(pids.contains(remotePID), "the remote worker ran some: \(Set(pids))")
+        #expect(Set(pids).count == 2)
+        pool.close()
+        await pool.join()
+        #expect(Self.outcome(launcher) == "done exited with code 0", "\(launcher.transcript())")
+    }
+
+    @Test("a remote pool worker killed mid-task: its task runs again on another worker, and it is not replaced")
+    func aPoolRedeliversARemoteWorkersTask() async throws {
+        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key, liveness: Self.liveness)
+        defer { server.close() }
+        let launcher = try Self.launch("mp.pool.worker", name: "doomed", at: server.address)
+        let remotePID = try #require(Self.startedPID(launcher))
+        let pool = try await ProcessPool(RemoteWorkerEntries.pidAfter, workers: 1, options: PoolOptions(retries: 2))
+        let remote = try await server.nextWorker(timeout: .seconds(30))
+        try await pool.adopt(remote)
+        await #expect(throws: PoolError.self) { try await pool.adopt(remote) }
+        let results = Task { try await pool.map(Array(repeating: 200, count: 10), chunkSize: 1) }
+        try await Task.sleep(for: .milliseconds(300))
+        kill(remotePID, SIGKILL)
+        let pids = try await results.value
+        #expect(pids.count == 10, "every input has its result despite the dead remote worker")
+        #expect(try await remote.join(timeout: .seconds(30)) == .disconnected)
+        #expect(pool.progress.rerun >= 1)
+        pool.close()
+        await pool.join()
+        #expect(Self.outcome(launcher) == "done killed by SIGKILL", "\(launcher.transcript())")
+    }
+
+    @Test("a pool refuses to adopt a worker that does not run the pool entry")
+    func aPoolRefusesAWorkerOfAnotherEntry() async throws {
+        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)
+        defer { server.close() }
+        let launcher = try Self.launch("Tally", name: "not-a-pool-worker", at: server.address)
+        let worker = try await server.nextWorker(timeout: .seconds(30))
+        let pool = try await ProcessPool(RemoteWorkerEntries.pidAfter, workers: 1)
+        await #expect(throws: PoolError.self) { try await pool.adopt(worker) }
+        pool.close()
+        await pool.join()
+        worker.closeMailbox()
+        _ = try await worker.join(timeout: .seconds(30))
+        _ = Self.outcome(launcher)
+    }
+
     @Test("a remote worker shares no memory: a shared-memory lock there is a typed error, not a crash")
     func noSharedMemoryRemotely() async throws {
         let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)

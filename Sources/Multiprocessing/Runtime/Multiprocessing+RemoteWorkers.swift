@@ -17,3 +17,9 @@ extension Multiprocessing {
         return try WorkerServer.serve(on: address, authkey: authkey, supervisor: supervisor, liveness: liveness, handshakeTimeout: handshakeTimeout)
     }
 }
+
+extension RemoteWorkerLauncher.Program {
+    /// The built-in pool worker entry of this program: a remote worker a ``ProcessPool`` of a
+    /// function can adopt (``ProcessPool/adopt(_:)``); the program registers the function.
+    public static var poolWorker: Self { .entry(PoolWire.workerEntry) }
+}
