@@ -5,8 +5,8 @@ import Synchronization
 
 // The worker executable the tests spawn: it registers the test entries and, started as a
 // child, runs the one it was asked for and exits.
-try await Multiprocessing.bootstrap(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions,
-                                    workers: TestEntries.workers + PoolEntries.workers, managed: ManagerEntries.managed)
+try await Multiprocessing.bootstrap(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions + RemoteWorkerEntries.functions,
+                                    workers: TestEntries.workers + PoolEntries.workers + RemoteWorkerEntries.workers, managed: ManagerEntries.managed)
 
 // Started without an entry, it can play a parent: `--demo-supervisor` starts a supervision
 // tree of three workers, prints "ready PID PID PID" and waits for Ctrl-C (InterruptTests).
@@ -53,6 +53,8 @@ if CommandLine.arguments.dropFirst().first == "--demo-supervisor" {
     try await SharedMemoryDemo.run(CommandLine.arguments.dropFirst(2).first ?? "wait")   // SharedMemoryTests
 } else if CommandLine.arguments.dropFirst().first == "--demo-remote-client" {
     try await RemoteClientDemo.run(Array(CommandLine.arguments.dropFirst(2)))   // NetworkNamespaceTests
+} else if CommandLine.arguments.dropFirst().first == "--demo-remote-worker" {
+    try await RemoteWorkerDemo.run(Array(CommandLine.arguments.dropFirst(2)))   // RemoteWorkerTests
 } else {
     print("MPTestWorker: a helper the tests start as a child; it runs nothing on its own.")
 }

@@ -317,6 +317,7 @@ enum EnvelopeVectors {
         "down-exited": PayloadFixture("Down", Down(id: 5, status: .exited(3))),
         "down-signaled": PayloadFixture("Down", Down(id: 5, status: .signaled(.kill))),
         "down-unknown": PayloadFixture("Down", Down(id: 12, status: .unknown)),
+        "down-disconnected": PayloadFixture("Down", Down(id: 5, status: .disconnected)),
         "large-ids": PayloadFixture("String", "x"),
         "unknown-kind": PayloadFixture("Int", 1),
         "trailing-envelope-elements": PayloadFixture("Int", 1),

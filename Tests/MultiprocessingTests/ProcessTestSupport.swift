@@ -22,8 +22,8 @@ enum TestWorker {
 
     private static let bootstrapped: Void = {
         do {
-            try Multiprocessing.bootstrapBlocking(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions,
-                                                  workers: TestEntries.workers + PoolEntries.workers, managed: ManagerEntries.managed)
+            try Multiprocessing.bootstrapBlocking(functions: TestEntries.functions + QueueEntries.functions + PoolEntries.functions + ManagerEntries.functions + RemoteManagerEntries.functions + RemoteWorkerEntries.functions,
+                                                  workers: TestEntries.workers + PoolEntries.workers + RemoteWorkerEntries.workers, managed: ManagerEntries.managed)
         } catch {
             fatalError("the test bundle could not bootstrap: \(error)")
         }

@@ -16,9 +16,10 @@ public struct Down: Codable, Hashable, Sendable {
 }
 
 /// On the wire a status is a one-entry map a Python peer reads as a dict:
-/// `{"exited": 3}`, `{"signaled": 9}` or `{"unknown": nil}`.
+/// `{"exited": 3}`, `{"signaled": 9}`, `{"unknown": nil}` or, for a remote worker whose
+/// connection ended without its goodbye, `{"disconnected": nil}`.
 extension TerminationStatus: Codable {
-    private enum Key: String, CodingKey { case exited, signaled, unknown }
+    private enum Key: String, CodingKey { case exited, signaled, unknown, disconnected }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
@@ -28,9 +29,11 @@ extension TerminationStatus: Codable {
             self = .signaled(Signal(rawValue: signal))
         } else if c.contains(.unknown) {
             self = .unknown
+        } else if c.contains(.disconnected) {
+            self = .disconnected
         } else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "a status is {\"exited\": code}, {\"signaled\": number} or {\"unknown\": nil}"))
+                                                    debugDescription: "a status is {\"exited\": code}, {\"signaled\": number} {\"unknown\": nil} or {\"disconnected\": nil}"))
         }
     }
 
@@ -40,6 +43,7 @@ extension TerminationStatus: Codable {
         case .exited(let code): try c.encode(code, forKey: .exited)
         case .signaled(let signal): try c.encode(signal.rawValue, forKey: .signaled)
         case .unknown: try c.encodeNil(forKey: .unknown)
+        case .disconnected: try c.encodeNil(forKey: .disconnected)
         }
     }
 }

@@ -129,6 +129,9 @@ final class PoolScheduler: @unchecked Sendable {
     private var queue = PoolQueue()
     private var phase = Phase.running
     private var starting = 0
+    /// Workers the pool adopted rather than started (remote workers): not replaced when they
+    /// end (their launcher restarts them elsewhere).
+    private var adopted: Set<UInt64> = []
     private var nextTaskID: UInt64 = 1
     private var consecutiveStartFailures = 0
     private var consecutiveInitializerFailures = 0
@@ -202,6 +205,26 @@ final class PoolScheduler: @unchecked Sendable {
                 loop.execute { self.workerFailedToStart(error) }
             }
         }
+    }
+
+    /// Adds a worker started elsewhere, such as a remote worker that joined a `WorkerServer`
+    /// (on the loop). It must run this pool's worker entry (the built-in pool entry for a
+    /// function's pool: its welcome agreed the pool capability). It takes tasks like the others;
+    /// when it ends, its task is redelivered or fails as any worker's, and it is not replaced.
+    func adopt(_ process: ChildProcess) throws(PoolError) {
+        guard phase == .running, broken == nil else {
+            throw broken ?? PoolError(.closed, function: function, index: nil, message: "the pool was closed; it adopts no worker")
+        }
+        guard workers[process.id] == nil, process.isAlive else {
+            throw PoolError(.invalidArgument, function: function, index: nil, message: "\(process.name) is already this pool's, or has ended")
+        }
+        if case .functions = transport, let record = process.record as? ChildRecord, !record.speaks(PoolWire.capability) {
+            throw PoolError(.invalidArgument, function: function, index: nil,
+                            message: "\(process.name) does not run the pool worker entry (\"\(PoolWire.workerEntry)\"): start it with that entry to adopt it")
+        }
+        adopted.insert(process.id)
+        starting += 1
+        workerStarted(process)
     }
 
     private func workerStarted(_ process: ChildProcess) {
@@ -548,6 +571,7 @@ final class PoolScheduler: @unchecked Sendable {
     /// Worker `id` ended (its channel read to the end, its exit collected).
     func workerGone(_ id: UInt64) {
         guard let worker = workers.removeValue(forKey: id) else { return }
+        let wasAdopted = adopted.remove(id) != nil
         worker.deadline?.cancel()
         let status = worker.process.status ?? .unknown
         if case .mailbox = transport, !worker.tasks.isEmpty, worker.endReason != .terminated {
@@ -577,7 +601,7 @@ final class PoolScheduler: @unchecked Sendable {
             startFailed(PoolError(.workerDied, function: function, index: nil, worker: worker.process.name, workerPID: worker.process.pid,
                                   status: status, message: "the worker \(status) while it started"))
         }
-        if phase == .running, worker.endReason != .retired, worker.endReason != .terminated, broken == nil {
+        if phase == .running, !wasAdopted, worker.endReason != .retired, worker.endReason != .terminated, broken == nil {
             startWorker()
         }
         dispatch()

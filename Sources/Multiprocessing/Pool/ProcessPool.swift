@@ -250,6 +250,25 @@ public final class ProcessPool<Input: Codable & Sendable, Output: Sendable>: Sen
         try await submit(input).value
     }
 
+    /// Adds `worker`, started elsewhere, to this pool's workers: a remote worker that joined a
+    /// `WorkerServer`, so that one pool spans hosts. It must run the pool worker entry
+    /// (`RemoteWorkerLauncher.Program.poolWorker`; for a pool of a ``Worker`` type, that type)
+    /// in a program that registers this pool's function. It takes tasks at once; when it ends,
+    /// its task runs again on another worker (up to the retries) or fails as a dead worker's,
+    /// and it is not replaced. Throws ``PoolError/Code/closed`` for a closed pool,
+    /// ``PoolError/Code/invalidArgument`` for a worker that runs another entry, has ended or
+    /// is the pool's already.
+    ///
+    /// ```swift
+    /// let pool = try await ProcessPool(square, workers: 2)
+    /// try await pool.adopt(try await server.nextWorker())   // a third, on another host
+    /// let squares = try await pool.map(Array(0..<1000))
+    /// ```
+    public func adopt(_ worker: ChildProcess) async throws {
+        let scheduler = self.scheduler
+        try await scheduler.loop.submit { try scheduler.adopt(worker) }.get()
+    }
+
     // MARK: lifecycle
 
     /// Python's `close()`: the pool takes no new work (a later call fails with

@@ -123,7 +123,7 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
         switch record.status {
         case .exited(let code): code
         case .signaled(let signal): -signal.rawValue
-        case .unknown, nil: nil
+        case .unknown, .disconnected, nil: nil
         }
     }
 

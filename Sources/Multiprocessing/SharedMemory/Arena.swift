@@ -76,7 +76,7 @@ final class Arena: @unchecked Sendable {
     /// it cannot be mapped.
     static func inherited() throws(SharedMemoryError) -> Arena {
         guard let number = ChildEnvironment.inheritedDescriptors()[descriptorLabel] else {
-            throw SharedMemoryError(.arenaUnavailable, "this child was started without an arena (no \"\(descriptorLabel)\" in \(ChildEnvironment.descriptors))")
+            throw SharedMemoryError(.arenaUnavailable, "this child was started without an arena (no \"\(descriptorLabel)\" in \(ChildEnvironment.descriptors)): a remote worker shares no memory with its supervisor (use a manager's objects and queues there)")
         }
         return try attach(FileDescriptor(rawValue: number))
     }

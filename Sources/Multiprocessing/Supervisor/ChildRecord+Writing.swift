@@ -18,9 +18,19 @@ extension ChildRecord {
     /// Sends `signal` to the child and its process group; false if it had already been
     /// reaped (or its handle closed). Any thread: ``ChildHandle`` serializes the signal with
     /// the reap and the close, so a closed pidfd's reused number is never signalled.
+    /// A remote worker has no process here: SIGKILL closes its connection (it is gone at once,
+    /// and its child sees the end of its channel), any other signal closes the supervisor's
+    /// writing side (its mailbox ends, as a stop request); false once it ended.
     @discardableResult
     func send(_ signal: Signal) -> Bool {
-        process.send(signal)
+        guard let process else {
+            guard status == nil else { return false }
+            loop.execute { [self] in
+                if signal == .kill { channel?.close(promise: nil) } else { writer.closeOutput() }
+            }
+            return true
+        }
+        return process.send(signal)
     }
 
     /// Sends a one-way `message` to the child (any thread); encoding errors are thrown here.
@@ -41,8 +51,12 @@ extension ChildRecord {
     }
 
     /// Closes the channel from the supervisor's side: a worker's mailbox ends.
+    /// A remote worker's connection is half-closed instead: the same end of its mailbox, while
+    /// its goodbye (its exit status) still arrives.
     func closeChannel() {
-        loop.execute { [self] in channel?.close(promise: nil) }
+        loop.execute { [self] in
+            if isRemote { writer.closeOutput() } else { channel?.close(promise: nil) }
+        }
     }
 
     /// Closes only the supervisor's writing side of the channel: the child's input ends (a

@@ -4,14 +4,22 @@ import Synchronization
 
 /// One child in the supervisor: its identity and status, its handshake, the frames of core
 /// kinds it sends, and the waits for its answers and its exit; its write side is a
-/// ``ChildWriter``, its flow state a ``ChildFlow``. Owned by the supervisor's event loop:
+/// ``ChildWriter``, its flow state a ``ChildFlow``. A child is a local process (its pidfd in
+/// ``process``; it ends when the reaper sees it exit) or a remote worker (``process`` nil: a
+/// connection accepted by a `WorkerServer`; it ends with its connection, with the status its
+/// goodbye gave, else ``TerminationStatus/disconnected``; "signals" close the connection). Owned by the supervisor's event loop:
 /// every method that is not marked otherwise runs on it (`loop.execute`), so the state needs
 /// no lock; what other threads read (the status) sits behind a mutex.
 final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     let id: UInt64
-    let pid: Int32
-    /// The process, through its pidfd (owned here; signals reach its whole group).
-    let process: ChildHandle
+    /// Its process id: a local child's from its spawn, a remote worker's (on its own host) from
+    /// its hello, 0 before that.
+    var pid: Int32 { sharedPID.load(ordering: .relaxed) }
+    /// The process, through its pidfd (owned here; signals reach its whole group); nil for a
+    /// remote worker, which has no process on this host.
+    let process: ChildHandle?
+    /// Whether it is a remote worker (no local process: its connection is its life).
+    var isRemote: Bool { process == nil }
     let name: String
     let entry: String?
     let daemon: Bool
@@ -49,6 +57,8 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     private var exitWaiters: [UInt64: CheckedContinuation<TerminationStatus?, any Error>] = [:]
     private var exitedStatus: TerminationStatus?
     private var disconnectReason: String?
+    /// The status its goodbye announced (a remote worker's exit status).
+    private var goodbyeStatus: Int32?
     /// The answer to correlation 1 (a function's result) arrives once; it is kept for `result`.
     private var functionResult: Result<FrameBody, any Error>?
     private var resultWaiters: [UInt64: CheckedContinuation<FrameBody, any Error>] = [:]
@@ -60,10 +70,12 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     // Shared state.
     private let sharedStatus = Mutex<TerminationStatus?>(nil)
     private let tokens = Atomic<UInt64>(2)   // 1 is the function argument's correlation id
+    private let sharedPID: Atomic<Int32>
 
-    init(id: UInt64, pid: Int32, process: ChildHandle, name: String, entry: String?, daemon: Bool, supervisor: SupervisorCore) {
+    /// A local child (`process` its pidfd) or, with `process` nil, a remote worker.
+    init(id: UInt64, pid: Int32, process: ChildHandle?, name: String, entry: String?, daemon: Bool, supervisor: SupervisorCore) {
         self.id = id
-        self.pid = pid
+        self.sharedPID = Atomic(pid)
         self.process = process
         self.name = name
         self.entry = entry
@@ -100,6 +112,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         case .hello where !handshakeDone:
             do {
                 let hello = try body.decodePayload(Hello.self)
+                if isRemote { sharedPID.store(hello.pid, ordering: .relaxed) }
                 let welcome = try Welcome(answering: hello, id: id, capabilities: supervisor.capabilities, maxFrameSize: maxFrameSize)
                 capabilities = Set(welcome.capabilities)
                 flow.speaksFlowControl = capabilities.contains(FlowControl.capability)
@@ -128,7 +141,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
                 report("sent a \(envelope.kind) for correlation \(correlation), which no request awaits (dropped)")
             }
         case .goodbye:
-            break
+            goodbyeStatus = (try? body.decodePayload(Goodbye.self))?.status
         case .pause, .resume:
             mailboxFlow(envelope.kind)
         case .monitor:
@@ -160,7 +173,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         disconnectReason = reason
         RuntimeLog.error("[supervisor] \(name) (pid \(pid)) disconnected: it \(reason)", metadata: ["worker": "\(name)", "pid": "\(pid)"])
         channel?.close(promise: nil)
-        process.send(.kill)
+        send(.kill)
         channelEnded()
     }
 
@@ -175,7 +188,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         report("disconnected: it \(reason)")
         channel?.close(mode: .output, promise: nil)
         loop.scheduleTask(in: Self.refusalGrace) { [self] in
-            if exitedStatus == nil { process.send(.kill) }
+            if exitedStatus == nil { send(.kill) }
         }
     }
 
@@ -187,6 +200,11 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         guard channelOpen else { return }
         dropHeld()
         writer.ended()
+        // A remote worker's connection is its life: it ended now, as its goodbye said.
+        if isRemote, exitedStatus == nil {
+            channel?.close(promise: nil)
+            exited(goodbyeStatus.map { .exited($0) } ?? .disconnected)
+        }
         finishIfDone()
     }
 
@@ -222,7 +240,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
         channel?.close(promise: nil)
-        process.close()
+        process?.close()
         onFinished?(self)
         onFinished = nil
         onMonitor = nil
@@ -267,7 +285,7 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
                     guard let waiter = handshakeWaiter else { return }
                     handshakeWaiter = nil
                     // The whole group: a child that never said hello may have started others.
-                    process.send(.kill)
+                    send(.kill)
                     waiter.resume(throwing: ProcessError(.timedOut, "\(name) did not complete its handshake within \(timeout)"))
                 }
             }

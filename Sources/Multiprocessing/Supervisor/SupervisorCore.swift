@@ -160,12 +160,21 @@ final class SupervisorCore: Sendable {
         let pid = spawned.pid
         let record = ChildRecord(id: id, pid: pid, process: process, name: launch.name, entry: launch.entry,
                                  daemon: launch.daemon, supervisor: self)
+        enlist(record)
+        reaper.watch(process) { [loop] status in loop.execute { record.exited(status) } }
+        return (record, spawned.input, spawned.output, spawned.captured)
+    }
+
+    /// The id for the next child, local or remote.
+    func nextChildID() -> UInt64 { live.nextID() }
+
+    /// Makes `record` a live child: listed, addressable, monitorable, forgotten (with the
+    /// services told) once it finished.
+    func enlist(_ record: ChildRecord) {
         record.onFinished = { [weak self] record in self?.forget(record) }
         record.onMonitor = { [monitors] watcher, target in monitors.monitor(target, by: watcher) }
         record.onExit = { [monitors] record, status in monitors.reportDown(record, status) }
         live.add(record)
-        reaper.watch(process) { [loop] status in loop.execute { record.exited(status) } }
-        return (record, spawned.input, spawned.output, spawned.captured)
     }
 
     /// On the loop, after it wrote frames that will be answered: the loop stays awake a

@@ -16,6 +16,9 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
     /// It ended, but something else in this process collected its status first (a
     /// `waitpid(-1)` elsewhere, or `SIGCHLD` set to `SIG_IGN`), so how is not known.
     case unknown
+    /// A remote worker whose connection ended without its goodbye (closed, reset, or silent
+    /// past its liveness limits): it may still run on its host, but it is gone for this one.
+    case disconnected
 
     /// Whether it exited with code 0.
     public var isSuccess: Bool { self == .exited(0) }
@@ -26,6 +29,7 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
         case .exited(let code): "exited with code \(code)"
         case .signaled(let signal): "killed by \(signal)"
         case .unknown: "ended (its status was collected elsewhere in this process)"
+        case .disconnected: "disconnected (its connection ended without its goodbye)"
         }
     }
 
