@@ -14,7 +14,7 @@ import CoreMetrics
 /// | label | type | dimensions | counts |
 /// |---|---|---|---|
 /// | `mp_children_started` | counter | – | children whose handshake completed |
-/// | `mp_children_exited` | counter | `how`: `exit0`, `exit`, `signal`, `unknown` | children that ended |
+/// | `mp_children_exited` | counter | `how`: `exit0`, `exit`, `signal`, `unknown`, `disconnected` (a remote worker's connection ended) | children that ended |
 /// | `mp_restarts` | counter | `child`: its spec id | restarts by a ``Supervisor`` tree |
 /// | `mp_messages_routed` | counter | – | frames forwarded from one worker to another |
 /// | `mp_queue_depth` | gauge | `queue`: its id | items in a supervisor-served queue, at each put and get |
@@ -26,6 +26,7 @@ struct SupervisorMetrics: Sendable {
     let exitedWithStatus: Counter
     let exitedBySignal: Counter
     let exitedUnknown: Counter
+    let exitedDisconnected: Counter
     let messagesRouted: Counter
     let poolTasksSubmitted: Counter
     let poolTasksCompleted: Counter
@@ -38,6 +39,7 @@ struct SupervisorMetrics: Sendable {
         exitedWithStatus = Counter(label: "mp_children_exited", dimensions: [("how", "exit")], factory: factory)
         exitedBySignal = Counter(label: "mp_children_exited", dimensions: [("how", "signal")], factory: factory)
         exitedUnknown = Counter(label: "mp_children_exited", dimensions: [("how", "unknown")], factory: factory)
+        exitedDisconnected = Counter(label: "mp_children_exited", dimensions: [("how", "disconnected")], factory: factory)
         messagesRouted = Counter(label: "mp_messages_routed", factory: factory)
         poolTasksSubmitted = Counter(label: "mp_pool_tasks", dimensions: [("state", "submitted")], factory: factory)
         poolTasksCompleted = Counter(label: "mp_pool_tasks", dimensions: [("state", "completed")], factory: factory)
@@ -51,6 +53,7 @@ struct SupervisorMetrics: Sendable {
         case .exited: exitedWithStatus.increment()
         case .signaled: exitedBySignal.increment()
         case .unknown: exitedUnknown.increment()
+        case .disconnected: exitedDisconnected.increment()
         }
     }
 
