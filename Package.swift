@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "Multiprocessing",
+                "Multiprocessing", "MessagePack",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

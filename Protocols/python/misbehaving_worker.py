@@ -55,7 +55,7 @@ def misbehave(channel, envelope, what):
     elif what == "malformed":
         data = memoryview(mpwire.frame(b"\xc1"))       # 0xc1 is never a MessagePack value
         while data:
-            data = data[os.write(worker.WRITE_FD, data):]
+            data = data[os.write(channel.write_fd, data):]
     elif what == "stray":
         channel.send(Envelope(Kind.REPLY, 0, me, mpwire.SUPERVISOR_ID, 0xFFFF_FFFF), "stray")
     elif what == "unknown-destination":
@@ -76,10 +76,10 @@ def misbehave(channel, envelope, what):
 
 
 def main():
-    channel = worker.Channel()
+    channel = mpwire.Channel()
     if sys.argv[1:] == ["version0"]:
         refused_at_hello(channel)
-    worker.handshake(channel)
+    channel.handshake(worker.ENTRY)
     while (body := channel.receive()) is not None:
         envelope, payload = mpwire.split_body(body)
         if envelope.kind != Kind.REQUEST:

@@ -1,3 +1,4 @@
+import Synchronization
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -13,7 +14,7 @@ import Testing
         do {
             defer { try? pipe.writeEnd.close() }
             let channel = EmbeddedChannel()
-            try channel.pipeline.syncOperations.addHandler(OutputPrefixer(name: name, target: pipe.writeEnd))
+            try channel.pipeline.syncOperations.addHandler(OutputPrefixer(.prefixed, name: name, target: pipe.writeEnd))
             for read in reads { try channel.writeInbound(channel.allocator.buffer(string: read)) }
             if endOfInput { channel.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         }
@@ -37,5 +38,16 @@ import Testing
 
     @Test func aPartialLineWaitsForItsEnd() throws {
         #expect(try Self.prefixed("w-3", ["half a li"], endOfInput: false) == "")
+    }
+
+    @Test func withLinesEachWholeLineReachesTheFunctionWithItsStreamAndNoPrefix() throws {
+        let received = Mutex<[String]>([])
+        let lines = ChildOutputLines { stream, line in received.withLock { $0.append("\(stream == .standardError ? "err" : "out"):\(line)") } }
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(OutputPrefixer(.lines(lines), name: "parse[0]", target: FileDescriptor(rawValue: 2)))
+        for read in ["one\ntw", "o\n\nthr", "ee"] { try channel.writeInbound(channel.allocator.buffer(string: read)) }
+        #expect(received.withLock { $0 } == ["err:one", "err:two", "err:"])
+        channel.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(received.withLock { $0 } == ["err:one", "err:two", "err:", "err:three"])
     }
 }

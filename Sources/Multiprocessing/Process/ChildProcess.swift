@@ -63,6 +63,39 @@ public enum OutputHandling: Sendable, Hashable {
     case prefixed
     /// Sent to `/dev/null`.
     case discard
+    /// Each line (without its newline) given to a function, as it arrives: for a program that
+    /// shows its children's output its own way (mpctl prefixes it with `stage[n] |` and keeps
+    /// the last lines of each for its failure report). The function runs on an I/O thread: it
+    /// must return quickly.
+    case lines(ChildOutputLines)
+}
+
+/// The function of ``OutputHandling/lines(_:)``: receives each line a child writes to its
+/// standard output or error. Two values are equal only when they are the same value.
+///
+/// ```swift
+/// var options = ProcessOptions(name: "parse[0]")
+/// options.output = .lines(ChildOutputLines { stream, line in
+///     print("parse[0] | \(line)")
+/// })
+/// ```
+public struct ChildOutputLines: Sendable, Hashable {
+    /// Which of the child's streams a line came from.
+    public enum Stream: Sendable, Hashable {
+        case standardOutput
+        case standardError
+    }
+
+    private final class Identity: Sendable {}
+    private let identity = Identity()
+    let deliver: @Sendable (Stream, String) -> Void
+
+    public init(_ deliver: @escaping @Sendable (_ stream: Stream, _ line: String) -> Void) {
+        self.deliver = deliver
+    }
+
+    public static func == (a: ChildOutputLines, b: ChildOutputLines) -> Bool { a.identity === b.identity }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(identity)) }
 }
 
 extension Multiprocessing {
@@ -158,12 +191,12 @@ public class ChildProcess: @unchecked Sendable, CustomStringConvertible, Hashabl
 
     /// Starts a foreign executable on `launcher`, through a trampoline unless
     /// ``Multiprocessing/defaultExecutable`` is set.
-    static func start(executable: String, arguments: [String], options: ProcessOptions,
+    static func start(executable: String, arguments: [String], entry: String? = nil, options: ProcessOptions,
                       on launcher: any ChildLauncher) async throws -> ChildProcess {
         var options = options
         options.executable = executable
         options.arguments = arguments
-        return try await launcher.launch(entry: nil, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
+        return try await launcher.launch(entry: entry, options: ProcessNames.assign(options, prefix: ProcessNames.processPrefix),
                                          trampoline: Multiprocessing.defaultExecutable == nil)
     }
 

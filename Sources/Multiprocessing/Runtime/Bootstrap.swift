@@ -54,7 +54,8 @@ extension Multiprocessing {
             for type in managed { runtime.managerService.withObjects { type.register(in: $0) } }
             Runtime.install(runtime)
             // Ctrl-C stops the children in order.
-            Interrupts.install { await runtime.supervisorIfStarted?.shutDownEverything() }
+            Interrupts.install(Interrupts.Actions(shutDown: { _ in await runtime.supervisorIfStarted?.shutDownEverything() },
+                                                  killNow: { runtime.supervisorIfStarted?.killEverythingNow() }))
             _ = try? runtime.arena()   // the root creates the process tree's arena
             return nil
         }

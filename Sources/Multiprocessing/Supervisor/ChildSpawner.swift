@@ -79,7 +79,7 @@ struct ChildSpawner: Sendable {
         case .discard:
             options.standardOutput = .nullDevice
             options.standardError = .nullDevice
-        case .prefixed:
+        case .prefixed, .lines:
             for _ in 0..<2 { if let pipe = try? FileDescriptor.pipe() { outputPipes.append(pipe) } }
             if outputPipes.count == 2 {
                 options.standardOutput = .descriptor(outputPipes[0].writeEnd)

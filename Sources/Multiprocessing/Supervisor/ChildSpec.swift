@@ -64,11 +64,14 @@ public struct ChildSpec: Sendable {
         }
     }
 
-    /// Any executable that speaks Protocols/PROTOCOL.md on fds 3 and 4.
-    public static func executable(_ id: String, _ path: String, arguments: [String] = [], restart: RestartPolicy = .permanent,
+    /// Any executable that speaks Protocols/PROTOCOL.md on fds 3 and 4. For another Swift
+    /// program built on this library, `entry` names the function or ``Worker`` it should run
+    /// (its `MP_ENTRY`); nil for a program that speaks the protocol by itself.
+    public static func executable(_ id: String, _ path: String, arguments: [String] = [], entry: String? = nil,
+                                  restart: RestartPolicy = .permanent,
                                   shutdown: ShutdownPolicy = .timeout(.seconds(5)), options: ProcessOptions = .init()) -> ChildSpec {
         ChildSpec(id: id, restart: restart, shutdown: shutdown, options: options) { options, launcher in
-            try await ChildProcess.start(executable: path, arguments: arguments, options: options, on: launcher)
+            try await ChildProcess.start(executable: path, arguments: arguments, entry: entry, options: options, on: launcher)
         }
     }
 }

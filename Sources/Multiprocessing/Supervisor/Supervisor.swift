@@ -16,7 +16,8 @@ public actor Supervisor {
     public let strategy: RestartStrategy
     public let intensity: Int
     public let period: Duration
-    public let specs: [ChildSpec]
+    /// The children, in start order (``startChild(_:)`` adds one, ``terminateChild(_:)`` takes one away).
+    public private(set) var specs: [ChildSpec]
     /// Every event, in order. One consumer.
     public nonisolated let events: AsyncStream<SupervisorEvent>
     private let eventSink: AsyncStream<SupervisorEvent>.Continuation
@@ -84,6 +85,93 @@ public actor Supervisor {
         await stopAll()
         eventSink.yield(.stopped)
         finish(.success(()))
+    }
+
+    /// Ends the tree the gentle way: nothing is restarted any more, each child's mailbox is
+    /// closed (newest first) so a worker's request loop ends and it exits by itself, and a child
+    /// still running after `grace` is stopped by its shutdown policy. ``wait()`` then returns.
+    /// For work that is done, where ``shutdown()`` is for work that is interrupted.
+    public func drain(grace: Duration = .seconds(5)) async {
+        guard outcome == nil, !closing else { return }
+        closing = true
+        while busy { await withCheckedContinuation { idleWaiters.append($0) } }
+        let running = specs.reversed().compactMap { spec in current.removeValue(forKey: spec.id).map { (spec, $0) } }
+        for (_, child) in running { child.closeMailbox() }
+        let deadline = ContinuousClock.now + grace
+        for (spec, child) in running {
+            if (try? await child.join(timeout: max(deadline - ContinuousClock.now, .zero))) ?? nil == nil {
+                await stop(child, spec)
+            } else {
+                eventSink.yield(.exited(id: spec.id, status: child.status ?? .unknown))
+            }
+        }
+        eventSink.yield(.stopped)
+        finish(.success(()))
+    }
+
+    /// Adds a child to a running tree and starts it (OTP's `start_child`): it is restarted by
+    /// its policy from then on, and stopped last-in first-out with the others. Throws
+    /// ``SupervisorError/Code/duplicateID`` for an id in use, ``SupervisorError/Code/startFailed``
+    /// if it cannot start (it is not added then) or the tree has stopped.
+    public func startChild(_ spec: ChildSpec) async throws {
+        try await transaction { [self] in
+            guard !specs.contains(where: { $0.id == spec.id }) else {
+                throw SupervisorError(code: .duplicateID, childID: spec.id, message: "a child is named \(spec.id) already")
+            }
+            specs.append(spec)
+            do {
+                try await launch(spec)
+            } catch {
+                specs.removeAll { $0.id == spec.id }
+                throw SupervisorError(code: .startFailed, childID: spec.id, message: "\(error)")
+            }
+        }
+    }
+
+    /// Stops a child by its shutdown policy and takes it out of the tree (OTP's
+    /// `terminate_child` then `delete_child`): it is not restarted. Nothing happens for an
+    /// unknown id.
+    public func terminateChild(_ id: String) async throws {
+        try await transaction { [self] in
+            guard let spec = specs.first(where: { $0.id == id }) else { return }
+            specs.removeAll { $0.id == id }
+            if let child = current.removeValue(forKey: id) { await stop(child, spec) }
+        }
+    }
+
+    /// Stops a child by its shutdown policy and starts it again (OTP's `restart_child` after
+    /// `terminate_child`): an operator's restart, which does not count against the intensity.
+    /// Throws ``SupervisorError/Code/startFailed`` if it cannot start again (the supervisor then
+    /// treats it as a crash: restarts by policy, or gives up).
+    public func restartChild(_ id: String) async throws {
+        try await transaction { [self] in
+            guard let spec = specs.first(where: { $0.id == id }) else { return }
+            if let child = current.removeValue(forKey: id) { await stop(child, spec) }
+            eventSink.yield(.restarting(id: id))
+            do {
+                try await launch(spec)
+            } catch {
+                await restart(after: spec)
+                throw SupervisorError(code: .startFailed, childID: id, message: "\(error)")
+            }
+        }
+    }
+
+    /// Runs `body` as one transaction (no exit is handled meanwhile), once the current one ended;
+    /// exits that arrived meanwhile are handled after it.
+    private func transaction(_ body: () async throws -> Void) async throws {
+        while busy { await withCheckedContinuation { idleWaiters.append($0) } }
+        guard !closing, outcome == nil else {
+            throw SupervisorError(code: .startFailed, childID: "", message: "the supervisor has stopped")
+        }
+        busy = true
+        do {
+            try await body()
+        } catch {
+            await drainExits()
+            throw error
+        }
+        await drainExits()
     }
 
     /// Returns when the supervisor was shut down; throws ``SupervisorError`` if it gave up.

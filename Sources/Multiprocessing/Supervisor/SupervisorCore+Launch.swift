@@ -3,9 +3,10 @@
 extension SupervisorCore: ChildLauncher {
     /// Spawns a child for `entry` (nil: a foreign executable) and waits for its handshake. An
     /// entry the configuration's registry does not hold is refused before anything is spawned
-    /// (a supervisor made without a registry checks nothing: the child refuses it).
+    /// (a supervisor made without a registry checks nothing: the child refuses it). The entry
+    /// of an executable named in the options is that program's to check.
     func launch(entry: String?, options: ProcessOptions, trampoline: Bool) async throws -> ChildProcess {
-        if let entry, let entries = configuration.entries, entries.lookup(entry) == nil {
+        if let entry, options.executable == nil, let entries = configuration.entries, entries.lookup(entry) == nil {
             let registered = entries.names
             throw ProcessError(.unknownEntry, "cannot start \"\(entry)\": it is not registered in this process ("
                 + (registered.isEmpty ? "no entry is" : "registered: " + registered.map { "\"\($0)\"" }.joined(separator: ", "))

@@ -122,7 +122,7 @@ final class SupervisorCore: Sendable {
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(OutputPrefixer(name: launch.name, target: target))
+                        try channel.pipeline.syncOperations.addHandler(OutputPrefixer(launch.output, name: launch.name, target: target))
                     }
                 }
                 .takingOwnershipOfDescriptor(input: descriptor.rawValue)
@@ -209,6 +209,11 @@ final class SupervisorCore: Sendable {
             let status = (try? await process.join()) ?? nil
             reportStop(child.name, pid: child.pid, status ?? .unknown)
         }
+    }
+
+    /// SIGKILL to every live child (and its process group) at once: a second interrupt.
+    func killEverythingNow() {
+        for child in children where child.status == nil { child.send(.kill) }
     }
 
     /// One line on stderr per child stopped during an interrupt, in the order they stopped.

@@ -1,0 +1,331 @@
+import Foundation
+import MessagePack
+import Multiprocessing
+
+/// One stage of a running pipeline: its workers under a ``Supervisor`` of their own (the
+/// stage's restart policy), and one loop per worker that takes an item from the input queue,
+/// sends it to the worker as a request and puts the reply's items on the output queue. An item
+/// whose worker died before answering is sent again to the worker that replaces it; an item
+/// answered with an error is counted, reported and dropped.
+actor StageRunner {
+    let stage: Stage
+    let input: ItemQueue
+    let output: ItemQueue?
+    /// `mpctl exec`: the outputs of one item stay together (see ``PipelineItem``).
+    let keepsGroups: Bool
+    private let program: String
+    private let environment: [String: String]
+    private let workingDirectory: String
+    private let outputLines: WorkerOutput
+    private let emit: @Sendable (PipelineEvent) -> Void
+    private let grace: Duration
+    private let supervisor: Supervisor
+
+    /// The stage's worker slots by id ("parse[0]"), in start order; a retired slot ends after
+    /// its current item (a scale down).
+    private var slots: [String] = []
+    private var retiring: Set<String> = []
+    /// The loops waiting for an item (a retired one is cancelled there, never inside a request).
+    private var waitingForItem: Set<String> = []
+    private var nextSlot = 0
+    private var loops: [String: Task<Void, Never>] = [:]
+    private var loopsEnded: [CheckedContinuation<Void, Never>] = []
+    private var stopping = false
+    /// Scaled to 0 workers by an operator: the stage waits.
+    private var paused = false
+    /// A loop found the input queue ended: the stage did all its work.
+    private var inputEnded = false
+    private(set) var state = "starting"
+
+    private var restarts = 0
+    private var itemsIn = 0
+    private var itemsOut = 0
+    private var failed = 0
+    private var redelivered = 0
+
+    init(stage: Stage, input: ItemQueue, output: ItemQueue?, keepsGroups: Bool, program: String,
+         environment: [String: String], workingDirectory: String, outputLines: WorkerOutput, grace: Duration,
+         emit: @escaping @Sendable (PipelineEvent) -> Void) {
+        self.stage = stage
+        self.input = input
+        self.output = output
+        self.keepsGroups = keepsGroups
+        self.program = program
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.outputLines = outputLines
+        self.grace = grace
+        self.emit = emit
+        let ids = (0..<stage.count).map { "\(stage.name)[\($0)]" }
+        nextSlot = stage.count
+        self.supervisor = Supervisor(strategy: stage.restart.strategy, intensity: stage.restart.intensity,
+                                     period: stage.restart.period, children: [])
+        self.slots = ids
+    }
+
+    /// The spec of the worker `id`: the stage's command with its environment, folder and policy.
+    private func spec(_ id: String) -> ChildSpec {
+        var environment = environment
+        environment["MP_STAGE"] = stage.name
+        var options = ProcessOptions(environment: environment, workingDirectory: workingDirectory, name: id)
+        options.output = .lines(outputLines.lines(of: id))
+        options.handshakeTimeout = .seconds(30)
+        return .executable(id, program, arguments: Array(stage.command.dropFirst()), entry: stage.entry,
+                           restart: stage.restart.restart, shutdown: .timeout(grace), options: options)
+    }
+
+    /// Starts the workers (throws a ``PipelineFailure`` if one cannot start) and their loops;
+    /// `failed` is called once if the supervisor gives up later.
+    func start(failed: @escaping @Sendable (PipelineFailure) -> Void) async throws {
+        let supervisor = self.supervisor
+        let stageName = stage.name
+        let emit = self.emit
+        Task { [weak self] in
+            for await event in supervisor.events {
+                switch event {
+                case .started(let id, let pid): emit(.started(stage: stageName, worker: id, pid: pid))
+                case .exited(let id, let status): emit(.exited(stage: stageName, worker: id, status: "\(status)"))
+                case .restarting(let id):
+                    await self?.countRestart()
+                    emit(.restarting(stage: stageName, worker: id))
+                case .gaveUp, .stopped: break
+                }
+            }
+        }
+        do {
+            try await supervisor.start()
+            for id in slots { try await supervisor.startChild(spec(id)) }
+        } catch {
+            await supervisor.shutdown()
+            state = "failed"
+            throw PipelineFailure(stage: stage.name, reason: "a worker cannot start: \(Self.reason(error))",
+                                  lastErrorLines: outputLines.lastErrorLines(ofWorkersNamed: stage.name))
+        }
+        state = "running"
+        Task { [weak self] in
+            do {
+                try await supervisor.wait()
+            } catch {
+                guard let self else { return }
+                let lines = self.outputLines.lastErrorLines(ofWorkersNamed: stageName)
+                await self.markFailed()
+                failed(PipelineFailure(stage: stageName, reason: Self.reason(error), lastErrorLines: lines))
+            }
+        }
+        for id in slots { startLoop(id) }
+    }
+
+    /// Returns once every worker loop has ended (the input is drained or the pipeline stops),
+    /// then ends the workers gently (their mailboxes close) and tells the output queue. A
+    /// failure when the workers ended for good (a policy that does not restart them) before
+    /// the input did.
+    func finish() async -> PipelineFailure? {
+        // A stage scaled to 0 (paused by an operator) waits to be scaled up again.
+        while !loops.isEmpty || (paused && !inputEnded && !stopping) { await withCheckedContinuation { loopsEnded.append($0) } }
+        var failure: PipelineFailure?
+        if state != "failed" {
+            await supervisor.drain(grace: grace)
+            if !stopping, !inputEnded {
+                state = "failed"
+                failure = PipelineFailure(stage: stage.name,
+                                          reason: "every worker ended (restart policy \(stage.restart.restart)) with \(await input.depth) item(s) left in \(input.name)",
+                                          lastErrorLines: outputLines.lastErrorLines(ofWorkersNamed: stage.name))
+            } else if !stopping {
+                state = "done"
+            }
+        }
+        await output?.producerFinished()
+        return failure
+    }
+
+    /// No item is taken any more and no worker awaited: the first step of a stop.
+    func beginStopping() {
+        stopping = true
+        wakeFinish()
+    }
+
+    /// Stops the workers now (SIGTERM, the grace period, SIGKILL): a failure elsewhere or an
+    /// interrupt. The loops end with them.
+    func stop() async {
+        stopping = true
+        await supervisor.shutdown()
+        if state == "running" || state == "starting" { state = "stopped" }
+    }
+
+    /// An operator's restart of every worker of the stage, one after the other.
+    func restartWorkers() async throws {
+        for id in slots { try await supervisor.restartChild(id) }
+    }
+
+    /// Scales to `count` workers: new ones start now, surplus ones finish their item first; 0
+    /// pauses the stage (its input waits) until it is scaled up again.
+    func scale(to count: Int) async throws {
+        guard count >= 0 else { throw PipelineFailure(stage: stage.name, reason: "a stage cannot run \(count) workers") }
+        guard !stopping, state == "running" else { throw PipelineFailure(stage: stage.name, reason: "the stage is \(state)") }
+        let active = slots.filter { !retiring.contains($0) }
+        paused = count == 0
+        if count > active.count {
+            for _ in active.count..<count {
+                let id = "\(stage.name)[\(nextSlot)]"
+                nextSlot += 1
+                try await supervisor.startChild(spec(id))
+                slots.append(id)
+                startLoop(id)
+            }
+        } else {
+            for id in active.suffix(active.count - count) {
+                retiring.insert(id)
+                if waitingForItem.contains(id) { loops[id]?.cancel() }   // a loop waiting for an item ends now
+            }
+        }
+        wakeFinish()
+        emit(.scaled(stage: stage.name, workers: count))
+    }
+
+    func snapshot() async -> StageSnapshot {
+        var alive = 0
+        var rss = 0
+        for id in slots {
+            if let child = await supervisor.child(id), child.isAlive {
+                alive += 1
+                rss += Self.residentBytes(of: child.pid)
+            }
+        }
+        return StageSnapshot(name: stage.name, alive: alive, total: slots.count - retiring.count, restarts: restarts,
+                             itemsIn: itemsIn, itemsOut: itemsOut, failed: failed, redelivered: redelivered,
+                             queueDepth: await input.depth, queueMaxsize: input.maxsize, rssBytes: rss, state: state)
+    }
+
+    // MARK: the worker loops
+
+    private func startLoop(_ id: String) {
+        loops[id] = Task { [self] in
+            await self.runLoop(id)
+            await self.loopEnded(id)
+        }
+    }
+
+    private func loopEnded(_ id: String) async {
+        loops[id] = nil
+        if retiring.remove(id) != nil {
+            slots.removeAll { $0 == id }
+            try? await supervisor.terminateChild(id)
+        }
+        wakeFinish()
+    }
+
+    /// ``finish()`` looks again.
+    private func wakeFinish() {
+        for waiter in loopsEnded { waiter.resume() }
+        loopsEnded.removeAll()
+    }
+
+    private func runLoop(_ id: String) async {
+        while !stopping, !retiring.contains(id) {
+            waitingForItem.insert(id)
+            let next = await input.get()
+            waitingForItem.remove(id)
+            guard let item = next else {
+                if !Task.isCancelled { inputEnded = true }
+                return
+            }
+            itemsIn += item.values.count
+            var outputs: [MessagePackValue] = []
+            for (index, value) in item.values.enumerated() {
+                guard let answer = await process(value, on: id) else {
+                    // The worker is gone for good: the rest of the item goes back on the queue.
+                    if !stopping { await input.putBack(PipelineItem(sequence: item.sequence, values: Array(item.values[index...]))) }
+                    itemsIn -= item.values.count - index
+                    return
+                }
+                outputs += answer
+            }
+            itemsOut += outputs.count
+            guard let output else { continue }
+            if keepsGroups {
+                await output.put(PipelineItem(sequence: item.sequence, values: outputs))
+            } else {
+                for value in outputs { await output.put(PipelineItem(sequence: item.sequence, values: [value])) }
+            }
+        }
+    }
+
+    /// The outputs of one value, from the worker `id` (sent again to its successor if it dies);
+    /// nil when it has no successor (its policy does not restart it, or the stage stops).
+    private func process(_ value: MessagePackValue, on id: String) async -> [MessagePackValue]? {
+        var dead: ChildProcess?
+        while true {
+            guard let child = await worker(id, after: dead) else { return nil }
+            do {
+                let reply = try await child.request(value, as: MessagePackValue.self)
+                guard case .array(let outputs) = reply else {
+                    itemFailed(id, value, "the reply is not an array of output items (Protocols/PROTOCOL.md, \"Pipeline stages\"): \(ItemText.render(reply))")
+                    return []
+                }
+                return outputs
+            } catch let error as RemoteError {
+                itemFailed(id, value, "\(error.typeName): \(error.message)")
+                return []
+            } catch {
+                if child.isAlive, !stopping, (error as? ProcessError)?.code != .childExited {
+                    itemFailed(id, value, Self.reason(error))
+                    return []
+                }
+                // Its worker died with it: the successor gets it.
+                dead = child
+                _ = try? await child.join(timeout: .seconds(1))
+                if !stopping { redelivered += 1 }
+            }
+        }
+    }
+
+    /// The running worker `id` other than `dead`, waiting while it restarts; nil when the stage
+    /// stops or the worker will not come back.
+    private func worker(_ id: String, after dead: ChildProcess?) async -> ChildProcess? {
+        while !stopping, state != "failed" {
+            if let child = await supervisor.child(id), child !== dead, child.isAlive { return child }
+            if let dead, let status = dead.status, await supervisor.child(id) == nil {
+                let restarted: Bool
+                switch stage.restart.restart {
+                case .permanent: restarted = true
+                case .transient: restarted = status != .exited(0)
+                case .temporary: restarted = false
+                }
+                if !restarted { return nil }
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
+    }
+
+    private func itemFailed(_ id: String, _ value: MessagePackValue, _ error: String) {
+        failed += 1
+        emit(.itemFailed(stage: stage.name, worker: id, item: ItemText.render(value), error: error))
+    }
+
+    private func countRestart() { restarts += 1 }
+
+    private func markFailed() {
+        state = "failed"
+        stopping = true
+    }
+
+    /// A failure's reason without the supervisor's code.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? SupervisorError {
+            switch error.code {
+            case .intensityExceeded: return "restart intensity exhausted: \(error.message)"
+            default: return error.message
+            }
+        }
+        return "\(error)"
+    }
+
+    /// Resident memory of `pid` from /proc/PID/statm (0 when it is gone).
+    static func residentBytes(of pid: Int32) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
