@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "mpctl",
             dependencies: [
-                "Multiprocessing", "Pipelines",
+                "Multiprocessing", "Pipelines", "MessagePack",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -42,7 +42,7 @@ final class SourceReader: Sendable {
             for value in stride(from: start, to: stop, by: step) {
                 guard await queue.put(PipelineItem(sequence: sequence, values: [.int(Int64(value))])) else { return }
                 sequence += 1
-                if sequence % 256 == 0 { await progress(Int(sequence)) }
+                if sequence % 16 == 0 { await progress(Int(sequence)) }
             }
         case .lines(let path):
             let handle: FileHandle

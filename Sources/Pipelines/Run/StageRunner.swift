@@ -229,6 +229,10 @@ actor StageRunner {
                 if !Task.isCancelled { inputEnded = true }
                 return
             }
+            if Task.isCancelled {   // retired just as an item came: it goes to the others
+                await input.putBack(item)
+                return
+            }
             itemsIn += item.values.count
             var outputs: [MessagePackValue] = []
             for (index, value) in item.values.enumerated() {
