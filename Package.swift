@@ -129,6 +129,21 @@ let package = Package(
             path: "Examples/SharedCounter",
             exclude: ["README.md"]
         ),
+        // The flagship pipeline's Swift stages (generate, enrich, aggregate) and its checker;
+        // pipeline.yaml runs them under mpctl with parse.py (Examples/LogPipeline/README.md).
+        .executableTarget(
+            name: "LogPipelineStages",
+            dependencies: ["Multiprocessing"],
+            path: "Examples/LogPipeline",
+            exclude: ["README.md", "parse.py", "pipeline.yaml", "out"]
+        ),
+        // A flaky worker restarted by policy, and one whose restart intensity runs out.
+        .executableTarget(
+            name: "Supervision",
+            dependencies: ["Multiprocessing"],
+            path: "Examples/Supervision",
+            exclude: ["README.md", "flaky.yaml", "exhausted.yaml", "out"]
+        ),
         .executableTarget(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "Multiprocessing"],

@@ -17,6 +17,8 @@ final class SinkWriter: Sendable {
             write = standardOutput
             close = {}
         case .file(let path):
+            // Its folder is made if need be (an example's out/ on a fresh clone).
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
                 throw SourceError("cannot create the sink file \(path)")
             }
