@@ -156,7 +156,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PipelinesTests",
-            dependencies: ["Pipelines", "Multiprocessing"]
+            // The executables they run: mpctl and the examples' stages (built beside the bundle).
+            dependencies: ["Pipelines", "Multiprocessing", "MessagePack", "mpctl", "LogPipelineStages", "Supervision"]
         ),
         .testTarget(
             name: "MessagePackTests",

@@ -5,21 +5,26 @@ import Glibc
 import Multiprocessing
 
 /// Squares each integer; exits with status 3 (a crash, as far as mpctl can tell) on every
-/// `FLAKY_EVERY`-th item it receives (25 unless set), before answering it.
+/// `FLAKY_EVERY`-th item it receives (50 unless set), before answering it.
 struct Flaky: Worker {
     func run(_ context: WorkerContext) async throws {
-        let every = getenv("FLAKY_EVERY").flatMap { Int(String(cString: $0)) } ?? 25
+        let every = getenv("FLAKY_EVERY").flatMap { Int(String(cString: $0)) } ?? 50
         var received = 0
         for try await request in context.requests(Int.self) {
             received += 1
             if received % every == 0 {
-                print("crashing on item \(request.value) (my \(received)th)")
-                fflush(nil)   // exit(3) below would flush too; this says it matters
+                say("crashing on item \(request.value) (my \(received)th)")
                 exit(3)
             }
             try request.reply([request.value * request.value])
         }
     }
+}
+
+/// A line on standard error, where mpctl keeps a worker's last lines for its failure report.
+func say(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 try await Multiprocessing.bootstrap(workers: [Flaky.self])

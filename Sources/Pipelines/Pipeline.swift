@@ -36,6 +36,9 @@ public struct Pipeline: Sendable, Hashable {
     public var stages: [Stage]
     /// Where the last items go; none: the items of queues no stage reads are discarded.
     public var sink: Sink?
+    /// The folder the file's relative paths start from, where stages and a source command run
+    /// unless they name another; mpctl's current folder when nil.
+    public var directory: String?
 
     public init(name: String, queues: [QueueDefinition] = [], source: Source? = nil, stages: [Stage] = [], sink: Sink? = nil) {
         self.name = name

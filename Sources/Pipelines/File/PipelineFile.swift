@@ -130,7 +130,9 @@ struct PipelineFileReader {
         }
         checkQueues(queues, source: source, sink: sink, stages: stages)
         checkCycles(stages)
-        return Pipeline(name: name, queues: queues.map(\.0), source: source?.0, stages: stages.map(\.0), sink: sink?.0)
+        var pipeline = Pipeline(name: name, queues: queues.map(\.0), source: source?.0, stages: stages.map(\.0), sink: sink?.0)
+        pipeline.directory = directory
+        return pipeline
     }
 
     // MARK: parts

@@ -98,7 +98,7 @@ public actor PipelineRunner {
             var stageEnvironment = environment.merging(stage.environment) { $1 }
             // Python stages pass their lines through as they print them.
             if stageEnvironment["PYTHONUNBUFFERED"] == nil { stageEnvironment["PYTHONUNBUFFERED"] = "1" }
-            let folder = stage.workingDirectory ?? FileManager.default.currentDirectoryPath
+            let folder = stage.workingDirectory ?? pipeline.directory ?? FileManager.default.currentDirectoryPath
             guard let program = ProgramPath.resolve(stage.command[0], in: folder, environment: stageEnvironment) else {
                 fail(PipelineFailure(stage: stage.name, reason: "command not found: \(stage.command[0])"))
                 break
@@ -134,7 +134,7 @@ public actor PipelineRunner {
             }
         }
         if let definition = pipeline.source, let queue = queues[definition.queue] {
-            let reader = SourceReader(source: definition, directory: FileManager.default.currentDirectoryPath)
+            let reader = SourceReader(source: definition, directory: pipeline.directory ?? FileManager.default.currentDirectoryPath)
             source = reader
             sourceTotal = reader.total()
             Task {
