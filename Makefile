@@ -1,12 +1,20 @@
 # The two commands of the README: `make demo` and `make test`. Each installs what is missing first.
 FUZZ_SECONDS ?= 60
 
-.PHONY: setup demo test unit-test vectors check-imports fuzz bench
+.PHONY: setup demo tours test unit-test vectors check-imports fuzz bench
 
 setup:
 	@scripts/setup
 
+# The flagship: LogPipeline run by mpctl (live view on a terminal), then its tally checked.
 demo: setup
+	@swift build -c release --product mpctl >/dev/null
+	@swift build -c release --product LogPipelineStages >/dev/null
+	@PATH="$(CURDIR)/.build/release:$$PATH" .build/release/mpctl run Examples/LogPipeline/pipeline.yaml
+	@.build/release/LogPipelineStages summarize Examples/LogPipeline/out/tallies.txt 200
+
+# The two tours: the wire format (CodecTour), then processes (ProcessTour).
+tours: setup
 	@swift build -c release --product CodecTour >/dev/null
 	@swift build -c release --product ProcessTour >/dev/null
 	@.build/release/CodecTour

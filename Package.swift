@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "PipelinesTests",
             // The executables they run: mpctl and the examples' stages (built beside the bundle).
-            dependencies: ["Pipelines", "Multiprocessing", "MessagePack", "mpctl", "LogPipelineStages", "Supervision"]
+            dependencies: ["Pipelines", "Multiprocessing", "MessagePack", "mpctl", "LogPipelineStages", "Supervision", "CodecTour", "ProcessTour"]
         ),
         .testTarget(
             name: "MessagePackTests",
