@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "MultiprocessingTests",
             dependencies: [
-                "Multiprocessing", "MessagePack", "MPTestWorker", "MPTestEntries", "MPForgetfulParent",
+                "Multiprocessing", "MessagePack", "MPTestWorker", "MPTestEntries", "MPForgetfulParent", "mpctl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
