@@ -115,10 +115,15 @@ let package = Package(
             path: "Examples/PortedCounter",
             exclude: ["ported_counter.py"]
         ),
+        // What the examples share (a seeded generator for their made-up data).
+        .target(
+            name: "ExampleSupport",
+            path: "Examples/Shared"
+        ),
         // A map-reduce on a ProcessPool, checked against a count in one process (its README.md).
         .executableTarget(
             name: "WordCount",
-            dependencies: ["Multiprocessing"],
+            dependencies: ["Multiprocessing", "ExampleSupport"],
             path: "Examples/WordCount",
             exclude: ["README.md"]
         ),
@@ -133,7 +138,7 @@ let package = Package(
         // pipeline.yaml runs them under mpctl with parse.py (Examples/LogPipeline/README.md).
         .executableTarget(
             name: "LogPipelineStages",
-            dependencies: ["Multiprocessing"],
+            dependencies: ["Multiprocessing", "ExampleSupport"],
             path: "Examples/LogPipeline",
             exclude: ["README.md", "parse.py", "pipeline.yaml", "out"]
         ),

@@ -1,17 +1,10 @@
+import ExampleSupport
+
 // The made-up access log the pipeline reads: deterministic from each seed, so the summary can
 // be checked against a count done in one process.
 
-/// SplitMix64: a small, fast, seedable generator (the same lines on every machine).
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SeededGenerator {
+    /// One of `choices`, uniformly enough for made-up data.
     mutating func pick<T>(_ choices: [T]) -> T { choices[Int(next() % UInt64(choices.count))] }
 }
 
@@ -27,7 +20,7 @@ enum LogLines {
 
     /// The log lines of `seed`: Common Log Format with a duration, about one in a hundred garbled.
     static func lines(seed: Int) -> [String] {
-        var random = SplitMix64(seed: UInt64(seed) &* 0x2545_F491_4F6C_DD1D &+ 1)
+        var random = SeededGenerator(seed: UInt64(seed) &* 0x2545_F491_4F6C_DD1D &+ 1)
         return (0..<perSeed).map { index in
             if random.next() % 100 == 0 { return "### garbled line \(seed)-\(index) ###" }
             let ip = "\(random.pick(networks)).\(random.next() % 256).\(random.next() % 256)"

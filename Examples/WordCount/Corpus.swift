@@ -1,3 +1,4 @@
+import ExampleSupport
 /// The text the example counts, made up on the spot: every run with the same sizes gets the
 /// same documents, so a count can be compared across runs and worker counts.
 enum Corpus {
@@ -81,21 +82,3 @@ struct ZipfSampler {
     }
 }
 
-/// SplitMix64: a tiny generator of our own rather than the system's, so a seed gives the same
-/// corpus on every machine and every Swift version.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform Double in [0, 1): the top 53 bits, as many as a Double holds exactly.
-    mutating func nextUnitInterval() -> Double { Double(next() >> 11) * 0x1p-53 }
-}

@@ -9,10 +9,7 @@ import Testing
 struct ControlAndExecTests {
     @Test("status, scale, restart and stop reach a running pipeline; the socket and its key are owner-only and gone at the end")
     func control() async throws {
-        let folder = try RunFixture.folder(["stubborn.py": RunFixture.stubborn,
-                                            "pipeline.yaml": RunFixture.pipeline(name: "ctl", stop: 100_000, command: "[python3, stubborn.py]")])
-        let run = try MPCtl(["run", "--grace", "1", "pipeline.yaml"], in: folder)
-        #expect(await run.waitFor { $0.contains("work[1] started") }, "stderr: \(run.errors)")
+        let (run, folder) = try await startLongRun(name: "ctl")
         let control = folder + "/control"
         let files = try FileManager.default.contentsOfDirectory(atPath: control).filter { $0.hasPrefix("ctl.") }.sorted()
         #expect(files == ["ctl.\(run.process.processIdentifier).key", "ctl.\(run.process.processIdentifier).sock"])
@@ -49,10 +46,7 @@ struct ControlAndExecTests {
 
     @Test("a peer without the key, and one that sends garbage, are turned away while the pipeline goes on")
     func garbageOnTheSocket() async throws {
-        let folder = try RunFixture.folder(["stubborn.py": RunFixture.stubborn,
-                                            "pipeline.yaml": RunFixture.pipeline(name: "bad-peer", stop: 100_000, command: "[python3, stubborn.py]")])
-        let run = try MPCtl(["run", "--grace", "1", "pipeline.yaml"], in: folder)
-        #expect(await run.waitFor { $0.contains("work[1] started") }, "stderr: \(run.errors)")
+        let (run, folder) = try await startLongRun(name: "bad-peer")
         let socket = try #require(try FileManager.default.contentsOfDirectory(atPath: folder + "/control").first { $0.hasSuffix(".sock") })
         // Raw bytes instead of the handshake: the listener closes the connection.
         let answer = try rawExchange(path: folder + "/control/" + socket, send: Array("GET / HTTP/1.0\r\n\r\n".utf8))
@@ -108,6 +102,15 @@ struct ControlAndExecTests {
         let run = try MPCtl(["exec", "-n", "2"], in: folder)
         #expect(await run.wait() != 0)
         #expect(run.errors.contains("give the worker command after --"), "stderr: \(run.errors)")
+    }
+
+    /// `mpctl run` of a long pipeline named `name` (two slow workers), once both workers started.
+    func startLongRun(name: String) async throws -> (MPCtl, String) {
+        let folder = try RunFixture.folder(["stubborn.py": RunFixture.stubborn,
+                                            "pipeline.yaml": RunFixture.pipeline(name: name, stop: 100_000, command: "[python3, stubborn.py]")])
+        let run = try MPCtl(["run", "--grace", "1", "pipeline.yaml"], in: folder)
+        #expect(await run.waitFor { $0.contains("work[1] started") }, "stderr: \(run.errors)")
+        return (run, folder)
     }
 
     /// Connects to the Unix socket at `path`, sends `bytes`, and reports whether the peer closed

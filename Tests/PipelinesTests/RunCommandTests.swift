@@ -65,6 +65,33 @@ struct RunCommandTests {
         #expect(run.errors.contains("work[0]") && run.errors.contains("I am not a worker"), "stderr: \(run.errors)")
     }
 
+    @Test("a worker that fails at its start is tried again by its policy, and the run completes")
+    func aStartFailureIsHandledByThePolicy() async throws {
+        let folder = try RunFixture.folder(["once.py": """
+            import os, sys
+            # The first start of all fails before the handshake; the ones after it work.
+            marker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "started-once")
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                print("first start: failing on purpose", file=sys.stderr, flush=True)
+                sys.exit(3)
+            import mpstage
+
+            @mpstage.stage
+            def same(x):
+                return [x]
+
+            if __name__ == "__main__":
+                same.run()
+            """, "pipeline.yaml": RunFixture.pipeline(stop: 20, command: "[python3, once.py]", count: 1,
+                                                     restart: "{policy: permanent, intensity: 2, period: 10}")])
+        let run = try MPCtl(["run", "pipeline.yaml"], in: folder)
+        #expect(await run.wait() == 0, "stderr: \(run.errors)")
+        #expect(run.errors.contains("work[0] | first start: failing on purpose"), "stderr: \(run.errors)")
+        #expect(run.errors.contains("mpctl work[0] restarting"), "stderr: \(run.errors)")
+        #expect(run.errors.contains("work: 20 in, 20 out, 0 failed, 1 restart,"), "stderr: \(run.errors)")
+    }
+
     @Test("a file with an unknown key or a missing command is refused with its line and key, before anything starts")
     func badFile() async throws {
         let folder = try RunFixture.folder(["pipeline.yaml": """

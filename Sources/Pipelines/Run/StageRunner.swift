@@ -94,7 +94,7 @@ actor StageRunner {
         }
         do {
             try await supervisor.start()
-            for id in slots { try await supervisor.startChild(spec(id)) }
+            for id in slots { try await startFirst(id) }
         } catch {
             await supervisor.shutdown()
             state = "failed"
@@ -113,6 +113,28 @@ actor StageRunner {
             }
         }
         for id in slots { startLoop(id) }
+    }
+
+    /// Starts the worker `id` for the first time. A worker that fails to start (it exits before
+    /// its handshake, or does not speak the protocol) is handled by the stage's policy, as a
+    /// crash is later: tried again, unless that is more than `intensity` tries within `period`
+    /// (or the policy is temporary); then the last error is thrown.
+    private func startFirst(_ id: String) async throws {
+        var failures: [ContinuousClock.Instant] = []
+        while true {
+            do {
+                try await supervisor.startChild(spec(id))
+                return
+            } catch {
+                let now = ContinuousClock.now
+                failures.append(now)
+                failures.removeAll { now - $0 > stage.restart.period }
+                guard stage.restart.restart != .temporary, failures.count <= stage.restart.intensity else { throw error }
+                restarts += 1
+                emit(.restarting(stage: stage.name, worker: id))
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     /// Returns once every worker loop has ended (the input is drained or the pipeline stops),
