@@ -82,7 +82,15 @@ extension MPCtl {
             let runner = PipelineRunner(pipeline, options: options)
             let done = Completion()
 
-            let control = noControl ? nil : (try? ControlServer(pipelineName: pipeline.name, runner: runner))
+            var control: ControlServer?
+            if !noControl {
+                do {
+                    control = try ControlServer(pipelineName: pipeline.name, runner: runner)
+                } catch {
+                    // The run goes on; only `mpctl status` and friends cannot reach it.
+                    terminal.line("mpctl: no control socket: \(error)", toError: true)
+                }
+            }
             Multiprocessing.onInterrupt { signal in
                 await done.interrupted(by: signal)
                 await runner.interrupt()

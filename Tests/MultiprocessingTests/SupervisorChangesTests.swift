@@ -42,6 +42,17 @@ import Testing
         await supervisor.shutdown()
     }
 
+    @Test func aTerminationWithGraceLetsTheWorkerEndByItself() async throws {
+        let supervisor = Supervisor(strategy: .oneForOne, intensity: 0, period: .seconds(60), children: [.worker("a", Tally.self)])
+        try await supervisor.start()
+        let a = try #require(await supervisor.child("a"))
+        try await supervisor.terminateChild("a", grace: .seconds(10))
+        #expect(a.status == .exited(0), "its mailbox closed, it returned: not a signal")
+        #expect(await supervisor.specs.isEmpty)
+        await supervisor.shutdown()
+        try await supervisor.wait()   // intensity 0: had the exit counted as a crash, this would throw
+    }
+
     @Test func anOperatorsRestartReplacesTheChildWithoutSpendingTheIntensity() async throws {
         // An intensity of 0: a single crash would end the tree; three restarts on request do not.
         let supervisor = Supervisor(strategy: .oneForOne, intensity: 0, period: .seconds(60), children: [.worker("a", Tally.self)])

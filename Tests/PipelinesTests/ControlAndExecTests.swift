@@ -44,6 +44,35 @@ struct ControlAndExecTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: control).filter { $0.hasPrefix("ctl.") }.isEmpty)
     }
 
+    @Test("stop STAGE pauses a stage (its workers finish and end, its input waits) until scale starts workers again")
+    func pauseAndResume() async throws {
+        let (run, folder) = try await startLongRun(name: "pause")
+        let stopped = try await MPCtl.run(["stop", "work"], in: folder)
+        #expect(stopped.status == 0 && stopped.output.contains("stopped stage work"), "stop work: \(stopped)")
+        var paused: [String: Any] = [:]
+        for _ in 0..<300 {
+            let json = try await MPCtl.run(["status", "--json"], in: folder)
+            let snapshot = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any], "status: \(json)")
+            paused = try #require((snapshot["stages"] as? [[String: Any]])?.first)
+            if paused["alive"] as? Int == 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(paused["alive"] as? Int == 0 && paused["total"] as? Int == 0, "stage: \(paused)")
+        // They ended by themselves (their mailboxes closed, the grace is 1 s) and were not restarted.
+        #expect(!run.errors.contains("killed by") && !run.errors.contains("restarting"), "stderr: \(run.errors)")
+        let before = paused["items_in"] as? Int ?? -1
+        try await Task.sleep(for: .milliseconds(500))
+        let still = try await MPCtl.run(["status", "--json"], in: folder)
+        #expect(still.output.contains("\"items_in\":\(before),"), "the paused stage took items: \(still.output)")
+        // The queue filled up behind it, and the run did not end.
+        #expect(run.process.isRunning)
+        let resumed = try await MPCtl.run(["scale", "work", "1"], in: folder)
+        #expect(resumed.status == 0, "scale: \(resumed)")
+        #expect(await run.waitFor { $0.contains("work[2] started") }, "stderr: \(run.errors)")
+        run.signal(SIGINT)
+        #expect(await run.wait(limit: .seconds(30)) == 130)
+    }
+
     @Test("a peer without the key, and one that sends garbage, are turned away while the pipeline goes on")
     func garbageOnTheSocket() async throws {
         let (run, folder) = try await startLongRun(name: "bad-peer")

@@ -47,4 +47,21 @@ struct ExampleSmokeTests {
                 "stderr: \(run.errors)")
         #expect(run.errors.contains("    flaky[0]: crashing on item "), "stderr: \(run.errors)")
     }
+
+    @Test("a misspelled entry of a Swift stage is refused by the worker, and mpctl names the stage, the entry and the ones there are")
+    func misspelledEntry() async throws {
+        let folder = try RunFixture.folder(["pipeline.yaml": """
+            name: typo
+            queues: {seeds: 4, lines: 100}
+            source: {range: 3, to: seeds}
+            stages:
+              - {name: generate, command: [LogPipelineStages], entry: Generat, input: seeds, output: lines,
+                 restart: {policy: permanent, intensity: 1, period: 5}}
+            sink: {from: lines, file: out.txt}
+            """])
+        let run = try MPCtl(["run", "pipeline.yaml"], in: folder)
+        #expect(await run.wait(limit: .seconds(60)) == 1, "stderr: \(run.errors)")
+        #expect(run.errors.contains("error: stage generate: a worker cannot start: "), "stderr: \(run.errors)")
+        #expect(run.errors.contains("unknown entry \"Generat\"") && run.errors.contains("\"Generate\""), "stderr: \(run.errors)")
+    }
 }

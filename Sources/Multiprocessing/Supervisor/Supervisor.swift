@@ -129,13 +129,22 @@ public actor Supervisor {
     }
 
     /// Stops a child by its shutdown policy and takes it out of the tree (OTP's
-    /// `terminate_child` then `delete_child`): it is not restarted. Nothing happens for an
-    /// unknown id.
-    public func terminateChild(_ id: String) async throws {
+    /// `terminate_child` then `delete_child`): it is not restarted. With a `grace`, its mailbox
+    /// is closed first and it has that long to end by itself (a worker's request loop ends and
+    /// it returns) before the shutdown policy. Nothing happens for an unknown id.
+    public func terminateChild(_ id: String, grace: Duration? = nil) async throws {
         try await transaction { [self] in
             guard let spec = specs.first(where: { $0.id == id }) else { return }
             specs.removeAll { $0.id == id }
-            if let child = current.removeValue(forKey: id) { await stop(child, spec) }
+            guard let child = current.removeValue(forKey: id) else { return }
+            if let grace {
+                child.closeMailbox()
+                if (try? await child.join(timeout: grace)) ?? nil != nil {
+                    eventSink.yield(.exited(id: id, status: child.status ?? .unknown))
+                    return
+                }
+            }
+            await stop(child, spec)
         }
     }
 

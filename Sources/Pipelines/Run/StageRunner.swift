@@ -231,7 +231,7 @@ actor StageRunner {
         loops[id] = nil
         if retiring.remove(id) != nil {
             slots.removeAll { $0 == id }
-            try? await supervisor.terminateChild(id)
+            try? await supervisor.terminateChild(id, grace: grace)
         }
         wakeFinish()
     }
