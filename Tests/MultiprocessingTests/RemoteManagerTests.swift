@@ -140,6 +140,66 @@ import Testing
         }
     }
 
+    /// Callers that look for their own answers on the socket (the reading turn) and the reader
+    /// thread share one connection: answers read by one caller reach the others, none is lost
+    /// or given to the wrong call.
+    @Test func manyTasksCallingAtOnceOverOneConnectionEachGetTheirOwnAnswers() async throws {
+        let manager = try Manager()
+        let server = try await manager.serve(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)
+        defer { server.close() }
+        let remote = try await Manager.connect(to: server.address, authkey: Self.key)
+        defer { remote.disconnect() }
+        let shared = try await remote.dictionary(String.self, Int.self)
+        let tasks = 8, calls = 300
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<tasks {
+                group.addTask {
+                    for call in 1...calls {
+                        #expect(try await shared.increment("task \(task)", by: 1) == call, "task \(task) reads its own count back")
+                        _ = try await shared.increment("all", by: 1)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await shared["all"] == tasks * calls)
+    }
+
+    /// A call the manager keeps waiting (an event nobody sets) ends with `disconnected` when its
+    /// process disconnects, and the server lets the client go.
+    @Test func disconnectingEndsACallInFlight() async throws {
+        let manager = try Manager()
+        let server = try await manager.serve(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)
+        defer { server.close() }
+        let remote = try await Manager.connect(to: server.address, authkey: Self.key)
+        let event = try await remote.event()
+        let waiting = Task { try await event.wait() }
+        try await Task.sleep(for: .milliseconds(100))
+        remote.disconnect()
+        await #expect { _ = try await waiting.value } throws: { ($0 as? ManagerError)?.code == .disconnected }
+        try await waitUntil("the server let the client go") { server.clientCount == 0 }
+    }
+
+    /// A connection that makes no call still notices that the server went away, and a
+    /// connection's socket, its reader thread's wake pipe and the server's side are all closed
+    /// once it ends.
+    @Test func noDescriptorOutlivesAConnection() async throws {
+        let manager = try Manager()
+        _ = try await manager.dictionary(String.self, Int.self)   // the manager's own setup is done before counting
+        let before = try FileDescriptor.openDescriptors()
+        let server = try await manager.serve(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)
+        let remote = try await Manager.connect(to: server.address, authkey: Self.key)
+        let shared = try await remote.dictionary(String.self, Int.self)
+        try await shared.set("a", 1)
+        server.close()
+        try await waitUntil("the idle client noticed the server's end and closed its side") {
+            try FileDescriptor.openDescriptors().count <= before.count
+        }
+        await #expect { _ = try await shared.get("a") } throws: { ($0 as? ManagerError)?.code == .disconnected }
+        remote.disconnect()
+        #expect(try FileDescriptor.openDescriptors() == before)
+    }
+
     @Test func servingFromAConnectedManagerIsRefused() async throws {
         let manager = try Manager()
         let server = try await manager.serve(on: .unix(path: Self.unixPath()), authkey: Self.key)

@@ -27,6 +27,11 @@ public final class ManagerServer: Sendable, CustomStringConvertible {
     private let liveness: RemoteLiveness
     private let maxFrameSize: Int
     private let state = Mutex<(closed: Bool, channels: [UInt64: any Channel], acceptor: Task<Void, Never>?)>((false, [:], nil))
+    /// The clients' sockets, for the spin after answers.
+    private let sockets = ClientSockets()
+    /// Keeps the loop awake for a moment after it answered a client: a client that calls
+    /// again at once (a loop of calls) finds it awake instead of paying its wake-up.
+    private let spinner: AnswerSpinner
 
     /// The manager's objects, touched on their loop only.
     struct LoopBound: @unchecked Sendable {
@@ -38,6 +43,7 @@ public final class ManagerServer: Sendable, CustomStringConvertible {
         self.objects = LoopBound(objects: objects)
         self.liveness = liveness
         maxFrameSize = listener.maxFrameSize
+        spinner = AnswerSpinner(loop: objects.loop) { [sockets] in sockets.all }
         let acceptor = Task.detached { [self] in await acceptLoop() }
         state.withLock { $0.acceptor = acceptor }
     }
@@ -84,13 +90,18 @@ public final class ManagerServer: Sendable, CustomStringConvertible {
         let name = "remote client \(id - (1 << 48)) (\(socket._peerAddress().map(\.description).get(or: "?")))"
         let objects = self.objects
         let maxFrameSize = self.maxFrameSize
+        let spinner = self.spinner
+        sockets.add(socket, for: id)
         do {
             // NIO owns the socket from here on, also when this fails.
             let channel = try await ClientBootstrap(group: objects.objects.loop)
                 .channelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         let link = RemoteLink(id: id, name: name)
-                        let handler = RemotePeerHandler(objects: objects.objects, link: link, maxFrameSize: maxFrameSize) { [weak self] id in
+                        let handler = RemotePeerHandler(objects: objects.objects, link: link, maxFrameSize: maxFrameSize,
+                                                        answered: { spinner.spinSoon() }) { [weak self] id in
+                            // On the loop, right after NIO closed the socket: no later spin looks at it.
+                            self?.sockets.remove(id)
                             self?.state.withLock { _ = $0.channels.removeValue(forKey: id) }
                         }
                         try channel.pipeline.syncOperations.addHandler(handler)
@@ -104,9 +115,18 @@ public final class ManagerServer: Sendable, CustomStringConvertible {
             }
             if closed { channel.close(promise: nil) }
         } catch {
+            sockets.remove(id)
             RuntimeLog.warning("[manager] an authenticated client at \(address) could not be served: \(error)")
         }
     }
+}
+
+/// The sockets of a server's clients, by client id.
+private final class ClientSockets: Sendable {
+    private let byID = Mutex<[UInt64: FileDescriptor]>([:])
+    var all: [FileDescriptor] { byID.withLock { Array($0.values) } }
+    func add(_ socket: FileDescriptor, for id: UInt64) { byID.withLock { $0[id] = socket } }
+    func remove(_ id: UInt64) { _ = byID.withLock { $0.removeValue(forKey: id) } }
 }
 
 extension Result {

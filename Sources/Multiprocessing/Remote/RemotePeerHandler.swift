@@ -14,11 +14,15 @@ final class RemotePeerHandler: ChannelInboundHandler, @unchecked Sendable {
     private let link: RemoteLink
     private var splitter: FrameSplitter
     private let ended: @Sendable (UInt64) -> Void
+    /// Called after a read's answers were flushed (the server's spin for the next call).
+    private let answered: @Sendable () -> Void
 
-    init(objects: ManagerObjects, link: RemoteLink, maxFrameSize: Int, ended: @escaping @Sendable (UInt64) -> Void) {
+    init(objects: ManagerObjects, link: RemoteLink, maxFrameSize: Int, answered: @escaping @Sendable () -> Void,
+         ended: @escaping @Sendable (UInt64) -> Void) {
         self.objects = objects
         self.link = link
         splitter = FrameSplitter(maxFrameSize: maxFrameSize)
+        self.answered = answered
         self.ended = ended
     }
 
@@ -66,6 +70,7 @@ final class RemotePeerHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+        answered()
         context.fireChannelReadComplete()
     }
 

@@ -240,6 +240,9 @@ struct PollEvents: OptionSet, Hashable, Sendable {
     static let error = PollEvents(rawValue: Int16(POLLERR))
     /// The peer closed its end (`POLLHUP`), always reported.
     static let hangUp = PollEvents(rawValue: Int16(POLLHUP))
+    /// The peer shut its sending side down, or closed (`POLLRDHUP`, Linux): a stream socket's
+    /// end of input, reported without waking for data.
+    static let peerClosed = PollEvents(rawValue: 0x2000)
     /// The descriptor is not open (`POLLNVAL`), always reported.
     static let invalid = PollEvents(rawValue: Int16(POLLNVAL))
 }
