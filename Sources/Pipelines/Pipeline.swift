@@ -114,6 +114,10 @@ public struct Stage: Sendable, Hashable {
     public var entry: String?
     /// How many copies run at once.
     public var count: Int
+    /// How many items each worker is sent ahead of its answers (its pipe holds the next ones
+    /// while it works on one): more hides the round trip of short items, fewer keeps a slow
+    /// worker from holding items an idle one could take. At least 1.
+    public var inFlight: Int
     /// The queue it takes items from.
     public var input: String
     /// The queue its outputs are put on; nil: its replies are counted and dropped.
@@ -124,12 +128,17 @@ public struct Stage: Sendable, Hashable {
     /// Its working directory; the pipeline file's folder when nil.
     public var workingDirectory: String?
 
-    public init(name: String, command: [String], entry: String? = nil, count: Int = 1, input: String, output: String? = nil,
+    /// Items sent ahead to each worker when a file does not say.
+    public static let defaultInFlight = 4
+
+    public init(name: String, command: [String], entry: String? = nil, count: Int = 1, inFlight: Int = Stage.defaultInFlight,
+                input: String, output: String? = nil,
                 restart: StageRestart = StageRestart(), environment: [String: String] = [:], workingDirectory: String? = nil) {
         self.name = name
         self.command = command
         self.entry = entry
         self.count = count
+        self.inFlight = max(1, inFlight)
         self.input = input
         self.output = output
         self.restart = restart

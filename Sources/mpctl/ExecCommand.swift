@@ -29,6 +29,9 @@ extension MPCtl {
         @Option(help: "For a Swift program with several entries: the one to run (its MP_ENTRY).")
         var entry: String?
 
+        @Option(name: .customLong("in-flight"), help: "Lines sent ahead to each worker while it works on one (1: one at a time).")
+        var inFlight: Int = Stage.defaultInFlight
+
         @Option(help: "Restarts allowed within --period seconds before exec gives up.")
         var intensity: Int = 3
 
@@ -41,6 +44,7 @@ extension MPCtl {
         func validate() throws {
             guard !command.drop(while: { $0 == "--" }).isEmpty else { throw ValidationError("give the worker command after --, e.g. mpctl exec -n 4 -- python3 square.py") }
             guard n >= 1 else { throw ValidationError("-n must be at least 1") }
+            guard inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
             guard period > 0, intensity >= 0 else { throw ValidationError("--period must be positive and --intensity not negative") }
         }
 
@@ -55,7 +59,7 @@ extension MPCtl {
                 name: "exec",
                 queues: [QueueDefinition(name: "lines", maxsize: 4 * n), QueueDefinition(name: "results", maxsize: 4 * n)],
                 source: Source(.lines(path: "-"), to: "lines"),
-                stages: [Stage(name: stageName.isEmpty ? "worker" : stageName, command: words, entry: entry, count: n,
+                stages: [Stage(name: stageName.isEmpty ? "worker" : stageName, command: words, entry: entry, count: n, inFlight: inFlight,
                                input: "lines", output: "results",
                                restart: StageRestart(restart: .permanent, strategy: .oneForOne, intensity: intensity,
                                                      period: .milliseconds(Int64(period * 1000))))],

@@ -21,10 +21,15 @@ protocol ManagerTransport: Sendable {
     /// Runs `body` with the manager's objects on its loop when the manager runs in this
     /// process; false (and nothing runs) otherwise.
     func onServer(_ body: @escaping @Sendable (ManagerObjects) -> Void) -> Bool
+    /// Whether a caller on the current thread may look for its answer before it suspends
+    /// (``ManagerClient/request(_:_:)``): only where another thread delivers it; never on the
+    /// thread that must read it (a worker's run loop, the supervisor's loop).
+    var callerMaySpin: Bool { get }
 }
 
 extension ManagerTransport {
     func onServer(_ body: @escaping @Sendable (ManagerObjects) -> Void) -> Bool { false }
+    var callerMaySpin: Bool { false }
 }
 
 /// The way of the process that runs the supervisor: requests are handed to the service's
@@ -44,6 +49,9 @@ final class ParentManagerTransport: ManagerTransport {
 
     var clientID: UInt64 { Envelope.supervisor }
     var endpoint: String? { nil }
+
+    /// Answers come from the loop: a caller elsewhere may look for them.
+    var callerMaySpin: Bool { (try? service())?.1.inEventLoop == false }
 
     func nextCorrelation() -> UInt64 { correlations.wrappingAdd(1, ordering: .relaxed).oldValue }
 

@@ -116,10 +116,3 @@ final class PoolCall: Sendable {
         for firstWaiter in firstWaiters { firstWaiter.resume(returning: nil) }
     }
 }
-
-/// A ``SpinPolicy`` shared by the callers of one pool.
-final class SpinGate: Sendable {
-    private let policy = Mutex(SpinPolicy())
-    func shouldSpin() -> Bool { policy.withLock { $0.shouldSpin() } }
-    func record(found: Bool) { policy.withLock { $0.record(found: found) } }
-}

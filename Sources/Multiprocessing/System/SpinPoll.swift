@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -73,4 +75,11 @@ struct SpinPolicy: Sendable {
     mutating func record(found: Bool) {
         if !found { waitsToSkip = Self.backoff }
     }
+}
+
+/// A ``SpinPolicy`` shared by the waiters of one thing (a pool's callers, a manager client's).
+final class SpinGate: Sendable {
+    private let policy = Mutex(SpinPolicy())
+    func shouldSpin() -> Bool { policy.withLock { $0.shouldSpin() } }
+    func record(found: Bool) { policy.withLock { $0.record(found: found) } }
 }

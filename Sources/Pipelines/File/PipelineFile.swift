@@ -71,7 +71,7 @@ struct PipelineFileReader {
     }
 
     static let topKeys = ["name", "queues", "source", "stages", "sink"]
-    static let stageKeys = ["name", "command", "entry", "count", "input", "output", "restart", "environment", "workingDirectory"]
+    static let stageKeys = ["name", "command", "entry", "count", "inFlight", "input", "output", "restart", "environment", "workingDirectory"]
     static let restartKeys = ["policy", "strategy", "intensity", "period"]
     static let sourceKeys = ["lines", "command", "range", "to"]
     static let sinkKeys = ["from", "file", "stdout"]
@@ -263,13 +263,17 @@ struct PipelineFileReader {
         if let countNode = entries.value("count"), let value = integer(countNode, path + ".count") {
             if value < 1 { report(countNode, path + ".count", "a stage runs at least 1 worker, not \(value)") } else { count = value }
         }
+        var inFlight = Stage.defaultInFlight
+        if let inFlightNode = entries.value("inFlight"), let value = integer(inFlightNode, path + ".inFlight") {
+            if value < 1 { report(inFlightNode, path + ".inFlight", "a worker is sent at least 1 item at a time, not \(value)") } else { inFlight = value }
+        }
         let inputNode = required(entries, "input", in: node, path)
         let input = inputNode.flatMap { string($0, path + ".input") }
         let outputNode = entries.value("output")
         let output = outputNode.flatMap { string($0, path + ".output") }
         let restart = entries.value("restart").flatMap { readRestart($0, path + ".restart") } ?? StageRestart()
         guard let name, let nameNode, let words, let input else { return nil }
-        let stage = Stage(name: name, command: words, entry: entry, count: count, input: input, output: output,
+        let stage = Stage(name: name, command: words, entry: entry, count: count, inFlight: inFlight, input: input, output: output,
                           restart: restart, environment: environment, workingDirectory: workingDirectory)
         return (stage, StageNodes(name: nameNode, input: inputNode, output: outputNode))
     }

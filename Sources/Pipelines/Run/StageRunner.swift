@@ -3,10 +3,12 @@ import MessagePack
 import Multiprocessing
 
 /// One stage of a running pipeline: its workers under a ``Supervisor`` of their own (the
-/// stage's restart policy), and one loop per worker that takes an item from the input queue,
-/// sends it to the worker as a request and puts the reply's items on the output queue. An item
-/// whose worker died before answering is sent again to the worker that replaces it; an item
-/// answered with an error is counted, reported and dropped.
+/// stage's restart policy), and per worker ``Stage/inFlight`` loops (lanes), each of which
+/// takes an item from the input queue, sends it to the worker as a request and puts the
+/// reply's items on the output queue: the worker's pipe holds its next items while it works,
+/// so short items do not each wait for a round trip. An item whose worker died before
+/// answering is sent again to the worker that replaces it; an item answered with an error is
+/// counted, reported and dropped.
 actor StageRunner {
     let stage: Stage
     let input: ItemQueue
@@ -26,9 +28,15 @@ actor StageRunner {
     private var slots: [String] = []
     private var retiring: Set<String> = []
     /// The loops waiting for an item (a retired one is cancelled there, never inside a request).
-    private var waitingForItem: Set<String> = []
+    private var waitingForItem: Set<Lane> = []
     private var nextSlot = 0
-    private var loops: [String: Task<Void, Never>] = [:]
+    private var loops: [Lane: Task<Void, Never>] = [:]
+
+    /// One of a worker's loops.
+    private struct Lane: Hashable {
+        let worker: String
+        let number: Int
+    }
     private var loopsEnded: [CheckedContinuation<Void, Never>] = []
     private var stopping = false
     /// Scaled to 0 workers by an operator: the stage waits.
@@ -197,7 +205,7 @@ actor StageRunner {
         } else {
             for id in active.suffix(active.count - count) {
                 retiring.insert(id)
-                if waitingForItem.contains(id) { loops[id]?.cancel() }   // a loop waiting for an item ends now
+                for lane in waitingForItem where lane.worker == id { loops[lane]?.cancel() }   // a loop waiting for an item ends now
             }
         }
         wakeFinish()
@@ -220,16 +228,22 @@ actor StageRunner {
 
     // MARK: the worker loops
 
+    /// Starts the lanes of the worker `id`.
     private func startLoop(_ id: String) {
-        loops[id] = Task { [self] in
-            await self.runLoop(id)
-            await self.loopEnded(id)
+        for number in 0..<stage.inFlight {
+            let lane = Lane(worker: id, number: number)
+            loops[lane] = Task { [self] in
+                await self.runLoop(lane)
+                await self.loopEnded(lane)
+            }
         }
     }
 
-    private func loopEnded(_ id: String) async {
-        loops[id] = nil
-        if retiring.remove(id) != nil {
+    private func loopEnded(_ lane: Lane) async {
+        loops[lane] = nil
+        let id = lane.worker
+        if retiring.contains(id), !loops.keys.contains(where: { $0.worker == id }) {
+            retiring.remove(id)
             slots.removeAll { $0 == id }
             try? await supervisor.terminateChild(id, grace: grace)
         }
@@ -242,11 +256,12 @@ actor StageRunner {
         loopsEnded.removeAll()
     }
 
-    private func runLoop(_ id: String) async {
+    private func runLoop(_ lane: Lane) async {
+        let id = lane.worker
         while !stopping, !retiring.contains(id) {
-            waitingForItem.insert(id)
+            waitingForItem.insert(lane)
             let next = await input.get()
-            waitingForItem.remove(id)
+            waitingForItem.remove(lane)
             guard let item = next else {
                 if !Task.isCancelled { inputEnded = true }
                 return
