@@ -308,11 +308,13 @@ actor StageRunner {
                 itemFailed(id, value, "\(error.typeName): \(error.message)")
                 return []
             } catch {
-                if child.isAlive, !stopping, (error as? ProcessError)?.code != .childExited {
+                // The worker died with it (or its channel closed as it dies, before it is
+                // reaped: a request sent after that fails `disconnected`): the successor gets it.
+                let code = (error as? ProcessError)?.code
+                if child.isAlive, !stopping, code != .childExited, code != .disconnected {
                     itemFailed(id, value, Self.reason(error))
                     return []
                 }
-                // Its worker died with it: the successor gets it.
                 dead = child
                 _ = try? await child.join(timeout: .seconds(1))
                 if !stopping { redelivered += 1 }
