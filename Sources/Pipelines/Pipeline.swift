@@ -114,9 +114,10 @@ public struct Stage: Sendable, Hashable {
     public var entry: String?
     /// How many copies run at once.
     public var count: Int
-    /// How many items each worker is sent ahead of its answers (its pipe holds the next ones
-    /// while it works on one): more hides the round trip of short items, fewer keeps a slow
-    /// worker from holding items an idle one could take. At least 1.
+    /// At most how many items each worker is sent ahead of its answers (its pipe holds the
+    /// next ones while it works on one), which hides the round trip of short items. More than
+    /// one is sent only while the worker answers within a millisecond, so long items still go
+    /// one at a time. At least 1; 1 turns sending ahead off.
     public var inFlight: Int
     /// The queue it takes items from.
     public var input: String
@@ -129,7 +130,7 @@ public struct Stage: Sendable, Hashable {
     public var workingDirectory: String?
 
     /// Items sent ahead to each worker when a file does not say.
-    public static let defaultInFlight = 4
+    public static let defaultInFlight = 16
 
     public init(name: String, command: [String], entry: String? = nil, count: Int = 1, inFlight: Int = Stage.defaultInFlight,
                 input: String, output: String? = nil,

@@ -125,6 +125,34 @@ struct ControlAndExecTests {
         #expect(failing.errors.contains("1 of 3 items failed"), "stderr: \(failing.errors)")
     }
 
+    @Test("items are sent ahead only to a worker that answers quickly: a slow worker is not handed items the quick one could take")
+    func sendingAheadOnlyToQuickWorkers() async throws {
+        let folder = try RunFixture.folder(["uneven.py": """
+            import os
+            import time
+            import mpstage
+
+            SLOW = os.environ.get("MP_NAME", "").endswith("[0]")
+
+            @mpstage.stage
+            def uneven(line):
+                time.sleep(0.3 if SLOW else 0.002)
+                return [("slow " if SLOW else "quick ") + line]
+
+            if __name__ == "__main__":
+                uneven.run()
+            """])
+        let lines = (0..<40).map { "line\($0)" }
+        let run = try MPCtl(["exec", "-n", "2", "--unordered", "--", "python3", "uneven.py"], in: folder,
+                            input: lines.joined(separator: "\n") + "\n")
+        #expect(await run.wait() == 0, "stderr: \(run.errors)")
+        let results = run.output.split(separator: "\n").map(String.init)
+        #expect(results.map { String($0.split(separator: " ")[1]) }.sorted() == lines.sorted(), "every line once")
+        // Sent ahead blindly (16 in flight), the slow worker would hold about 16 lines for 5 s.
+        let slow = results.filter { $0.hasPrefix("slow ") }.count
+        #expect(slow <= 3, "the slow worker answered \(slow) lines: \(results)")
+    }
+
     @Test("exec without a command says how to give one")
     func execWithoutCommand() async throws {
         let folder = try RunFixture.folder([:])

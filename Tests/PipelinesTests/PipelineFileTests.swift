@@ -202,7 +202,7 @@ struct PipelineFileTests {
             queues: {a: -1}
             source: {range: {start: 0, stop: 5, step: 0}, to: a}
             stages:
-              - {name: s, command: cat, input: a, count: 0, restart: {policy: forever, strategy: sideways, period: -2}}
+              - {name: s, command: cat, input: a, count: 0, inFlight: 0, restart: {policy: forever, strategy: sideways, period: -2}}
               - {name: s, command: cat, input: a}
             sink: {from: a, file: x, stdout: true}
             """)
@@ -210,6 +210,7 @@ struct PipelineFileTests {
         #expect(problems.contains { $0.key == "queues.a" && $0.message == "expected 0 or more, found -1" })
         #expect(problems.contains { $0.key == "source.range" && $0.message.contains("step cannot be 0") })
         #expect(problems.contains { $0.key == "stages[0].count" })
+        #expect(problems.contains { $0.key == "stages[0].inFlight" && $0.message.contains("at least 1 item") })
         #expect(problems.contains { $0.key == "stages[0].restart.policy" && $0.message.contains("forever") })
         #expect(problems.contains { $0.key == "stages[0].restart.strategy" && $0.message.contains("sideways") })
         #expect(problems.contains { $0.key == "stages[0].restart.period" })

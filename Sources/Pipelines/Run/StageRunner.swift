@@ -3,12 +3,14 @@ import MessagePack
 import Multiprocessing
 
 /// One stage of a running pipeline: its workers under a ``Supervisor`` of their own (the
-/// stage's restart policy), and per worker ``Stage/inFlight`` loops (lanes), each of which
-/// takes an item from the input queue, sends it to the worker as a request and puts the
+/// stage's restart policy), and per worker up to ``Stage/inFlight`` loops (lanes), each of
+/// which takes an item from the input queue, sends it to the worker as a request and puts the
 /// reply's items on the output queue: the worker's pipe holds its next items while it works,
-/// so short items do not each wait for a round trip. An item whose worker died before
-/// answering is sent again to the worker that replaces it; an item answered with an error is
-/// counted, reported and dropped.
+/// so short items do not each wait for a round trip. Only lane 0 always runs: the others take
+/// an item only while the worker answers within ``queueingBudget`` (items wait in its pipe no
+/// longer than that), so long items go one at a time and one worker never holds items an idle
+/// one could take. An item whose worker died before answering is sent again to the worker
+/// that replaces it; an item answered with an error is counted, reported and dropped.
 actor StageRunner {
     let stage: Stage
     let input: ItemQueue
@@ -31,6 +33,14 @@ actor StageRunner {
     private var waitingForItem: Set<Lane> = []
     private var nextSlot = 0
     private var loops: [Lane: Task<Void, Never>] = [:]
+    /// Per worker: the recent time from request to answer (an average, seconds).
+    private var answerTime: [String: Double] = [:]
+    /// Lanes past the first waiting for their worker's answers to get quick again.
+    private var parked: [Lane: CheckedContinuation<Void, Never>] = [:]
+
+    /// How long items may wait in a worker's pipe behind the one it works on: lanes beyond the
+    /// first take items only while answers come within this (and not before the first answer).
+    static let queueingBudget = 0.001
 
     /// One of a worker's loops.
     private struct Lane: Hashable {
@@ -171,6 +181,7 @@ actor StageRunner {
     /// No item is taken any more and no worker awaited: the first step of a stop.
     func beginStopping() {
         stopping = true
+        unpark { _ in true }
         wakeFinish()
     }
 
@@ -206,6 +217,7 @@ actor StageRunner {
             for id in active.suffix(active.count - count) {
                 retiring.insert(id)
                 for lane in waitingForItem where lane.worker == id { loops[lane]?.cancel() }   // a loop waiting for an item ends now
+                unpark { $0.worker == id }
             }
         }
         wakeFinish()
@@ -259,11 +271,18 @@ actor StageRunner {
     private func runLoop(_ lane: Lane) async {
         let id = lane.worker
         while !stopping, !retiring.contains(id) {
+            if lane.number > 0, !inputEnded, (answerTime[id] ?? .infinity) > Self.queueingBudget {
+                await withCheckedContinuation { parked[lane] = $0 }
+                continue
+            }
             waitingForItem.insert(lane)
             let next = await input.get()
             waitingForItem.remove(lane)
             guard let item = next else {
-                if !Task.isCancelled { inputEnded = true }
+                if !Task.isCancelled {
+                    inputEnded = true
+                    unpark { _ in true }
+                }
                 return
             }
             if Task.isCancelled {   // retired just as an item came: it goes to the others
@@ -298,7 +317,9 @@ actor StageRunner {
         while true {
             guard let child = await worker(id, after: dead) else { return nil }
             do {
+                let sent = ContinuousClock.now
                 let reply = try await child.request(value, as: MessagePackValue.self)
+                answered(by: id, after: ContinuousClock.now - sent)
                 guard case .array(let outputs) = reply else {
                     itemFailed(id, value, "the reply is not an array of output items (Protocols/PROTOCOL.md, \"Pipeline stages\"): \(ItemText.render(reply))")
                     return []
@@ -339,6 +360,23 @@ actor StageRunner {
             try? await Task.sleep(for: .milliseconds(5))
         }
         return nil
+    }
+
+    /// Records how long the worker `id` took to answer; lanes parked for it go on once its
+    /// answers are quick.
+    private func answered(by id: String, after duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        let average = answerTime[id].map { 0.8 * $0 + 0.2 * seconds } ?? seconds
+        answerTime[id] = average
+        if average <= Self.queueingBudget { unpark { $0.worker == id } }
+    }
+
+    /// Wakes the parked lanes that match.
+    private func unpark(_ matching: (Lane) -> Bool) {
+        for (lane, continuation) in parked where matching(lane) {
+            parked[lane] = nil
+            continuation.resume()
+        }
     }
 
     private func itemFailed(_ id: String, _ value: MessagePackValue, _ error: String) {
