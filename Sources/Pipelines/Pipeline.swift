@@ -116,7 +116,7 @@ public struct Stage: Sendable, Hashable {
     public var count: Int
     /// At most how many items each worker is sent ahead of its answers (its pipe holds the
     /// next ones while it works on one), which hides the round trip of short items. More than
-    /// one is sent only while the worker answers within a millisecond, so long items still go
+    /// one is sent only while the worker answers within 5 ms, so long items still go
     /// one at a time. At least 1; 1 turns sending ahead off.
     public var inFlight: Int
     /// The queue it takes items from.

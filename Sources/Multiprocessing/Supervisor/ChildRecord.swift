@@ -24,6 +24,12 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
     let entry: String?
     let daemon: Bool
     let loop: any EventLoop
+    /// Whether callers of ``request(_:timeout:)`` look for the reply before they suspend.
+    private let answerSpin = SpinGate()
+    /// Requests to it awaiting their replies: a caller spins only when its request is the only
+    /// one (a lone round trip waits for its reply; with several in flight the replies come
+    /// anyway, and a spinning caller would take a CPU from the workers).
+    private let requestsInFlight = Atomic<Int>(0)
     let maxFrameSize: Int
     /// The supervisor that started it (it keeps the supervisor alive while it is known).
     let supervisor: SupervisorCore
@@ -304,8 +310,11 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
             throw ProcessError.sizeChecked(error, "a request", limit: maxFrameSize)
         }
         let frame = writer.drain { ByteBufferAllocator().buffer(bytes: $0) }
+        let alone = requestsInFlight.wrappingAdd(1, ordering: .relaxed).oldValue == 0
+        defer { requestsInFlight.wrappingSubtract(1, ordering: .relaxed) }
         let outcome: TimedOutcome<Result<FrameBody, any Error>> = await TimedWait.wait(
             until: timeout.map { ContinuousClock.now.advanced(by: $0) }, timer: loop.timedWaitTimer,
+            spin: alone && !loop.inEventLoop ? answerSpin : nil,   // never on the loop: it delivers the reply
             onEnd: { [self] outcome in   // timed out or cancelled: forget the waiter, on the loop
                 if case .value = outcome { return }
                 onLoop { [self] in _ = waiters.removeValue(forKey: correlation) }

@@ -39,6 +39,9 @@ final class ResumeOnce<Value: Sendable>: Sendable {
     /// Whether the wait has ended (an outcome won).
     var isFinished: Bool { box.withLock { $0.outcome != nil } }
 
+    /// Whether the wait has ended and its `onEnd` ran: a suspend now resumes at once.
+    fileprivate var isSettled: Bool { box.withLock { $0.ended } }
+
     private func finish(_ outcome: TimedOutcome<Value>) -> Bool {
         let won = box.withLock { box -> Bool in
             guard box.outcome == nil else { return false }
@@ -88,10 +91,15 @@ enum TimedWait {
     /// value), then suspends until a value, `deadline` (nil: none) or the task's cancellation.
     /// `timer` keeps the deadline (a NIO loop's `scheduleTask`, or ``taskTimer``); a caller
     /// that keeps the deadline itself passes nil as `deadline` and calls `timeOut()`.
-    /// `onEnd` runs once with the outcome that won, before the task resumes.
+    /// `onEnd` runs once with the outcome that won, before the task resumes. With a `spin`
+    /// gate the caller first looks for the outcome for up to ``SpinPolicy/window`` (when the
+    /// gate allows): a value that comes within it is taken without suspending, which saves the
+    /// wake-up of a thread of Swift's pool (about 25 us here). Only for a caller that is not
+    /// the thread that delivers the value.
     static func wait<Value: Sendable>(
         until deadline: ContinuousClock.Instant? = nil,
         timer: Timer = TimedWait.taskTimer,
+        spin: SpinGate? = nil,
         onEnd: @escaping @Sendable (TimedOutcome<Value>) -> Void = { _ in },
         _ register: (ResumeOnce<Value>) -> Void
     ) async -> TimedOutcome<Value> {
@@ -106,6 +114,9 @@ enum TimedWait {
             let cancelTimer = timer(deadline) { once.timeOut() }
             disarm.withLock { $0 = cancelTimer }
             if once.isFinished { cancelTimer() }   // it ended while the timer was being armed
+        }
+        if let spin, !once.isSettled, spin.shouldSpin() {
+            spin.record(found: spinUntil(window: SpinPolicy.window) { once.isSettled })
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { once.suspend($0) }

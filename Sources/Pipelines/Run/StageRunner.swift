@@ -40,7 +40,7 @@ actor StageRunner {
 
     /// How long items may wait in a worker's pipe behind the one it works on: lanes beyond the
     /// first take items only while answers come within this (and not before the first answer).
-    static let queueingBudget = 0.001
+    static let queueingBudget = 0.005
 
     /// One of a worker's loops.
     private struct Lane: Hashable {
