@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         // Supervisor trees as services of a server (Sources/MultiprocessingServiceLifecycle).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        // TLS for remote peers (Remote/RemoteTLS.swift): BoringSSL through NIO.
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         // Pipeline files (Sources/Pipelines).
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
@@ -48,6 +50,7 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The worker executable the tests spawn: it registers the test entries (NOTES-linux.md:

@@ -34,6 +34,10 @@ enum RemoteWorkerDemo {
                                             program: program(arguments[2]), name: arguments[3],
                                             restart: restart, intensity: intensity, period: .seconds(30))
         launcher.liveness = liveness
+        // TLS when asked: MP_DEMO_TLS_CA (a CA's PEM file) and MP_DEMO_TLS_NAME (the server's name).
+        if let ca = ProcessInfo.processInfo.environment["MP_DEMO_TLS_CA"] {
+            launcher.tls = try RemoteTLS.client(trustRoots: ca, serverName: ProcessInfo.processInfo.environment["MP_DEMO_TLS_NAME"])
+        }
         launcher.giveUpAfter = .milliseconds(giveUp)
         launcher.maximumBackoff = .milliseconds(500)
         launcher.connectTimeout = .seconds(5)

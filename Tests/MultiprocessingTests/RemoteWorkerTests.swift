@@ -17,7 +17,7 @@ import Testing
     /// Starts the launcher demo for `entry` (in `network`'s namespace when it has one).
     static func launch(_ entry: String, name: String, at address: ListenerAddress, key: [UInt8] = key,
                        restart: String = "temporary", intensity: Int = 3, giveUpMilliseconds: Int = 3_000,
-                       network: TestNetwork? = nil) throws -> DemoClient {
+                       network: TestNetwork? = nil, environment: [String: String] = [:]) throws -> DemoClient {
         let demo = [TestWorker.path, "--demo-remote-worker", address.description, key.map { String(format: "%02x", $0) }.joined(),
                     entry, name, restart, String(intensity), String(giveUpMilliseconds)]
         let process = Foundation.Process()
@@ -28,6 +28,7 @@ import Testing
             process.executableURL = URL(fileURLWithPath: demo[0])
             process.arguments = Array(demo.dropFirst())
         }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         return try DemoClient(process)
     }
 
@@ -79,6 +80,31 @@ import Testing
         #expect(try await worker.join(timeout: .seconds(30)) == .exited(0))
         #expect(Self.outcome(launcher) == "done exited with code 0", "\(launcher.transcript())")
         #expect(await launcher.exitStatus() == 0)
+        #expect(server.activeWorkers.isEmpty)
+    }
+
+    @Test("over TLS: a launcher that trusts the server's CA joins and its worker answers; one that trusts another CA is refused, typed, and nothing joins")
+    func joinsOverTLS() async throws {
+        let folder = try RemoteTLSTests.certificates()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tls = try RemoteTLS.server(certificateChain: folder + "/server.pem", privateKey: folder + "/server.key")
+        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key, liveness: Self.liveness, tls: tls)
+        defer { server.close() }
+        let launcher = try Self.launch("Tally", name: "tls-tally", at: server.address,
+                                       environment: ["MP_DEMO_TLS_CA": folder + "/ca.pem", "MP_DEMO_TLS_NAME": "localhost"])
+        let worker = try await server.nextWorker(timeout: .seconds(30))
+        #expect(worker.name == "tls-tally")
+        #expect(try await worker.request(5, as: Int.self) == 5)
+        #expect(try await worker.request(1, as: Int.self) == 6)
+        worker.closeMailbox()
+        let status = try await worker.join(timeout: .seconds(30))
+        #expect(status == .exited(0), "\(status): \(launcher.transcript())")
+        #expect(Self.outcome(launcher) == "done exited with code 0", "\(launcher.transcript())")
+
+        let refused = try Self.launch("Tally", name: "untrusting", at: server.address,
+                                      environment: ["MP_DEMO_TLS_CA": folder + "/other-ca.pem", "MP_DEMO_TLS_NAME": "localhost"])
+        #expect(Self.outcome(refused) == "error authentication", "\(refused.transcript())")
+        #expect(await refused.exitStatus() == 0)
         #expect(server.activeWorkers.isEmpty)
     }
 

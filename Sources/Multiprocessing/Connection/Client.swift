@@ -29,14 +29,25 @@ public func Client(address: ListenerAddress, authkey: [UInt8],
     let key = try Authentication.key(authkey)
     let deadline = ContinuousClock.now.advanced(by: timeout)
     let socket = try await SocketConnector.connect(to: address, deadline: deadline, timeout: timeout)
-    let stream = HandshakeStream(socket: socket, deadline: deadline, limit: timeout, peer: address.description)
-    do {
-        try await Authentication.authenticateToListener(stream, key: key)
-    } catch {
-        _ = socket._close()
-        throw error
+    return try await Authentication.clientConnection(over: socket, key: key, deadline: deadline, timeout: timeout,
+                                                     peer: address.description, maxFrameSize: maxFrameSize)
+}
+
+extension Authentication {
+    /// The client's handshake over `socket`, connected to a listener (directly, or through a
+    /// tunnel such as ``RemoteTLS``'s), before `deadline`; the authenticated end. The socket is
+    /// the end's, or closed on failure.
+    static func clientConnection(over socket: FileDescriptor, key: SymmetricKey, deadline: ContinuousClock.Instant,
+                                 timeout: Duration, peer: String, maxFrameSize: Int) async throws -> Connection {
+        let stream = HandshakeStream(socket: socket, deadline: deadline, limit: timeout, peer: peer)
+        do {
+            try await Authentication.authenticateToListener(stream, key: key)
+        } catch {
+            _ = socket._close()
+            throw error
+        }
+        return try Connection.adoptingSocket(socket, maxFrameSize: maxFrameSize)
     }
-    return try Connection.adoptingSocket(socket, maxFrameSize: maxFrameSize)
 }
 
 extension Authentication {

@@ -13,20 +13,25 @@ extension Manager {
     /// ```swift
     /// let server = try await Manager().serve(on: .tcp(host: "0.0.0.0", port: 6000), authkey: key)
     /// ```
+    ///
+    /// With `tls` (a ``RemoteTLS/server(certificateChain:privateKey:)``, TCP only) clients must
+    /// speak TLS and the authkey's handshake runs inside it.
     @discardableResult
     public func serve(on address: ListenerAddress, authkey: [UInt8],
                       authenticationTimeout: Duration = AuthenticationLimits.defaultTimeout,
-                      liveness: RemoteLiveness = .default) async throws(ManagerError) -> ManagerServer {
+                      liveness: RemoteLiveness = .default, tls: RemoteTLS? = nil) async throws(ManagerError) -> ManagerServer {
         guard let objects = await serverObjects() else {
             throw ManagerError(.invalidArgument, "serve the manager from the process that runs it (the one that called bootstrap): this process reaches it through \(client.transport.endpoint ?? "its supervisor")")
         }
         let listener: Listener
+        let front: TLSFront?
         do {
-            listener = try Listener(address: address, authkey: authkey, authenticationTimeout: authenticationTimeout)
+            (listener, front) = try await TLSFront.listening(on: address, authkey: authkey, authenticationTimeout: authenticationTimeout,
+                                                             tls: tls, liveness: liveness, loop: objects.loop)
         } catch {
-            throw ManagerError(.invalidArgument, "the manager cannot be served on \(address): \(error)")
+            throw ManagerError(.invalidArgument, "the manager cannot be served on \(address)\(tls == nil ? "" : " with TLS"): \(error)")
         }
-        return ManagerServer(listener: listener, objects: objects, liveness: liveness)
+        return ManagerServer(listener: listener, front: front, objects: objects, liveness: liveness)
     }
 
     /// The objects of this manager when it runs in this process.
@@ -41,8 +46,9 @@ extension Manager {
     /// The manager served at `address`, as a client whose proxies decode through `clients`
     /// (a proxy of it decoded in this process finds this connection).
     static func connect(to address: ListenerAddress, authkey: [UInt8], timeout: Duration, liveness: RemoteLiveness,
-                        clients: ManagerClients) async throws(ManagerError) -> Manager {
-        let transport = try await SocketManagerTransport.connect(to: address, authkey: authkey, timeout: timeout, liveness: liveness)
+                        tls: RemoteTLS? = nil, clients: ManagerClients) async throws(ManagerError) -> Manager {
+        let transport = try await SocketManagerTransport.connect(to: address, authkey: authkey, timeout: timeout,
+                                                                 liveness: liveness, tls: tls)
         let client = ManagerClient(transport: transport)
         clients.add(client)
         transport.whenEnded { [weak client] in

@@ -21,8 +21,10 @@ import Synchronization
 /// calls and locks are released as a dead child's are.
 public final class ManagerServer: Sendable, CustomStringConvertible {
     /// Where clients connect (a TCP port 0 shows the port picked).
-    public var address: ListenerAddress { listener.address }
+    public var address: ListenerAddress { front?.address ?? listener.address }
     private let listener: Listener
+    /// With TLS: the TCP side, in front of the listener (then on a Unix socket of this process).
+    private let front: TLSFront?
     private let objects: LoopBound
     private let liveness: RemoteLiveness
     private let maxFrameSize: Int
@@ -38,8 +40,9 @@ public final class ManagerServer: Sendable, CustomStringConvertible {
         let objects: ManagerObjects
     }
 
-    init(listener: Listener, objects: ManagerObjects, liveness: RemoteLiveness) {
+    init(listener: Listener, front: TLSFront? = nil, objects: ManagerObjects, liveness: RemoteLiveness) {
         self.listener = listener
+        self.front = front
         self.objects = LoopBound(objects: objects)
         self.liveness = liveness
         maxFrameSize = listener.maxFrameSize
@@ -61,6 +64,7 @@ public final class ManagerServer: Sendable, CustomStringConvertible {
             return (Array(state.channels.values), state.acceptor)
         }
         acceptor?.cancel()
+        front?.close()
         listener.close()
         for channel in channels { channel.close(promise: nil) }
     }

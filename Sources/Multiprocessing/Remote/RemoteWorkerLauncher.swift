@@ -65,6 +65,10 @@ public struct RemoteWorkerLauncher: Sendable {
     public var liveness: RemoteLiveness = .default
     /// The worker's environment; this process's when nil (the runtime adds its `MP_` variables).
     public var environment: [String: String]?
+    /// TLS to a server of workers served with TLS (``RemoteTLS/client(trustRoots:serverName:)``):
+    /// the launcher keeps the TLS connection and hands its worker the plain end of a local
+    /// socket pair, so the worker speaks the protocol as over any socket.
+    public var tls: RemoteTLS?
     /// Called with each event, on the launcher's task.
     public var onEvent: @Sendable (Event) -> Void = { _ in }
 
@@ -126,7 +130,7 @@ public struct RemoteWorkerLauncher: Sendable {
         let clock = ContinuousClock()
         var restarts: [ContinuousClock.Instant] = []
         while true {
-            let socket = try await connect()
+            let socket = try await connect(tunnelOn: loop)
             let status = try await runWorker(socket, on: loop, reaper: reaper)
             onEvent(.exited(status))
             switch restart {
@@ -145,7 +149,7 @@ public struct RemoteWorkerLauncher: Sendable {
 
     /// Connects, authenticates and joins, retrying with backoff; the accepted socket (blocking,
     /// with the liveness limits).
-    private func connect() async throws -> FileDescriptor {
+    private func connect(tunnelOn loop: any EventLoop) async throws -> FileDescriptor {
         let clock = ContinuousClock()
         let start = clock.now
         var delay = backoff
@@ -153,7 +157,25 @@ public struct RemoteWorkerLauncher: Sendable {
             try Task.checkCancellation()
             let reason: String
             do {
-                let connection = try await Client(address: address, authkey: authkey, timeout: connectTimeout)
+                let connection: Connection
+                if let tls {
+                    let failure = TunnelFailure()
+                    do {
+                        let key = try Authentication.key(authkey)
+                        let deadline = ContinuousClock.now.advanced(by: connectTimeout)
+                        let plain = try await TLSTunnel.connect(to: address, tls: tls, deadline: deadline, timeout: connectTimeout,
+                                                                liveness: liveness, loop: loop, failure: failure)
+                        connection = try await Authentication.clientConnection(over: plain, key: key, deadline: deadline, timeout: connectTimeout,
+                                                                               peer: address.description, maxFrameSize: MessagePackLimits.defaultMaxFrameSize)
+                    } catch {
+                        if let tlsError = failure.error {
+                            throw RemoteWorkerError(.authentication, "the TLS handshake with the worker server at \(address) failed: \(tlsError)")
+                        }
+                        throw error
+                    }
+                } else {
+                    connection = try await Client(address: address, authkey: authkey, timeout: connectTimeout)
+                }
                 do {
                     let join = RemoteJoin(version: RemoteJoin.currentVersion, name: name, host: ProcessControl.hostName, launcher: ProcessControl.id)
                     try await connection.send(bytes: try join.body())
@@ -176,6 +198,8 @@ public struct RemoteWorkerLauncher: Sendable {
                 return socket
             } catch let error as AuthenticationError {
                 throw RemoteWorkerError(.authentication, "the worker server at \(address) refused the key: \(error)")
+            } catch let error as RemoteWorkerError {
+                throw error
             } catch is CancellationError {
                 throw CancellationError()
             } catch {

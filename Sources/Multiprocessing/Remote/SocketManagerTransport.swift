@@ -1,4 +1,5 @@
 import MessagePack
+import NIOPosix
 import Synchronization
 
 /// A process's way to a manager at an address: manager frames over an authenticated socket
@@ -51,12 +52,32 @@ final class SocketManagerTransport: ManagerTransport {
     /// Connects to the manager served at `address`, authenticates with `authkey` and reads the
     /// server's welcome, within `timeout`; starts the reader thread.
     static func connect(to address: ListenerAddress, authkey: [UInt8], timeout: Duration,
-                        liveness: RemoteLiveness) async throws(ManagerError) -> SocketManagerTransport {
+                        liveness: RemoteLiveness, tls: RemoteTLS? = nil) async throws(ManagerError) -> SocketManagerTransport {
         let connection: Connection
-        do {
-            connection = try await Client(address: address, authkey: authkey, timeout: timeout)
-        } catch {
-            throw ManagerError(connecting: address, error)
+        if let tls {
+            guard !tls.isServer else {
+                throw ManagerError(.invalidArgument, "connecting with TLS needs RemoteTLS.client(trustRoots:serverName:), not a server's configuration")
+            }
+            let failure = TunnelFailure()
+            do {
+                let key = try Authentication.key(authkey)
+                let deadline = ContinuousClock.now.advanced(by: timeout)
+                let socket = try await TLSTunnel.connect(to: address, tls: tls, deadline: deadline, timeout: timeout, liveness: liveness,
+                                                         loop: MultiThreadedEventLoopGroup.singleton.next(), failure: failure)
+                connection = try await Authentication.clientConnection(over: socket, key: key, deadline: deadline, timeout: timeout,
+                                                                       peer: address.description, maxFrameSize: MessagePackLimits.defaultMaxFrameSize)
+            } catch {
+                if let tlsError = failure.error {
+                    throw ManagerError(.authentication, "the TLS handshake with the manager at \(address) failed: \(tlsError)")
+                }
+                throw ManagerError(connecting: address, error)
+            }
+        } else {
+            do {
+                connection = try await Client(address: address, authkey: authkey, timeout: timeout)
+            } catch {
+                throw ManagerError(connecting: address, error)
+            }
         }
         let socket: FileDescriptor
         let clientID: UInt64

@@ -24,8 +24,10 @@ import Synchronization
 /// silent (a partition, a host that lost power) is noticed by ``RemoteLiveness``.
 public final class WorkerServer: Sendable, CustomStringConvertible {
     /// Where launchers connect (a TCP port 0 shows the port picked).
-    public var address: ListenerAddress { listener.address }
+    public var address: ListenerAddress { front?.address ?? listener.address }
     private let listener: Listener
+    /// With TLS: the TCP side, in front of the listener (then on a Unix socket of this process).
+    private let front: TLSFront?
     private let supervisor: SupervisorCore
     private let liveness: RemoteLiveness
     private let handshakeTimeout: Duration
@@ -44,8 +46,9 @@ public final class WorkerServer: Sendable, CustomStringConvertible {
         var refused = 0
     }
 
-    init(listener: Listener, supervisor: SupervisorCore, liveness: RemoteLiveness, handshakeTimeout: Duration) {
+    init(listener: Listener, front: TLSFront?, supervisor: SupervisorCore, liveness: RemoteLiveness, handshakeTimeout: Duration) {
         self.listener = listener
+        self.front = front
         self.supervisor = supervisor
         self.liveness = liveness
         self.handshakeTimeout = handshakeTimeout
@@ -97,6 +100,7 @@ public final class WorkerServer: Sendable, CustomStringConvertible {
             return (state.acceptor, state.members + state.joined, Array(state.waiters.values))
         }
         acceptor?.cancel()
+        front?.close()
         listener.close()
         for member in members { member.kill() }
         for waiter in waiters { waiter.resume(returning: nil) }
@@ -203,13 +207,15 @@ extension WorkerServer {
     /// for an empty key or an address that cannot be listened on (in use, a Unix path's
     /// directory missing), with the reason.
     static func serve(on address: ListenerAddress, authkey: [UInt8], supervisor: SupervisorCore, liveness: RemoteLiveness,
-                      handshakeTimeout: Duration) throws(ProcessError) -> WorkerServer {
+                      handshakeTimeout: Duration, tls: RemoteTLS?) async throws(ProcessError) -> WorkerServer {
         let listener: Listener
+        let front: TLSFront?
         do {
-            listener = try Listener(address: address, authkey: authkey)
+            (listener, front) = try await TLSFront.listening(on: address, authkey: authkey, authenticationTimeout: AuthenticationLimits.defaultTimeout,
+                                                             tls: tls, liveness: liveness, loop: supervisor.loop)
         } catch {
-            throw ProcessError(.invalidArgument, "remote workers cannot be served on \(address): \(error)")
+            throw ProcessError(.invalidArgument, "remote workers cannot be served on \(address)\(tls == nil ? "" : " with TLS"): \(error)")
         }
-        return WorkerServer(listener: listener, supervisor: supervisor, liveness: liveness, handshakeTimeout: handshakeTimeout)
+        return WorkerServer(listener: listener, front: front, supervisor: supervisor, liveness: liveness, handshakeTimeout: handshakeTimeout)
     }
 }

@@ -11,22 +11,26 @@ extension Manager {
     /// try await hits.increment("home", by: 1)
     /// ```
     ///
-    /// Throws ``ManagerError/Code/authentication`` (a wrong key), ``ManagerError/Code/timedOut``,
+    /// With `tls` (a ``RemoteTLS/client(trustRoots:serverName:)``) the connection is TLS, the
+    /// server's certificate checked, for a manager served with TLS.
+    ///
+    /// Throws ``ManagerError/Code/authentication`` (a wrong key, or a server certificate that
+    /// does not verify), ``ManagerError/Code/timedOut``,
     /// ``ManagerError/Code/disconnected`` (nothing serves there), ``ManagerError/Code/invalidArgument``
     /// (an address that does not resolve, or no bootstrap in this process).
     public static func connect(to address: ListenerAddress, authkey: [UInt8],
                                timeout: Duration = AuthenticationLimits.defaultTimeout,
-                               liveness: RemoteLiveness = .default) async throws(ManagerError) -> Manager {
+                               liveness: RemoteLiveness = .default, tls: RemoteTLS? = nil) async throws(ManagerError) -> Manager {
         let runtime: Runtime
         do { runtime = try Runtime.current } catch {
             throw ManagerError(.invalidArgument, "call Multiprocessing.bootstrap before connecting to a manager: \(error)")
         }
-        return try await connect(to: address, authkey: authkey, timeout: timeout, liveness: liveness, runtime: runtime)
+        return try await connect(to: address, authkey: authkey, timeout: timeout, liveness: liveness, tls: tls, runtime: runtime)
     }
 
     /// The same, for `runtime` (whose decoders find this connection's proxies).
     public static func connect(to address: ListenerAddress, authkey: [UInt8], timeout: Duration = AuthenticationLimits.defaultTimeout,
-                               liveness: RemoteLiveness = .default, runtime: Runtime) async throws(ManagerError) -> Manager {
-        try await connect(to: address, authkey: authkey, timeout: timeout, liveness: liveness, clients: runtime.managerClients)
+                               liveness: RemoteLiveness = .default, tls: RemoteTLS? = nil, runtime: Runtime) async throws(ManagerError) -> Manager {
+        try await connect(to: address, authkey: authkey, timeout: timeout, liveness: liveness, tls: tls, clients: runtime.managerClients)
     }
 }

@@ -10,11 +10,14 @@ extension Multiprocessing {
     /// ```
     ///
     /// `liveness` notices a silent peer (a partition); `handshakeTimeout` bounds the join and
-    /// the worker's hello.
+    /// the worker's hello. With `tls` (``RemoteTLS/server(certificateChain:privateKey:)``, TCP
+    /// only) launchers must connect with TLS (``RemoteWorkerLauncher/tls``).
     public static func serveWorkers(on address: ListenerAddress, authkey: [UInt8], liveness: RemoteLiveness = .default,
-                                    handshakeTimeout: Duration = .seconds(30), runtime: Runtime? = nil) async throws -> WorkerServer {
+                                    handshakeTimeout: Duration = .seconds(30), tls: RemoteTLS? = nil,
+                                    runtime: Runtime? = nil) async throws -> WorkerServer {
         let supervisor = try (runtime ?? Runtime.current).supervisor()
-        return try WorkerServer.serve(on: address, authkey: authkey, supervisor: supervisor, liveness: liveness, handshakeTimeout: handshakeTimeout)
+        return try await WorkerServer.serve(on: address, authkey: authkey, supervisor: supervisor, liveness: liveness,
+                                            handshakeTimeout: handshakeTimeout, tls: tls)
     }
 }
 

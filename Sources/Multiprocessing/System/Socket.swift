@@ -40,6 +40,19 @@ extension FileDescriptor {
         try _socket(family: family, nonBlocking: nonBlocking).get("socket")
     }
 
+    /// Two connected Unix stream sockets, close-on-exec (non-blocking if asked). The
+    /// corresponding C function is `socketpair`.
+    static func _socketPair(nonBlocking: Bool) -> Result<(FileDescriptor, FileDescriptor), Errno> {
+        var fds: [Int32] = [-1, -1]
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        guard Glibc.socketpair(AF_UNIX, type, 0, &fds) == 0 else { return .failure(.current) }
+        return .success((FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1])))
+    }
+
+    static func socketPair(nonBlocking: Bool = false) throws(SystemError) -> (FileDescriptor, FileDescriptor) {
+        try _socketPair(nonBlocking: nonBlocking).get("socketpair")
+    }
+
     func _bind(_ address: SocketAddress) -> Result<Void, Errno> {
         nothingOrErrno { address.withSocketAddress { Glibc.bind(rawValue, $0, $1) } }
     }
