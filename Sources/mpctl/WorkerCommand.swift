@@ -46,6 +46,12 @@ extension MPCtl {
         @Option(name: .customLong("give-up-after"), help: "Seconds without reaching the supervisor before giving up.")
         var giveUpAfter: Double = 60
 
+        @Option(name: .customLong("tls-ca"), help: "Connect with TLS, trusting the CA certificates in this PEM file (for a supervisor serving workers with TLS).")
+        var tlsCA: String?
+
+        @Option(name: .customLong("tls-server-name"), help: "With --tls-ca: the name the supervisor's certificate must carry (default: the host of --connect).")
+        var tlsServerName: String?
+
         @Argument(parsing: .captureForPassthrough, help: "The worker command and its arguments (after --).")
         var command: [String] = []
 
@@ -55,6 +61,7 @@ extension MPCtl {
                 throw ValidationError("--restart is permanent, transient or temporary, not \(restart)")
             }
             guard period > 0, intensity >= 0, giveUpAfter > 0 else { throw ValidationError("--period and --give-up-after must be positive") }
+            guard tlsServerName == nil || tlsCA != nil else { throw ValidationError("--tls-server-name goes with --tls-ca") }
         }
 
         func run() async throws {
@@ -87,6 +94,12 @@ extension MPCtl {
             var launcher = RemoteWorkerLauncher(connectingTo: target, authkey: key, program: what, name: name,
                                                 restart: policy, intensity: intensity, period: .milliseconds(Int64(period * 1000)))
             launcher.giveUpAfter = .milliseconds(Int64(giveUpAfter * 1000))
+            if let tlsCA {
+                do { launcher.tls = try RemoteTLS.client(trustRoots: tlsCA, serverName: tlsServerName) } catch {
+                    printError("mpctl worker: \(error)")
+                    throw ExitCode(1)
+                }
+            }
             launcher.onEvent = { event in printError("mpctl worker: \(event)") }
             do {
                 let status = try await launcher.run()

@@ -47,6 +47,42 @@ import Testing
         #expect(text.contains("exited with code 0; done"), "stderr: \(text)")
     }
 
+    @Test("--tls-ca: it joins a supervisor serving workers with TLS; trusting another CA it is refused with exit 1")
+    func joinsOverTLS() async throws {
+        if let reason = PythonWorker.unavailableReason {
+            print("MPCtlWorkerTests: \(reason); skipped")
+            return
+        }
+        let folder = try RemoteTLSTests.certificates()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tls = try RemoteTLS.server(certificateChain: folder + "/server.pem", privateKey: folder + "/server.key")
+        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key, tls: tls)
+        defer { server.close() }
+        let keyPath = try keyFile(Self.key)
+        defer { try? FileManager.default.removeItem(atPath: keyPath) }
+        let mpctl = Foundation.Process()
+        mpctl.executableURL = URL(fileURLWithPath: FrontDoorTests.sibling("mpctl"))
+        mpctl.arguments = ["worker", "--connect", server.address.description, "--authkey-file", keyPath, "--name", "tls-job",
+                           "--tls-ca", folder + "/ca.pem", "--tls-server-name", "localhost", "--", "python3", PythonWorker.script]
+        let errors = Pipe()
+        mpctl.standardError = errors
+        try mpctl.run()
+        let worker = try await server.nextWorker(timeout: .seconds(30))
+        #expect(worker.name == "tls-job")
+        #expect(try await worker.request(["n": 7], as: [String: Int].self) == ["n": 7])
+        worker.closeMailbox()
+        _ = try await worker.join(timeout: .seconds(30))
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        mpctl.waitUntilExit()
+        #expect(mpctl.terminationStatus == 0, "stderr: \(text)")
+
+        let (status, _, refused) = try await FrontDoorTests.run(FrontDoorTests.sibling("mpctl"),
+            ["worker", "--connect", server.address.description, "--authkey-file", keyPath,
+             "--tls-ca", folder + "/other-ca.pem", "--tls-server-name", "localhost", "--", "/bin/cat"], limit: .seconds(30))
+        #expect(status == 1, "stderr: \(refused)")
+        #expect(refused.contains("TLS"), "stderr: \(refused)")
+    }
+
     @Test("with the wrong key it is refused at once: exit 1 and an authentication error, nothing joins")
     func wrongKey() async throws {
         let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key)

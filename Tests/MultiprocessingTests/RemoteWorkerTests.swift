@@ -177,11 +177,15 @@ import Testing
         try await local.join()
     }
 
-    @Test("killing the launcher kills its worker: the parent sees it disconnected")
-    func killingTheLauncherKillsTheWorker() async throws {
-        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key, liveness: Self.liveness)
+    @Test("killing the launcher kills its worker: the parent sees it disconnected", arguments: [false, true])
+    func killingTheLauncherKillsTheWorker(overTLS: Bool) async throws {
+        let folder = try RemoteTLSTests.certificates()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tls = overTLS ? try RemoteTLS.server(certificateChain: folder + "/server.pem", privateKey: folder + "/server.key") : nil
+        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: "127.0.0.1", port: 0), authkey: Self.key, liveness: Self.liveness, tls: tls)
         defer { server.close() }
-        let launcher = try Self.launch("Tally", name: "orphan-tally", at: server.address, restart: "permanent")
+        let launcher = try Self.launch("Tally", name: "orphan-tally", at: server.address, restart: "permanent",
+                                       environment: overTLS ? ["MP_DEMO_TLS_CA": folder + "/ca.pem", "MP_DEMO_TLS_NAME": "localhost"] : [:])
         let pid = try #require(Self.startedPID(launcher))
         let worker = try await server.nextWorker(timeout: .seconds(30))
         let pending = Task { try await worker.request(1, as: Int.self) }
