@@ -379,14 +379,20 @@ import Testing
 
     // MARK: across network namespaces
 
-    @Test("a worker in another network namespace: requests, a kill of its process, and a partition end within their timeouts")
-    func acrossNamespaces() async throws {
+    @Test("a worker in another network namespace: requests, a kill of its process, and a partition end within their timeouts",
+          arguments: [false, true])
+    func acrossNamespaces(overTLS: Bool) async throws {
         let network = TestNetwork.make()
         defer { network.remove() }
-        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: network.serverHost, port: 0), authkey: Self.key, liveness: Self.liveness)
+        let folder = try RemoteTLSTests.certificates()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tls = overTLS ? try RemoteTLS.server(certificateChain: folder + "/server.pem", privateKey: folder + "/server.key") : nil
+        let server = try await Multiprocessing.serveWorkers(on: .tcp(host: network.serverHost, port: 0), authkey: Self.key,
+                                                            liveness: Self.liveness, tls: tls)
         defer { server.close() }
         let launcher = try Self.launch("Tally", name: "far-tally", at: server.address, restart: "permanent", intensity: 5,
-                                       giveUpMilliseconds: 4_000, network: network)
+                                       giveUpMilliseconds: 4_000, network: network,
+                                       environment: overTLS ? ["MP_DEMO_TLS_CA": folder + "/ca.pem", "MP_DEMO_TLS_NAME": "localhost"] : [:])
         let pid = try #require(Self.startedPID(launcher), "\(launcher.transcript())")
         let worker = try await server.nextWorker(timeout: .seconds(30))
         #expect(try await worker.request(5, as: Int.self) == 5)
