@@ -27,6 +27,11 @@ final class TunnelGlue: ChannelDuplexHandler, @unchecked Sendable {
     private var partner: TunnelGlue?
     private var context: ChannelHandlerContext?
     private var readWanted = false
+    /// Read before the partner's channel was there (the server's side connects to the plain
+    /// listener after the TLS side came up): written to it once it is.
+    private var heldForPartner: [NIOAny] = []
+    /// This side's channel ended.
+    private var ended = false
     /// The first error of this side (a certificate that does not verify), for the caller.
     private let failure: TunnelFailure?
 
@@ -41,7 +46,23 @@ final class TunnelGlue: ChannelDuplexHandler, @unchecked Sendable {
         return (first, second)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        guard let partner else { return }
+        if partner.ended {
+            context.close(promise: nil)   // the other side ended before this one was there
+        } else {
+            partner.deliverHeld()
+        }
+    }
+
+    /// Writes what was read before the partner's channel was there.
+    private func deliverHeld() {
+        guard !heldForPartner.isEmpty, let partnerContext = partner?.context else { return }
+        for data in heldForPartner { partnerContext.write(data, promise: nil) }
+        heldForPartner = []
+        partnerContext.flush()
+    }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
@@ -49,7 +70,11 @@ final class TunnelGlue: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        partner?.context?.write(data, promise: nil)
+        if let partnerContext = partner?.context {
+            partnerContext.write(data, promise: nil)
+        } else if let partner, !partner.ended {
+            heldForPartner.append(data)   // at most what arrives while the partner connects
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -57,6 +82,7 @@ final class TunnelGlue: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        ended = true
         partner?.context?.close(promise: nil)
     }
 
