@@ -125,7 +125,7 @@ import Testing
         let manager = try Manager()
         _ = try await manager.dictionary(String.self, Int.self)
         let client = try RemoteTLS.client(trustRoots: folder + "/ca.pem", serverName: "localhost")
-        // The first connection starts NIO's shared loop threads (their descriptors stay).
+        // A first connection and server, so what is made once per process (the certificates read, the supervisor) is there before counting.
         let warm = try await serve(folder)
         let first = try await Manager.connect(to: warm.address, authkey: Self.key, tls: client)
         first.disconnect()

@@ -159,19 +159,11 @@ public struct RemoteWorkerLauncher: Sendable {
             do {
                 let connection: Connection
                 if let tls {
-                    let failure = TunnelFailure()
                     do {
-                        let key = try Authentication.key(authkey)
-                        let deadline = ContinuousClock.now.advanced(by: connectTimeout)
-                        let plain = try await TLSTunnel.connect(to: address, tls: tls, deadline: deadline, timeout: connectTimeout,
-                                                                liveness: liveness, loop: loop, failure: failure)
-                        connection = try await Authentication.clientConnection(over: plain, key: key, deadline: deadline, timeout: connectTimeout,
-                                                                               peer: address.description, maxFrameSize: MessagePackLimits.defaultMaxFrameSize)
-                    } catch {
-                        if let tlsError = failure.error {
-                            throw RemoteWorkerError(.authentication, "the TLS handshake with the worker server at \(address) failed: \(tlsError)")
-                        }
-                        throw error
+                        connection = try await TLSTunnel.authenticatedConnection(to: address, authkey: authkey, tls: tls, timeout: connectTimeout,
+                                                                                 liveness: liveness, loop: loop)
+                    } catch let error as TLSHandshakeError {
+                        throw RemoteWorkerError(.authentication, "the TLS handshake with the worker server at \(address) failed: \(error)")
                     }
                 } else {
                     connection = try await Client(address: address, authkey: authkey, timeout: connectTimeout)

@@ -40,9 +40,13 @@ final class SocketManagerTransport: ManagerTransport {
         var onEnd: (@Sendable () -> Void)?
     }
 
+    /// With TLS: the loop of the connection's tunnel, its own, shut down when the connection ends.
+    private let tunnelGroup: MultiThreadedEventLoopGroup?
+
     private init(connection: Connection, socket: FileDescriptor, wake: (readEnd: FileDescriptor, writeEnd: FileDescriptor),
-                 clientID: UInt64, endpoint: String) {
+                 tunnelGroup: MultiThreadedEventLoopGroup?, clientID: UInt64, endpoint: String) {
         self.connection = connection
+        self.tunnelGroup = tunnelGroup
         self.socket = socket
         self.wake = wake
         self.clientID = clientID
@@ -54,22 +58,22 @@ final class SocketManagerTransport: ManagerTransport {
     static func connect(to address: ListenerAddress, authkey: [UInt8], timeout: Duration,
                         liveness: RemoteLiveness, tls: RemoteTLS? = nil) async throws(ManagerError) -> SocketManagerTransport {
         let connection: Connection
+        var tunnelGroup: MultiThreadedEventLoopGroup?
         if let tls {
             guard !tls.isServer else {
                 throw ManagerError(.invalidArgument, "connecting with TLS needs RemoteTLS.client(trustRoots:serverName:), not a server's configuration")
             }
-            let failure = TunnelFailure()
+            // The tunnel's own loop, for as long as the connection lives (ended in readAnswers).
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            tunnelGroup = group
             do {
-                let key = try Authentication.key(authkey)
-                let deadline = ContinuousClock.now.advanced(by: timeout)
-                let socket = try await TLSTunnel.connect(to: address, tls: tls, deadline: deadline, timeout: timeout, liveness: liveness,
-                                                         loop: MultiThreadedEventLoopGroup.singleton.next(), failure: failure)
-                connection = try await Authentication.clientConnection(over: socket, key: key, deadline: deadline, timeout: timeout,
-                                                                       peer: address.description, maxFrameSize: MessagePackLimits.defaultMaxFrameSize)
+                connection = try await TLSTunnel.authenticatedConnection(to: address, authkey: authkey, tls: tls, timeout: timeout,
+                                                                         liveness: liveness, loop: group.next())
+            } catch let error as TLSHandshakeError {
+                group.shutdownGracefully { _ in }
+                throw ManagerError(.authentication, "the TLS handshake with the manager at \(address) failed: \(error)")
             } catch {
-                if let tlsError = failure.error {
-                    throw ManagerError(.authentication, "the TLS handshake with the manager at \(address) failed: \(tlsError)")
-                }
+                group.shutdownGracefully { _ in }
                 throw ManagerError(connecting: address, error)
             }
         } else {
@@ -89,9 +93,10 @@ final class SocketManagerTransport: ManagerTransport {
             wake = try FileDescriptor.pipe(nonBlocking: true)
         } catch {
             connection.close()
+            tunnelGroup?.shutdownGracefully { _ in }
             throw (error as? ManagerError) ?? ManagerError(connecting: address, error)
         }
-        let transport = SocketManagerTransport(connection: connection, socket: socket, wake: wake,
+        let transport = SocketManagerTransport(connection: connection, socket: socket, wake: wake, tunnelGroup: tunnelGroup,
                                                clientID: clientID, endpoint: address.description)
         do {
             try OSThread.start(name: "mp-manager-reader") { [transport] in transport.readAnswers() }
@@ -99,6 +104,7 @@ final class SocketManagerTransport: ManagerTransport {
             connection.close()
             _ = wake.readEnd._close()
             _ = wake.writeEnd._close()
+            tunnelGroup?.shutdownGracefully { _ in }
             throw ManagerError(.disconnected, "the reader thread of the connection to \(address) could not start: \(error)")
         }
         return transport
@@ -238,6 +244,7 @@ final class SocketManagerTransport: ManagerTransport {
         }
         guard let ending else { return }
         connection.close()
+        tunnelGroup?.shutdownGracefully { _ in }   // closes the tunnel's channels, then its thread
         let (handlers, onEnd) = pending.withLock { state in
             state.ended = ending
             _ = wake.readEnd._close()

@@ -121,6 +121,13 @@ final class TunnelGlue: ChannelDuplexHandler, @unchecked Sendable {
     }
 }
 
+/// TLS itself failed on a client's tunnel (the server's certificate did not verify, or the
+/// handshake broke off).
+struct TLSHandshakeError: Error, CustomStringConvertible {
+    let underlying: any Error
+    var description: String { "\(underlying)" }
+}
+
 /// The first error of a tunnel's TLS side.
 final class TunnelFailure: Sendable {
     private let first = Mutex<(any Error)?>(nil)
@@ -185,6 +192,25 @@ enum TLSTunnel {
             throw error
         }
         return pair.0
+    }
+
+    /// The client's side in one: a tunnel to `address` and the authkey's handshake through it,
+    /// within `timeout`; the authenticated end. A failure of TLS itself (a certificate that does
+    /// not verify) is thrown as ``TLSHandshakeError``, anything else as it came.
+    static func authenticatedConnection(to address: ListenerAddress, authkey: [UInt8], tls: RemoteTLS, timeout: Duration,
+                                        liveness: RemoteLiveness, loop: any EventLoop) async throws -> Connection {
+        let failure = TunnelFailure()
+        do {
+            let key = try Authentication.key(authkey)
+            let deadline = ContinuousClock.now.advanced(by: timeout)
+            let plain = try await connect(to: address, tls: tls, deadline: deadline, timeout: timeout,
+                                          liveness: liveness, loop: loop, failure: failure)
+            return try await Authentication.clientConnection(over: plain, key: key, deadline: deadline, timeout: timeout,
+                                                             peer: address.description, maxFrameSize: MessagePackLimits.defaultMaxFrameSize)
+        } catch {
+            if let tlsError = failure.error { throw TLSHandshakeError(underlying: tlsError) }
+            throw error
+        }
     }
 
     /// Whether `host` is written as an IPv4 or IPv6 address (no name to check in a certificate).
