@@ -262,24 +262,20 @@ struct PythonWorkerTests {
     @Test func anUnknownKindIsAnsweredWithProtocolErrorUnknownKind() async throws {
         try await withWorker { (worker: ChildProcess) async throws in
             let record = worker.record as! ChildRecord
-            // The next request's correlation id is the one after this reserved one. The
-            // unknown frame carries it and goes first, so its error answers that request;
-            // the echo that follows finds no waiter and is dropped. Under load the worker can
-            // answer the unknown frame before the request's waiter is registered (the error then
-            // finds no waiter and the echo answers): a few attempts, one must be refused.
-            var refused: RemoteError?
-            for _ in 0..<5 where refused == nil {
-                let correlation = record.nextToken() + 1
-                try await record.loop.submit {
-                    record.write(Envelope(Envelope.Kind(rawValue: 99), from: Envelope.supervisor, to: record.id, correlation: correlation), "?")
-                }.get()
-                do {
-                    _ = try await worker.request("echo", as: String.self, timeout: .seconds(30))
-                } catch let error as RemoteError {
-                    refused = error
-                }
+            // The worker's mailbox is paused so the request is registered but held; the unknown
+            // frame, written directly with the request's correlation id, then goes first and
+            // its error answers the request; the echo that follows finds no waiter (dropped).
+            let correlation = record.nextToken() + 1
+            try await record.loop.submit { record.mailboxFlow(.pause) }.get()
+            let reply = Task { try await worker.request("echo", as: String.self, timeout: .seconds(30)) }
+            while try await !record.loop.submit({ record.awaitsReply(to: correlation) }).get() {
+                try await Task.sleep(for: .milliseconds(1))
             }
-            #expect(refused == RemoteError.unknownKind(Envelope.Kind(rawValue: 99)), "the unknown kind was not refused")
+            try await record.loop.submit {
+                record.write(Envelope(Envelope.Kind(rawValue: 99), from: Envelope.supervisor, to: record.id, correlation: correlation), "?")
+                record.mailboxFlow(.resume)
+            }.get()
+            await #expect(throws: RemoteError.unknownKind(Envelope.Kind(rawValue: 99))) { try await reply.value }
             // The channel stays open.
             #expect(try await worker.request("still here", as: String.self, timeout: .seconds(30)) == "still here")
             worker.closeMailbox()

@@ -299,6 +299,10 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         _ = token
     }
 
+    /// Whether a request with `correlation` still waits for its reply (on the loop). Tests use
+    /// it to order a frame of their own between a request's registration and its delivery.
+    func awaitsReply(to correlation: UInt64) -> Bool { waiters[correlation] != nil }
+
     /// Sends a request with `payload` and waits for its reply or error envelope.
     func request<P: Encodable & Sendable>(_ payload: P, timeout: Duration?) async throws -> FrameBody {
         let correlation = nextToken()
