@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import CompilerPluginSupport
 import PackageDescription
 
 let package = Package(
@@ -7,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "Multiprocessing", targets: ["Multiprocessing"]),
         .library(name: "MessagePack", targets: ["MessagePack"]),
+        .library(name: "MessagePackMacros", targets: ["MessagePackMacros"]),
         .library(name: "MultiprocessingServiceLifecycle", targets: ["MultiprocessingServiceLifecycle"]),
         .executable(name: "mpctl", targets: ["mpctl"]),
     ],
@@ -26,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         // Pipeline files (Sources/Pipelines).
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        // @MessagePackCodable (Sources/MessagePackMacrosPlugin); only programs that import
+        // MessagePackMacros build it.
+        .package(url: "https://github.com/swiftlang/swift-syntax", exact: "603.0.1"),
     ],
     targets: [
         // Debian's libmsgpack-dev, linked statically (module.modulemap names libmsgpackc.a):
@@ -39,6 +44,18 @@ let package = Package(
         .target(
             name: "MessagePack",
             dependencies: ["CMsgPack"]
+        ),
+        // @MessagePackCodable: direct encoding for annotated structs (MessagePackDirectCodable).
+        .macro(
+            name: "MessagePackMacrosPlugin",
+            dependencies: [
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            ]
+        ),
+        .target(
+            name: "MessagePackMacros",
+            dependencies: ["MessagePack", "MessagePackMacrosPlugin"]
         ),
         .target(
             name: "Multiprocessing",
@@ -154,7 +171,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "MPBenchmarks",
-            dependencies: ["MessagePack", "Multiprocessing"],
+            dependencies: ["MessagePack", "MessagePackMacros", "Multiprocessing"],
             path: "Benchmarks/Swift",
             swiftSettings: [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])],
             // Its children are this executable started again: with the Swift libraries
@@ -169,7 +186,11 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagePackTests",
-            dependencies: ["MessagePack", "CMsgPack", "CShims"]
+            dependencies: [
+                "MessagePack", "MessagePackMacros", "MessagePackMacrosPlugin", "CMsgPack", "CShims",
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacrosTestSupport", package: "swift-syntax"),
+            ]
         ),
         .testTarget(
             name: "MultiprocessingTests",

@@ -1,7 +1,8 @@
 import FoundationEssentials
 import MessagePack
 
-// Encode + decode round trips through MessagePackEncoder / MessagePackDecoder.
+// Encode + decode round trips through MessagePackEncoder / MessagePackDecoder: the structs as
+// annotated with @MessagePackCodable (direct), and the same structs through Codable (`_codable`).
 // Python peers: Benchmarks/python/cases_codec.py.
 
 let codecCases: [BenchmarkCase] = [
@@ -12,6 +13,14 @@ let codecCases: [BenchmarkCase] = [
     .throughput("codec_1k_binary", unit: .opsPerSecond,
                 "encode + decode round trip of BinaryStruct {id: Int, payload: Data (1 KiB)}; one op = one round trip") {
         try roundTrip(BinaryStruct.sample)
+    },
+    .throughput("codec_small_struct_codable", unit: .opsPerSecond,
+                "codec_small_struct for a plain Codable struct (no @MessagePackCodable): the same bytes through Codable's containers") {
+        try roundTrip(CodableSmallStruct.sample)
+    },
+    .throughput("codec_1k_binary_codable", unit: .opsPerSecond,
+                "codec_1k_binary for a plain Codable struct (no @MessagePackCodable)") {
+        try roundTrip(CodableBinaryStruct.sample)
     },
 ]
 

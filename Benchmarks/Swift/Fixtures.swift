@@ -1,10 +1,13 @@
 import FoundationEssentials
+import MessagePackMacros
 
 // The values the codec and frame cases work on. The Python peers (Benchmarks/python/fixtures.py)
 // build the same values, so both sides encode to the same bytes; the cases print a CRC-32 of
 // those bytes and the driver checks that the two sides agree.
 
-/// The small struct of the issue: a Python peer sees the dict {"id", "name", "value"}.
+/// The small struct of the issue: a Python peer sees the dict {"id", "name", "value"}. Written
+/// and read directly (@MessagePackCodable); ``CodableSmallStruct`` is the same through Codable.
+@MessagePackCodable
 struct SmallStruct: Codable, Equatable {
     var id: Int
     var name: String
@@ -19,11 +22,29 @@ struct SmallStruct: Codable, Equatable {
 }
 
 /// A struct holding 1 KiB of bytes: the dict {"id", "payload"} with payload a bin 16.
+@MessagePackCodable
 struct BinaryStruct: Codable, Equatable {
     var id: Int
     var payload: Data
 
     static let sample = BinaryStruct(id: 7, payload: Data((0..<1024).map { UInt8($0 % 251) }))
+}
+
+/// ``SmallStruct`` without the macro: what a plain `Codable` struct costs (same bytes).
+struct CodableSmallStruct: Codable, Equatable {
+    var id: Int
+    var name: String
+    var value: Double
+
+    static let sample = CodableSmallStruct(id: SmallStruct.sample.id, name: SmallStruct.sample.name, value: SmallStruct.sample.value)
+}
+
+/// ``BinaryStruct`` without the macro.
+struct CodableBinaryStruct: Codable, Equatable {
+    var id: Int
+    var payload: Data
+
+    static let sample = CodableBinaryStruct(id: BinaryStruct.sample.id, payload: BinaryStruct.sample.payload)
 }
 
 /// CRC-32 (IEEE, as Python's zlib.crc32) of `bytes`, to show both sides did the same work.

@@ -330,6 +330,9 @@ final class _MessagePackDecoder: Decoder {
             throw self.error(error, key: key)
         }
         if !Self.lastPlainType.contains(T.self) {
+            if !options.structsAsArrays, let direct = T.self as? any MessagePackDirectCodable.Type {
+                return try decodeDirect(direct, as: T.self, at: offset, key: key)
+            }
             if let map = T.self as? any _MessagePackDecodableDictionary.Type {
                 return try map._decodeMessagePackMap(self, at: offset, key: key) as! T
             }

@@ -161,6 +161,7 @@ final class _MessagePackEncoder: Encoder {
         else if T.self == Decimal.self { buffer.packString((value as! Decimal).description) }
         else if T.self == MessagePackValue.self { (value as! MessagePackValue).pack(into: buffer) }
         else if Self.lastPlainType.contains(T.self) { return false }
+        else if !options.structsAsArrays, let direct = value as? any MessagePackDirectCodable { try encodeDirect(direct) }
         else if let map = value as? any _MessagePackDictionary { try map._encodeMessagePackMap(self) }
         else { Self.lastPlainType.remember(T.self); return false }
         return true
