@@ -5,7 +5,8 @@
  *
  * Two processes (fork) ping-pong one small message over two pipes: the parent writes a frame
  * (4-byte big-endian length + 32-byte body, 36 bytes, one write), the child reads it exactly
- * (read until the whole frame is in, normally one read) and writes the same 36 bytes back,
+ * (read until the whole frame is in, normally one read; each read looks for bytes for up to
+ * 50 us before it blocks, as the Swift side's receive does) and writes the same 36 bytes back,
  * the parent reads the reply exactly and checks it. One operation = one round trip. Like the
  * Python and Swift harnesses: an untimed warm-up while the batch size is calibrated (doubling
  * until one batch takes at least 20 ms), then N samples of about S seconds each (7 x 0.3 s,
@@ -23,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -105,12 +107,25 @@ static int write_all(int fd, const uint8_t *bytes, size_t count) {
     return 0;
 }
 
+/* Looks for bytes on `fd` for up to 50 us (poll with a zero timeout, again and again) before
+ * the caller's blocking read: the Swift side's receive does the same (SpinPolicy.window), so
+ * this floor does the same work minus the runtime. Without it the floor paid two cross-CPU
+ * wake-ups per round trip and measured slower than the Swift side it is a floor of. */
+static void spin_until_readable(int fd) {
+    struct pollfd entry = { .fd = fd, .events = POLLIN, .revents = 0 };
+    double deadline = now_seconds() + 50e-6;
+    do {
+        if (poll(&entry, 1, 0) != 0) return;
+    } while (now_seconds() < deadline);
+}
+
 /* Reads one frame exactly: at least the 4-byte length, then the rest of the body. Returns
  * the frame size, 0 on a clean end of stream before a frame started, -1 on error. The body
  * always fits the buffer here (the length is checked). */
 static ssize_t read_frame(int fd, uint8_t *buffer, size_t capacity) {
     size_t have = 0, want = 4;
     while (have < want) {
+        spin_until_readable(fd);
         ssize_t n = read(fd, buffer + have, capacity - have);
         if (n < 0) {
             if (errno == EINTR) continue;
