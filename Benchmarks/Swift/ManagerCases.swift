@@ -49,12 +49,51 @@ let managerIncrementWorker = ProcessFunction("bench-manager-increment") { (job: 
     return [start, monotonicSeconds()]
 }
 
-let managerEntries: [any ProcessEntry] = [managerDictOpsWorker, managerIncrementWorker]
+/// What the `manager_queue` worker is given: the manager's queue and the command and answer
+/// queues, as ``ManagerDictOpsJob``.
+struct ManagerQueueOpsJob: Codable, Sendable {
+    var queue: ManagerQueue<SmallStruct>
+    var commands: Queue<Int>
+    var answers: Queue<Double>
+}
+
+/// Runs batches on command: `put(SmallStruct.sample)` then `get()` (checked) n times on the
+/// manager's queue, and answers the seconds they took. Returns how many batches it ran.
+let managerQueueOpsWorker = ProcessFunction("bench-manager-queue-ops") { (job: ManagerQueueOpsJob) -> Int in
+    var batches = 0
+    let sample = SmallStruct.sample
+    for try await count in job.commands {
+        if count == 0 { break }
+        let start = monotonicSeconds()
+        for _ in 0..<count {
+            try await job.queue.put(sample)
+            let item = try await job.queue.get()
+            guard item == sample else { throw BenchmarkFailure("manager_queue: get() returned \(item) after put(\(sample))") }
+        }
+        try await job.answers.put(monotonicSeconds() - start)
+        batches += 1
+    }
+    return batches
+}
+
+let managerEntries: [any ProcessEntry] = [managerDictOpsWorker, managerIncrementWorker, managerQueueOpsWorker]
 
 let managerCases: [BenchmarkCase] = [
     BenchmarkCase(name: "manager_dict_ops", unit: .microseconds,
                   summary: "in a worker process: set(\"k\", i) then get(\"k\") (checked) on Manager().dictionary(String.self, Int.self); one op = one set+get pair, batches ordered over a Queue") { settings in
-        try await managerDictOps(settings)
+        let manager = try Manager()
+        let dictionary = try await manager.dictionary(String.self, Int.self)
+        return try await managerBatches(settings) { commands, answers in
+            try await ChildProcess.start(managerDictOpsWorker, ManagerDictOpsJob(dictionary: dictionary, commands: commands, answers: answers))
+        }
+    },
+    BenchmarkCase(name: "manager_queue", unit: .microseconds,
+                  summary: "in a worker process: put(SmallStruct) then get() (checked) on Manager().queue(SmallStruct.self); one op = one put+get pair, batches ordered over a Queue") { settings in
+        let manager = try Manager()
+        let queue = try await manager.queue(SmallStruct.self)
+        return try await managerBatches(settings) { commands, answers in
+            try await ChildProcess.start(managerQueueOpsWorker, ManagerQueueOpsJob(queue: queue, commands: commands, answers: answers))
+        }
     },
     BenchmarkCase(name: "manager_start", unit: .milliseconds,
                   summary: "Manager() (the default runtime's, served by its supervisor) to a first dictionary(String.self, Int.self) with one set done; one op = one manager; info: the first in the process, which starts the supervisor") { settings in
@@ -77,14 +116,14 @@ let managerCases: [BenchmarkCase] = [
     },
 ]
 
-/// `manager_dict_ops`: the worker runs batches on command; the parent times each batch whole
-/// (one command hop per 0.3 s, as the Python peer), the worker's own figure goes in the info.
-private func managerDictOps(_ settings: BenchmarkSettings) async throws -> BenchmarkReport {
-    let manager = try Manager()
-    let dictionary = try await manager.dictionary(String.self, Int.self)
+/// `manager_dict_ops` and `manager_queue`: the worker `start` starts runs batches on command;
+/// the parent times each batch whole (one command hop per 0.3 s, as the Python peer), the
+/// worker's own figure goes in the info.
+private func managerBatches(_ settings: BenchmarkSettings,
+                            start: (Queue<Int>, Queue<Double>) async throws -> ProcessTask<Int>) async throws -> BenchmarkReport {
     let commands = try Queue<Int>()
     let answers = try Queue<Double>()
-    let worker = try await ChildProcess.start(managerDictOpsWorker, ManagerDictOpsJob(dictionary: dictionary, commands: commands, answers: answers))
+    let worker = try await start(commands, answers)
     var inside: [(count: Int, seconds: Double)] = []
     func batch(_ count: Int) async throws -> Double {
         let start = monotonicSeconds()

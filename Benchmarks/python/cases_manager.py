@@ -3,6 +3,8 @@ started with the default method, fork on Linux) and forked workers.
 
 - manager_dict_ops: a forked worker does d["k"] = i then d["k"] (checked) on d = Manager().dict(),
   in batches on the parent's command; one op = one set+get pair, timed in the worker.
+- manager_queue: a forked worker does q.put(SMALL) then q.get() (checked) on q = Manager().Queue(),
+  in batches on the parent's command; one op = one put+get pair.
 - manager_start: Manager() until usable: started, a first dict() made and one item set; the
   shutdown is not timed.
 - manager_atomic_increment: two forked workers, from one go signal, each do N times
@@ -102,6 +104,62 @@ def manager_dict_ops():
         stop()
         raise
     workload = Workload(loop, info=info)
+    weakref.finalize(workload, stop)
+    return workload
+
+
+# manager_queue
+
+
+def _queue_worker(control, queue, item):
+    """Runs batches on command: receives n, does n put+get pairs on the manager's `queue`,
+    sends back the seconds they took, or a string saying what went wrong."""
+    while True:
+        n = control.recv()
+        if n is None:
+            break
+        start = time.perf_counter()
+        for _ in range(n):
+            queue.put(item)
+            got = queue.get()
+            if got != item:
+                control.send(f"q.get() returned {got!r} after q.put({item!r})")
+                return
+        control.send(time.perf_counter() - start)
+    control.close()
+
+
+@case("manager_queue", "us",
+      "in a forked worker: q.put(SMALL) then q.get() (checked) on q = Manager().Queue(); one op = "
+      "one put+get pair, timed in the parent per batch")
+def manager_queue():
+    from fixtures import SMALL
+    manager = multiprocessing.Manager()
+    context = multiprocessing.get_context("fork")
+    queue = manager.Queue()
+    control, worker_end = context.Pipe()
+    worker = context.Process(target=_queue_worker, args=(worker_end, queue, SMALL), daemon=True)
+    worker.start()
+    worker_end.close()
+
+    def stop():
+        _stop([worker], [lambda: control.send(None)])
+        manager.shutdown()
+
+    def loop(n, send=control.send, recv=control.recv, poll=control.poll):
+        send(n)
+        if not poll(REPLY_TIMEOUT):
+            raise TimeoutError(f"the worker did not finish {n} put+get pairs in {REPLY_TIMEOUT} s")
+        seconds = recv()
+        if isinstance(seconds, str):
+            raise RuntimeError(seconds)
+
+    try:
+        loop(1)  # the worker is up and connected to the manager
+    except BaseException:
+        stop()
+        raise
+    workload = Workload(loop, info={"start_method": multiprocessing.get_start_method(), "worker": "fork"})
     weakref.finalize(workload, stop)
     return workload
 

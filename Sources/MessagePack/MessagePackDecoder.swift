@@ -330,7 +330,7 @@ final class _MessagePackDecoder: Decoder {
             throw self.error(error, key: key)
         }
         if !Self.lastPlainType.contains(T.self) {
-            if !options.structsAsArrays, let direct = T.self as? any MessagePackDirectCodable.Type {
+            if !options.structsAsArrays, let direct = directType(T.self) {
                 return try decodeDirect(direct, as: T.self, at: offset, key: key)
             }
             if let map = T.self as? any _MessagePackDecodableDictionary.Type {
@@ -346,6 +346,17 @@ final class _MessagePackDecoder: Decoder {
         }
         self.offset = offset
         return try T(from: self)
+    }
+
+    /// The last type found to be ``MessagePackDirectCodable``, kept with its conformance.
+    @exclusivity(unchecked) private var lastDirect: (id: ObjectIdentifier, type: any MessagePackDirectCodable.Type)?
+
+    /// `type` as a ``MessagePackDirectCodable`` type, or nil.
+    @inline(__always) func directType<T>(_ type: T.Type) -> (any MessagePackDirectCodable.Type)? {
+        if let lastDirect, lastDirect.id == ObjectIdentifier(type) { return lastDirect.type }
+        guard let direct = type as? any MessagePackDirectCodable.Type else { return nil }
+        lastDirect = (ObjectIdentifier(type), direct)
+        return direct
     }
 
     // MARK: Decoder

@@ -152,7 +152,7 @@ public struct MessagePackStructDecoder {
         }
         currentKey = MessagePackKeyBytes(bytes: decoder.reader.body(h))
         valueOffset = h.body + h.length
-        position = try decoder.end(of: valueOffset, key: codingKey)
+        do { position = try decoder.end(of: valueOffset) } catch { throw decoder.error(error, key: codingKey) }
         return currentKey
     }
 
@@ -202,19 +202,27 @@ public struct MessagePackStructDecoder {
     }
 
     /// `value`, or the `DecodingError.keyNotFound` of a required field the map did not have.
+    /// (Inlinable: specialized in the caller, it costs no generic metadata lookup.)
+    @inlinable
     public func required<T>(_ value: T?, _ key: StaticString) throws -> T {
         if let value { return value }
-        let codingKey = _MessagePackKey(stringValue: key.description)
-        throw DecodingError.keyNotFound(codingKey, decoder.context(nil, "no value for key \"\(key)\""))
+        throw keyNotFound(key)
+    }
+
+    /// The `DecodingError.keyNotFound` of a required field `key` the map did not have.
+    public func keyNotFound(_ key: StaticString) -> DecodingError {
+        DecodingError.keyNotFound(_MessagePackKey(stringValue: key.description), decoder.context(nil, "no value for key \"\(key)\""))
     }
 }
 
 extension _MessagePackEncoder {
-    /// Writes a ``MessagePackDirectCodable`` value at the current position (the hook of
-    /// ``encodeValue(_:)``).
-    func encodeDirect(_ value: some MessagePackDirectCodable) throws {
+    /// Writes `value`, a ``MessagePackDirectCodable`` value whose type is `D` at run time, at
+    /// the current position (the hook of ``encodeValue(_:)``).
+    func encodeDirect<T, D: MessagePackDirectCodable>(_ value: T, as type: D.Type) throws {
         var structEncoder = MessagePackStructEncoder(self)
-        try value.encodeMessagePack(to: &structEncoder)
+        try withUnsafePointer(to: value) { pointer in
+            try pointer.withMemoryRebound(to: D.self, capacity: 1) { try $0.pointee.encodeMessagePack(to: &structEncoder) }
+        }
     }
 }
 

@@ -191,7 +191,7 @@ public enum TestEntries {
     public static let functions: [any ProcessEntry] = [square, nothing, fail, sleep, exit, echoBytes, ask, writeRaw, halfFrame,
                                                        superviseAndWait, spawnUntilKilled, stubborn, connectionEcho, printLines, flood]
         + processFunctions + SharedMemoryEntries.functions + SynchronizeEntries.functions + FlowEntries.functions + SizeEntries.functions
-        + ManagerSyncEntries.functions
+        + ManagerSyncEntries.functions + forkServerFunctions
     /// Writes each line to standard output (the last one without a newline) and "oops" to
     /// standard error.
     public static let printLines = ProcessFunction("printLines") { (lines: [String]) -> Int in

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/types.h>
+#include "mp_fork_server.h"
 
 /// libFuzzer's driver entry point. Declared weak so that an ordinary (non-fuzzer) build
 /// still links; `mp_fuzzer_available()` says whether the fuzzer runtime is present.

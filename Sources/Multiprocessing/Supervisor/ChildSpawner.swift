@@ -1,4 +1,5 @@
 import MessagePack
+import Synchronization
 
 extension SupervisorCore {
     /// What a spawn needs besides the entry.
@@ -15,6 +16,7 @@ extension SupervisorCore {
         /// "label:number,...". They stay the caller's (the child gets copies).
         var extraDescriptors: [(label: String, descriptor: FileDescriptor)] = []
         var output: OutputHandling = .inherit
+        var startMethod: StartMethod = .spawn
     }
 }
 
@@ -38,6 +40,8 @@ struct ChildSpawner: Sendable {
 
     /// Descriptors every child gets first, from fd 5 (the arena).
     let descriptorsForChildren: @Sendable () -> [(label: String, descriptor: FileDescriptor)]
+    /// This supervisor's fork server, started beside the first child it could fork.
+    let forkServer = ForkServerSlot()
 
     func spawn(_ launch: SupervisorCore.Launch) throws -> Spawned {
         let toChild = try FileDescriptor.pipe()
@@ -86,7 +90,9 @@ struct ChildSpawner: Sendable {
                 options.standardError = .descriptor(outputPipes[1].writeEnd)
             }
         }
-        let spawned = Spawner._spawn(executable, options)
+        let server = launch.trampoline || !launch.arguments.isEmpty || launch.workingDirectory != nil
+            ? nil : forkServer.ready(for: launch, environment: environment)
+        let spawned = server.map { $0.spawn(options) } ?? Spawner._spawn(executable, options)
         try? toChild.readEnd.close()
         try? fromChild.writeEnd.close()
         for pipe in outputPipes { try? pipe.writeEnd.close() }
@@ -108,6 +114,40 @@ struct ChildSpawner: Sendable {
             for (descriptor, _) in captured { try? descriptor.close() }
             throw ProcessError(.spawnFailed, "\(launch.name): pidfd_open(\(pid)) failed: \(error)", underlyingError: error)
         }
-        return Spawned(pid: pid, process: ChildHandle(pidfd), input: fromChild.readEnd, output: toChild.writeEnd, captured: captured)
+        return Spawned(pid: pid, process: ChildHandle(pidfd, forkServer: server), input: fromChild.readEnd, output: toChild.writeEnd, captured: captured)
+    }
+}
+
+/// A supervisor's fork server: none until a child could be forked, then one launched (on the
+/// loop thread, which it dies with), used once ready, replaced if it ended. Used on the loop.
+final class ForkServerSlot: Sendable {
+    private let state = Mutex<ForkServer?>(nil)
+    /// Whether the last start failed for good (a refused server: not tried again).
+    private let refused = Atomic<Bool>(false)
+
+    /// The server to fork a child of `launch` with, if one serves; else nil, and one is launched
+    /// for the next children (this child is spawned meanwhile).
+    func ready(for launch: SupervisorCore.Launch, environment: [String: String]) -> ForkServer? {
+        guard launch.startMethod == .forkServer, !refused.load(ordering: .relaxed),
+              let current = try? ProcessControl.currentExecutablePath(), launch.executable == current else { return nil }
+        return state.withLock { server -> ForkServer? in
+            if let running = server, running.executable == launch.executable {
+                if running.isReady { return running }
+                if !running.hasEnded { return nil }
+                if !running.wasReady {   // refused or died starting: spawn from now on
+                    refused.store(true, ordering: .relaxed)
+                    return nil
+                }
+            }
+            server = try? ForkServer.launch(executable: launch.executable, environment: environment)
+            return nil
+        }
+    }
+
+    /// Stops the server (it ends after its last child) and waits up to `timeout` for it.
+    func stop(timeout: Duration) {
+        guard let server = state.withLock({ $0.take() }) else { return }
+        server.stop()
+        server.awaitEnd(timeout: timeout)
     }
 }

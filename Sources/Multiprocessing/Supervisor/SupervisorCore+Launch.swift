@@ -23,7 +23,8 @@ extension SupervisorCore: ChildLauncher {
                             workingDirectory: options.workingDirectory,
                             name: options.name ?? "\(entry ?? (executable.split(separator: "/").last.map(String.init) ?? "child"))-\(number)",
                             daemon: options.daemon, entry: entry, trampoline: trampoline,
-                            extraDescriptors: try options.descriptorsForSpawn(), output: options.output)
+                            extraDescriptors: try options.descriptorsForSpawn(), output: options.output,
+                            startMethod: options.startMethod)
         // The options keep the passed connections (and so their descriptors) alive until
         // the child has its copies.
         defer { withExtendedLifetime(options) {} }

@@ -100,6 +100,7 @@ final class SupervisorCore: Sendable {
     func shutdown() async {
         await shutDownEverything(grace: .seconds(5), report: false)
         try? await loop.submit { [self] in for service in services.all { service.stop() } }.get()
+        spawner.forkServer.stop(timeout: .seconds(5))   // its children have ended: it ends at once
         SupervisorExitList.remove(self)
         try? await group.shutdownGracefully()
         reaper.stop()
@@ -231,6 +232,8 @@ final class SupervisorCore: Sendable {
             configuration.beforeInterruptedExit()   // the children are stopped already
             ProcessEnvironment.exitImmediately(128 + signal)
         }
+        // Last, the fork server: it ends once its children did, and is reaped, not left a zombie.
+        defer { spawner.forkServer.stop(timeout: .seconds(2)) }
         let children = self.children
         guard !children.isEmpty else { return }
         for child in children {

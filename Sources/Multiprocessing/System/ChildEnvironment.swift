@@ -30,4 +30,7 @@ enum ChildEnvironment {
     }
     /// Set in a trampoline: the foreign executable to `exec` once the parent-death signal is set.
     static let execute = "MP_EXEC"
+
+    /// The variables that describe one child (a fork server starts without them).
+    static let perChild = [entry, channel, parent, name, daemon, parentName, descriptors, execute]
 }

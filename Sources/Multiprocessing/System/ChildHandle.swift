@@ -20,6 +20,10 @@ import Synchronization
 /// signalled only until the leader is reaped. At the leader's death (``reapIfExited()``, its
 /// zombie still pinning the number) the rest of the group is killed, then the leader reaped:
 /// nothing the child started outlives it. See docs/ARCHITECTURE.md.
+///
+/// A child forked by a ``ForkServer`` is the server's, not ours: the server kills the rest of
+/// its group and reaps it, and ``reapIfExited()`` takes the status the server reported. Its
+/// group is signalled only while its pidfd says it runs (its leader is not reaped yet).
 final class ChildHandle: Sendable, CustomStringConvertible {
     /// The child's pid, which is also its process group's id.
     let pid: pid_t
@@ -30,8 +34,12 @@ final class ChildHandle: Sendable, CustomStringConvertible {
     private let state: Mutex<State>
 
     /// Takes ownership of `pidfd`, whose process leads its own group.
-    init(_ pidfd: PidFD) {
+    /// The fork server whose child this is, or nil for a child of this process.
+    let forkServer: ForkServer?
+
+    init(_ pidfd: PidFD, forkServer: ForkServer? = nil) {
         pid = pidfd.pid
+        self.forkServer = forkServer
         state = Mutex(State(descriptor: pidfd.descriptor))
     }
 
@@ -49,6 +57,10 @@ final class ChildHandle: Sendable, CustomStringConvertible {
         state.withLock { state in
             guard let descriptor = state.descriptor, !state.reaped else { return false }
             let sent = PidFD(descriptor: descriptor, pid: pid)._sendSignal(signal)
+            if forkServer != nil, (try? descriptor.waitUntilReadable(timeout: .zero)) != false {
+                if case .success = sent { return true }   // exited: the server may have reaped it, the group's number is free
+                return false
+            }
             // The leader is not reaped (we hold the lock the reap takes), so the group's
             // number is still its own; a leader that left its group is reached by the pidfd.
             _ = nothingOrErrno { Glibc.kill(-pid, signal.rawValue) }
@@ -68,6 +80,13 @@ final class ChildHandle: Sendable, CustomStringConvertible {
                 throw SystemError(Errno.badFileDescriptor, operation: "waitid", subject: .pid(pid))
             }
             let pidfd = PidFD(descriptor: descriptor, pid: pid)
+            if let forkServer {
+                guard try descriptor.waitUntilReadable(timeout: .zero) else { return nil }
+                // The server reports it right after it reaped it (it killed the group first).
+                guard let status = forkServer.takeStatus(of: pid, within: .seconds(2)) else { return nil }
+                state.reaped = true
+                return status
+            }
             guard try pidfd._hasExited().get("waitid(WNOWAIT)", .pid(pid)) else { return nil }
             // The leader's zombie pins the group's number: a stranger cannot have it yet.
             _ = nothingOrErrno { Glibc.kill(-pid, SIGKILL) }
