@@ -39,11 +39,13 @@ func echoBytes(_ connection: Connection) throws -> Int {
     }
 }
 
+/// The functions the sweep's children run (main.swift bootstraps them).
 let scalingEntries: [any ProcessEntry] = [bytesEcho]
 
 /// Items per second: the pool sweep's unit (a map's items over its time).
 private let itemsPerSecond = BenchmarkUnit(symbol: "item/s")
 
+/// Every point of every sweep, listed in Registry.swift's `allCases`.
 let scalingCases: [BenchmarkCase] =
     scalingProcessCounts.map { count in
         BenchmarkCase(name: "scale_queue_small_p\(count)", unit: .messagesPerSecond,
