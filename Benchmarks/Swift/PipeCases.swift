@@ -33,30 +33,16 @@ let pipeEntries: [any ProcessEntry] = [pipeEcho]
 let pipeCases: [BenchmarkCase] = [
     BenchmarkCase(name: "pipe_roundtrip", unit: .microseconds,
                   summary: "send(SmallStruct) then blocking receive(SmallStruct.self) of the echo over a Connection (two pipes) passed at spawn to a child that decodes and re-sends every message; one op = one round trip") { settings in
-        let (mine, theirs) = try Connection.pair()
-        var options = ProcessOptions()
-        try options.pass(theirs, as: "pipe")
-        let child: ChildProcess
-        do {
-            child = try await ChildProcess.start(pipeEcho, 0, options: options)
-        } catch {
-            theirs.close()
-            mine.close()
-            throw error
+        let (samples, echoed) = try await withPipeChild(pipeEcho) { connection in
+            try connection.send(SmallStruct.sample)
+            guard try connection.receive(SmallStruct.self, timeout: .seconds(60)) == SmallStruct.sample else {
+                throw BenchmarkFailure("pipe_roundtrip: the echo differs from the message")
+            }
+            return try pipeRoundTripSamples(settings) {
+                try connection.send(SmallStruct.sample)
+                blackHole(try connection.receive(SmallStruct.self))
+            }
         }
-        theirs.close()   // the child has its copy: its death is end of stream here
-        let samples: (values: [Double], perSample: Int)
-        do {
-            samples = try pipeRoundTripSamples(mine, settings)
-        } catch {
-            mine.close()
-            child.kill()
-            _ = try? await child.join()
-            throw error
-        }
-        mine.close()   // the child's receive ends; it returns the count
-        let echoed = try await child.result(of: pipeEcho)
-        try await child.join()
         let frameBytes = 4 + (try MessagePackEncoder().encode(SmallStruct.sample).count)
         return BenchmarkReport(samples: samples.values, info: [
             "round_trips_per_sample": String(samples.perSample),
@@ -67,19 +53,46 @@ let pipeCases: [BenchmarkCase] = [
     },
 ]
 
-/// Checks one round trip, warms up while calibrating a batch (doubling until one takes 20 ms,
-/// as the harness does), then times `settings.samples` batches of about `sampleSeconds`.
-func pipeRoundTripSamples(_ connection: Connection, _ settings: BenchmarkSettings) throws -> (values: [Double], perSample: Int) {
-    try connection.send(SmallStruct.sample)
-    guard try connection.receive(SmallStruct.self, timeout: .seconds(60)) == SmallStruct.sample else {
-        throw BenchmarkFailure("pipe_roundtrip: the echo differs from the message")
+/// Starts `echo` in a child that inherits one end of a fresh connection pair (as "pipe"),
+/// runs `body` with the other end, then closes it, which ends the child's loop, and joins
+/// the child. Returns what `body` returned and the child's result (how many it echoed).
+func withPipeChild<Value>(_ echo: ProcessFunction<Int, Int>,
+                           _ body: (Connection) throws -> Value) async throws -> (Value, echoed: Int) {
+    let (mine, theirs) = try Connection.pair()
+    var options = ProcessOptions()
+    try options.pass(theirs, as: "pipe")
+    let child: ChildProcess
+    do {
+        child = try await ChildProcess.start(echo, 0, options: options)
+    } catch {
+        theirs.close()
+        mine.close()
+        throw error
     }
+    theirs.close()   // the child has its copy: its death is end of stream here
+    let result: Value
+    do {
+        result = try body(mine)
+    } catch {
+        mine.close()
+        child.kill()
+        _ = try? await child.join()
+        throw error
+    }
+    mine.close()   // the child's receive ends; it returns the count
+    let echoed = try await child.result(of: echo)
+    try await child.join()
+    return (result, echoed)
+}
+
+/// Warms up while calibrating a batch of `roundTrip` calls (doubling until one batch takes
+/// 20 ms, as the harness does), then times `settings.samples` batches of about
+/// `sampleSeconds`; the values are microseconds per round trip.
+func pipeRoundTripSamples(_ settings: BenchmarkSettings,
+                          _ roundTrip: () throws -> Void) throws -> (values: [Double], perSample: Int) {
     func batch(_ count: Int) throws -> Double {
         let start = monotonicSeconds()
-        for _ in 0..<count {
-            try connection.send(SmallStruct.sample)
-            blackHole(try connection.receive(SmallStruct.self))
-        }
+        for _ in 0..<count { try roundTrip() }
         return monotonicSeconds() - start
     }
     var count = 1

@@ -18,28 +18,14 @@ let poolSpin = ProcessFunction("bench-pool-spin") { (microseconds: Int) -> Int i
 let poolEntries: [any ProcessEntry] = [poolSquare, poolSpin]
 
 /// Items of `pool_map_trivial`: the 200,000 ints.
-private let mapItems = 200_000
+let mapItems = 200_000
 /// Work of one `pool_imap_unordered` task, in microseconds.
 private let spinMicroseconds = 50
 
 let poolCases: [BenchmarkCase] = [
     BenchmarkCase(name: "pool_map_trivial", unit: .milliseconds,
                   summary: "ProcessPool(2 workers, started and warm).map of x*x over 200,000 ints, default chunking; one op = one map") { settings in
-        try await withProcessPool(poolSquare, workers: 2) { pool in
-            let inputs = Array(0..<mapItems)
-            let squares = try await pool.map(inputs)
-            guard squares.count == mapItems, squares.indices.allSatisfy({ squares[$0] == $0 * $0 }) else {
-                throw BenchmarkFailure("pool_map_trivial: the map returned other values (\(squares.count) of \(mapItems))")
-            }
-            let (samples, perSample) = try await calibratedSamples(unit: .milliseconds, settings: settings) {
-                blackHole(try await pool.map(inputs))
-            }
-            return BenchmarkReport(samples: samples, info: [
-                "items": String(mapItems), "workers": String(pool.workerCount),
-                "chunk_size": String(defaultChunkSize(items: mapItems, workers: pool.workerCount)),
-                "maps_per_sample": String(perSample),
-            ])
-        }
+        try await poolMapTrivial(workers: 2, settings: settings)
     },
     BenchmarkCase(name: "pool_submit_roundtrip", unit: .microseconds,
                   summary: "ProcessPool(2 workers, warm): submit(x) of x*x then await its value, one at a time; one op = one task") { settings in
@@ -106,6 +92,26 @@ let poolCases: [BenchmarkCase] = [
     },
 ]
 
+/// `pool_map_trivial` on `workers` workers: samples in milliseconds per map of x*x over
+/// ``mapItems`` ints (the pool started and warm, default chunking), checked once.
+func poolMapTrivial(workers: Int, settings: BenchmarkSettings) async throws -> BenchmarkReport {
+    try await withProcessPool(poolSquare, workers: workers) { pool in
+        let inputs = Array(0..<mapItems)
+        let squares = try await pool.map(inputs)
+        guard squares.count == mapItems, squares.indices.allSatisfy({ squares[$0] == $0 * $0 }) else {
+            throw BenchmarkFailure("pool_map_trivial: the map returned other values (\(squares.count) of \(mapItems))")
+        }
+        let (samples, perSample) = try await calibratedSamples(unit: .milliseconds, settings: settings) {
+            blackHole(try await pool.map(inputs))
+        }
+        return BenchmarkReport(samples: samples, info: [
+            "items": String(mapItems), "workers": String(pool.workerCount),
+            "chunk_size": String(defaultChunkSize(items: mapItems, workers: pool.workerCount)),
+            "maps_per_sample": String(perSample),
+        ])
+    }
+}
+
 /// Starts a 2-worker pool, awaits its first result and returns the seconds that took; stops
 /// the pool afterwards (untimed).
 @discardableResult
@@ -141,9 +147,10 @@ private func spinThrough(_ pool: ProcessPool<Int, Int>, tasks: Int, chunkSize: I
 
 /// Samples of an async `operation` in `unit`, timed in batches the way Harness.swift's
 /// `throughput` times synchronous work: warm-up while the batch doubles until it takes 20 ms,
-/// then batches of about `sampleSeconds`. Returns the samples and the batch size.
-private func calibratedSamples(unit: BenchmarkUnit, settings: BenchmarkSettings,
-                               _ operation: () async throws -> Void) async throws -> (samples: [Double], perSample: Int) {
+/// then batches of about `sampleSeconds`. Returns the samples and the batch size. (Also used
+/// by ScalingCases.swift.)
+func calibratedSamples(unit: BenchmarkUnit, settings: BenchmarkSettings,
+                       _ operation: () async throws -> Void) async throws -> (samples: [Double], perSample: Int) {
     func time(_ count: Int) async throws -> Double {
         let start = monotonicSeconds()
         for _ in 0..<count { try await operation() }

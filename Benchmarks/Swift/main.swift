@@ -7,7 +7,7 @@ import Darwin
 import Multiprocessing
 
 // Children of the process cases are this executable started again: it runs their entry here.
-try await Multiprocessing.bootstrap(functions: processEntries + pipeEntries + sharedMemoryEntries + synchronizeEntries + queueEntries + poolEntries + managerEntries, workers: processWorkers + largeMessageWorkers)
+try await Multiprocessing.bootstrap(functions: processEntries + pipeEntries + sharedMemoryEntries + synchronizeEntries + queueEntries + poolEntries + managerEntries + scalingEntries, workers: processWorkers + largeMessageWorkers)
 
 // MPBenchmarks [--quick] [--samples N] [--sample-seconds S] CASE... | --list | all
 // Prints one JSON line per case on stdout (see Harness.swift); exits 1 if any case failed.

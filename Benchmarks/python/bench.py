@@ -24,6 +24,7 @@ import cases_pool  # noqa: E402,F401
 import cases_manager  # noqa: E402,F401
 import cases_remote  # noqa: E402,F401
 import cases_pipeline  # noqa: E402,F401
+import cases_scaling  # noqa: E402,F401
 
 
 def main(argv):

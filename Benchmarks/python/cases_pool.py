@@ -36,8 +36,8 @@ def _spin(microseconds, clock=time.monotonic_ns):
     return microseconds
 
 
-def _pool():
-    return multiprocessing.get_context("fork").Pool(WORKERS)
+def _pool(workers=WORKERS):
+    return multiprocessing.get_context("fork").Pool(workers)
 
 
 def _stop(pool):
@@ -45,9 +45,9 @@ def _stop(pool):
     pool.join()
 
 
-def _warm_pool():
-    """A started pool that has answered once."""
-    pool = _pool()
+def _warm_pool(workers=WORKERS):
+    """A started pool of `workers` processes that has answered once."""
+    pool = _pool(workers)
     try:
         if pool.apply(_square, (7,)) != 49:
             raise RuntimeError("the pool computed 7*7 wrong")
@@ -66,7 +66,13 @@ def _default_chunksize(items, workers):
 @case("pool_map_trivial", "ms",
       "Pool(2, fork, started and warm).map(x*x, range(200000)), default chunksize; one op = one map")
 def pool_map_trivial():
-    pool = _warm_pool()
+    return pool_map_workload(WORKERS)
+
+
+def pool_map_workload(workers):
+    """pool_map_trivial's work on a pool of `workers` (also the scaling sweep's, cases_scaling.py):
+    one iteration = one map of MAP_ITEMS items."""
+    pool = _warm_pool(workers)
     squares = pool.map(_square, range(MAP_ITEMS))
     if squares != [x * x for x in range(MAP_ITEMS)]:
         _stop(pool)
@@ -76,8 +82,8 @@ def pool_map_trivial():
         for _ in range(n):
             map(function, inputs)
 
-    workload = Workload(loop, info={"start_method": "fork", "items": str(MAP_ITEMS), "workers": str(WORKERS),
-                                    "chunk_size": str(_default_chunksize(MAP_ITEMS, WORKERS))})
+    workload = Workload(loop, info={"start_method": "fork", "items": str(MAP_ITEMS), "workers": str(workers),
+                                    "chunk_size": str(_default_chunksize(MAP_ITEMS, workers))})
     weakref.finalize(workload, _stop, pool)
     return workload
 
