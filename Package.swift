@@ -172,12 +172,9 @@ let package = Package(
         .executableTarget(
             name: "MPBenchmarks",
             dependencies: ["MessagePack", "MessagePackMacros", "Multiprocessing"],
-            path: "Benchmarks/Swift",
-            swiftSettings: [.unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])],
-            // Its children are this executable started again: with the Swift libraries
-            // linked in, a child skips loading and relocating a dozen shared objects
-            // (process_start_join: about 14 ms -> 6 ms here; docs/LINUX-FINDINGS.md).
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections", "-use-ld=lld", "-Xclang-linker", "-no-pie"])]
+            path: "Benchmarks/Swift"
+            // Built the default way (dynamically linked, no extra flags), as users build:
+            // process starts are fast through the fork server, not through link flags.
         ),
         .testTarget(
             name: "PipelinesTests",

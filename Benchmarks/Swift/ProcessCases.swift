@@ -28,19 +28,14 @@ let processWorkers: [any Worker.Type] = [BenchEcho.self]
 
 let processCases: [BenchmarkCase] = [
     BenchmarkCase(name: "process_start_join", unit: .milliseconds,
-                  summary: "ChildProcess.start of a function that returns at once (this executable, posix_spawn), then join; one op = start + handshake + argument + exit + join") { settings in
-        var samples: [Double] = []
-        let perSample = settings.sampleSeconds < 0.2 ? 5 : 15
-        _ = try await ChildProcess.run(nothing, 0)   // warm up
-        for _ in 0..<settings.samples {
-            let start = monotonicSeconds()
-            for _ in 0..<perSample {
-                let child = try await ChildProcess.start(nothing, 0)
-                try await child.join()
-            }
-            samples.append((monotonicSeconds() - start) * 1e3 / Double(perSample))
-        }
-        return BenchmarkReport(samples: samples, info: ["starts_per_sample": String(perSample)])
+                  summary: "ChildProcess.start of a function that returns at once (this executable, default options: forked by the fork server once it is up), then join; one op = start + handshake + argument + exit + join") { settings in
+        try await processStartJoin(settings, options: ProcessOptions())
+    },
+    BenchmarkCase(name: "process_start_join_cold", unit: .milliseconds,
+                  summary: "process_start_join with startMethod .spawn: posix_spawn of this (dynamically linked) executable for every child") { settings in
+        var options = ProcessOptions()
+        options.startMethod = .spawn
+        return try await processStartJoin(settings, options: options)
     },
     BenchmarkCase(name: "routed_roundtrip", unit: .microseconds,
                   summary: "request/reply of SmallStruct from the parent's code (a task on Swift's pool) to a worker through the in-process supervisor (two pipe hops, two thread hops)") { settings in
@@ -80,4 +75,24 @@ func routedRoundTrips(_ settings: BenchmarkSettings) async throws -> BenchmarkRe
     echo.closeMailbox()
     try await echo.join()
     return BenchmarkReport(samples: samples, info: ["round_trips_per_sample": String(count)])
+}
+
+/// Start + join of `nothing` with `options`, in ms per child. The warm-up starts the fork
+/// server (the first children are spawned while it starts) and waits until it forks.
+private func processStartJoin(_ settings: BenchmarkSettings, options: ProcessOptions) async throws -> BenchmarkReport {
+    var samples: [Double] = []
+    let perSample = settings.sampleSeconds < 0.2 ? 5 : 15
+    for _ in 0..<10 {
+        _ = try await ChildProcess.run(nothing, 0, options: options)
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    for _ in 0..<settings.samples {
+        let start = monotonicSeconds()
+        for _ in 0..<perSample {
+            let child = try await ChildProcess.start(nothing, 0, options: options)
+            try await child.join()
+        }
+        samples.append((monotonicSeconds() - start) * 1e3 / Double(perSample))
+    }
+    return BenchmarkReport(samples: samples, info: ["starts_per_sample": String(perSample)])
 }

@@ -39,6 +39,11 @@ import Testing
 
         // The worker's exit stopped its last server and reaped it: no process of it is left,
         // running or a zombie (handed to this subreaper).
+        // The child that ran when its server was killed was handed to this subreaper (its
+        // parent gone): it is dead, and reaped here as init would.
+        for stray in try ProcessControl.children() where stray.isZombie && ChildProcess.activeChildren().allSatisfy({ $0.pid != stray.pid }) {
+            _ = try? ProcessControl.reapChild(stray.pid)
+        }
         for server in Set([report.serverPID, report.lastParent]) where server != report.pid {
             let status = ProcessControl.status(of: server)
             #expect(status == nil, "server \(server) is left: \(String(describing: status))")

@@ -181,7 +181,17 @@ import Testing
         #expect(exists(demo.parentSegment) && exists(demo.childSegment))
         let tree = Self.children(of: root)
         #expect(tree.contains(demo.childPID))
-        #expect(tree.count == 2, "expected the child and the segment tracker: \(tree)")
+        // The child, the segment tracker, and the root's fork server (started beside its first
+        // child, a copy of the same executable): it and what it forks must die too.
+        let rootImage = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(root)/exe")
+        let others = tree.filter { $0 != demo.childPID }
+        let servers = others.filter { pid in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) == rootImage
+                && ProcessControl.status(of: pid).map { !$0.isZombie } == true
+                && (try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .isoLatin1))?.contains("MP_FORK_SERVER=1") == true
+        }
+        #expect(servers.count <= 1 && tree.count == 2 + servers.count,
+                "expected the child, the segment tracker and at most a fork server: \(tree) (servers \(servers))")
 
         kill(root, SIGKILL)
         demo.process.waitUntilExit()
@@ -196,6 +206,10 @@ import Testing
         #expect(!exists(demo.childSegment), "the child's segment is still in /dev/shm")
         #expect(tree.allSatisfy(dead), "left alive: \(tree.filter { !dead($0) })")
         for pid in tree where ProcessControl.status(of: pid)?.parentID == ProcessControl.id { _ = try? ProcessControl.reapChild(pid) }
+        // What the root's fork server had forked was handed here too: reaped as init would.
+        for stray in try ProcessControl.children() where stray.isZombie && ChildProcess.activeChildren().allSatisfy({ $0.pid != stray.pid }) {
+            _ = try? ProcessControl.reapChild(stray.pid)
+        }
         #expect(tree.allSatisfy { ProcessControl.status(of: $0) == nil }, "zombies left: \(tree)")
         // What a failed run left: never leave segments behind for the next test.
         for name in [demo.parentSegment, demo.childSegment] { _ = unlink("/dev/shm/" + name) }

@@ -368,13 +368,10 @@ final class PoolScheduler: @unchecked Sendable {
         } catch {
             return mailboxAnswered(id, task: taskID, .failure(error))
         }
-        Task { [self] in
-            do {
-                let reply = try await process.record.request(input, timeout: nil)
-                loop.execute { self.mailboxAnswered(id, task: taskID, .success(reply)) }
-            } catch {
-                loop.execute { self.mailboxAnswered(id, task: taskID, .failure(error)) }
-            }
+        // In order: a worker gets its inputs in the order they were sent (separate tasks could
+        // deliver a later one first, and an input that kills the worker took an earlier one with it).
+        process.record.requestInOrder(input) { [self] answer in
+            loop.execute { self.mailboxAnswered(id, task: taskID, answer) }
         }
     }
 

@@ -22,6 +22,10 @@ protocol ChildLink: AnyObject, Sendable {
     func functionReply(timeout: Duration?) async throws -> FrameBody
     /// Sends a request and waits for its reply or error envelope.
     func request<P: Encodable & Sendable>(_ payload: P, timeout: Duration?) async throws -> FrameBody
+    /// Sends a request without waiting: requests made one after another from one thread reach
+    /// the child in that order (a pool's inputs to one worker); `completion` gets the reply or
+    /// error envelope, or the error that ended the wait (on the loop).
+    func requestInOrder<P: Encodable & Sendable>(_ payload: P, completion: @escaping @Sendable (Result<FrameBody, any Error>) -> Void)
     /// Sends a one-way message (any thread).
     func sendMessage<P: Encodable & Sendable>(_ payload: P) throws
     /// Its status once it exited, nil when `timeout` passed first.

@@ -348,6 +348,33 @@ final class ChildRecord: ChildLink, ServicePeer, @unchecked Sendable {
         }
     }
 
+    /// Sends a request without waiting, registered and written in call order (see
+    /// ``ChildLink/requestInOrder(_:completion:)``).
+    func requestInOrder<P: Encodable & Sendable>(_ payload: P, completion: @escaping @Sendable (Result<FrameBody, any Error>) -> Void) {
+        let correlation = nextToken()
+        var writer = FrameWriter(maxFrameSize: maxFrameSize)
+        do {
+            try writer.append(Envelope(.request, from: Envelope.supervisor, to: id, correlation: correlation), payload: payload)
+        } catch {
+            return completion(.failure(ProcessError.sizeChecked(error, "a request", limit: maxFrameSize)))
+        }
+        let frame = writer.drain { ByteBufferAllocator().buffer(bytes: $0) }
+        onLoop { [self] in
+            if let status = exitedStatus, !channelOpen { return completion(.failure(endError(status))) }
+            if disconnectReason != nil || !channelOpen {
+                return completion(.failure(ProcessError(.disconnected, "\(name) has no open channel")))
+            }
+            waiters[correlation] = ResumeOnce { outcome in
+                if case .value(let result) = outcome { completion(result) }
+            }
+            flow.whenWithinBudget { [self] in
+                var frame = frame
+                deliverHeldKind(&frame, from: nil)
+                supervisor.spinForAnswersSoon()
+            }
+        }
+    }
+
     /// Sends a function's argument: the first frame after the handshake, a request with
     /// correlation id 1, whose reply ``functionReply()`` waits for. Encoding errors are thrown
     /// here, before anything is sent (a value above the maximum frame as

@@ -22,7 +22,9 @@ final class ResumeOnce<Value: Sendable>: Sendable {
     private let box = Mutex<Box>(Box())
     private let onEnd: @Sendable (TimedOutcome<Value>) -> Void
 
-    fileprivate init(onEnd: @escaping @Sendable (TimedOutcome<Value>) -> Void) { self.onEnd = onEnd }
+    /// `onEnd` runs once, with the outcome that won. Made outside ``TimedWait`` it is a
+    /// callback nobody awaits (`ChildRecord.requestInOrder`).
+    init(onEnd: @escaping @Sendable (TimedOutcome<Value>) -> Void) { self.onEnd = onEnd }
 
     /// Ends the wait with `value`; false if it had already ended (the value lost).
     @discardableResult
