@@ -7,7 +7,8 @@
  * Two processes (fork) ping-pong one message over two pipes: the parent writes a frame
  * (4-byte big-endian length + N bytes of body), the child reads the whole frame (as the Swift
  * and Python children receive a whole message before they echo it) and writes it back, the
- * parent reads the whole reply. One operation = one round trip. The first reply is compared
+ * parent reads the whole reply (each read looks for bytes for up to 50 us first, as the Swift
+ * side does: floor.h, shared with pipe_pingpong.c). One operation = one round trip. The first reply is compared
  * byte for byte, later ones by length only (the Swift and Python sides do not compare either).
  * Timing as in pipe_pingpong.c: warm-up while the batch is calibrated (doubling until one
  * batch takes 20 ms), then 7 samples of about 0.3 s (--quick: 5 of 0.1 s), median in
@@ -33,6 +34,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "floor.h"
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -60,54 +62,6 @@ static void fail(const char *format, ...) {
     exit(1);
 }
 
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int write_all(int fd, const uint8_t *bytes, size_t count) {
-    while (count > 0) {
-        ssize_t n = write(fd, bytes, count);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        bytes += n;
-        count -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Reads one whole frame into buffer: the 4-byte length, then the body. Returns the frame
- * size, 0 on a clean end of stream before a frame started, -1 on error. */
-static ssize_t read_frame(int fd, uint8_t *buffer, size_t capacity) {
-    size_t have = 0, want = 4;
-    while (have < want) {
-        ssize_t n = read(fd, buffer + have, want - have);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (n == 0) {
-            if (have == 0) return 0;
-            errno = EPIPE;
-            return -1;
-        }
-        have += (size_t)n;
-        if (want == 4 && have == 4) {
-            uint32_t length = ((uint32_t)buffer[0] << 24) | ((uint32_t)buffer[1] << 16)
-                            | ((uint32_t)buffer[2] << 8) | (uint32_t)buffer[3];
-            if (length > capacity - 4) {
-                errno = EMSGSIZE;
-                return -1;
-            }
-            want = 4 + length;
-        }
-    }
-    return (ssize_t)have;
-}
-
 /* The child: echo every frame back until the parent closes its end. */
 static void echo(int in, int out, uint8_t *buffer, size_t capacity) {
     for (;;) {
@@ -130,11 +84,6 @@ static double round_trips(long count) {
         if ((size_t)n != frame_bytes) fail("the reply has %zd bytes, not %zu", n, frame_bytes);
     }
     return now_seconds() - start;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void usage(void) {

@@ -20,7 +20,7 @@
  * (no calibration). On an error it prints {"side":"c","name":..,"error":..} and exits 1.
  *
  * Build: cc -O2 -o .build/bench-c/pipe_pingpong Benchmarks/c/pipe_pingpong.c
- * (Benchmarks/run does this on demand.)
+ * (Benchmarks/run does this on demand.) Shared with pipe_payload.c: floor.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "floor.h"
 #ifdef __linux__
 #include <sched.h>
 #include <sys/prctl.h>
@@ -75,12 +76,6 @@ static void fail_io(const char *what, const char *reason) {
     fail("%s: %s", what, reason);
 }
 
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int pin_to(int cpu) {
 #ifdef __linux__
     cpu_set_t set;
@@ -92,62 +87,6 @@ static int pin_to(int cpu) {
     errno = ENOSYS;
     return -1;
 #endif
-}
-
-static int write_all(int fd, const uint8_t *bytes, size_t count) {
-    while (count > 0) {
-        ssize_t n = write(fd, bytes, count);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        bytes += n;
-        count -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Looks for bytes on `fd` for up to 50 us (poll with a zero timeout, again and again) before
- * the caller's blocking read: the Swift side's receive does the same (SpinPolicy.window), so
- * this floor does the same work minus the runtime. Without it the floor paid two cross-CPU
- * wake-ups per round trip and measured slower than the Swift side it is a floor of. */
-static void spin_until_readable(int fd) {
-    struct pollfd entry = { .fd = fd, .events = POLLIN, .revents = 0 };
-    double deadline = now_seconds() + 50e-6;
-    do {
-        if (poll(&entry, 1, 0) != 0) return;
-    } while (now_seconds() < deadline);
-}
-
-/* Reads one frame exactly: at least the 4-byte length, then the rest of the body. Returns
- * the frame size, 0 on a clean end of stream before a frame started, -1 on error. The body
- * always fits the buffer here (the length is checked). */
-static ssize_t read_frame(int fd, uint8_t *buffer, size_t capacity) {
-    size_t have = 0, want = 4;
-    while (have < want) {
-        spin_until_readable(fd);
-        ssize_t n = read(fd, buffer + have, capacity - have);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (n == 0) {
-            if (have == 0) return 0;
-            errno = EPIPE;
-            return -1;
-        }
-        have += (size_t)n;
-        if (want == 4 && have >= 4) {
-            uint32_t length = ((uint32_t)buffer[0] << 24) | ((uint32_t)buffer[1] << 16)
-                            | ((uint32_t)buffer[2] << 8) | (uint32_t)buffer[3];
-            if (length > capacity - 4) {
-                errno = EMSGSIZE;
-                return -1;
-            }
-            want = 4 + length;
-        }
-    }
-    return (ssize_t)have;
 }
 
 /* The child: echo every frame back until the parent closes its end. */
@@ -177,11 +116,6 @@ static double round_trips(long count) {
         if (n != FRAME_BYTES || memcmp(reply, frame, FRAME_BYTES) != 0) fail("the reply differs from the request");
     }
     return now_seconds() - start;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void usage(void) {

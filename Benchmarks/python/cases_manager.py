@@ -22,6 +22,7 @@ import statistics
 import time
 import weakref
 
+from fixtures import SMALL
 from harness import Workload, case
 
 # How long the parent waits for a worker's answer before it calls the worker hung (seconds).
@@ -65,15 +66,14 @@ def _dict_worker(control, shared):
     control.close()
 
 
-@case("manager_dict_ops", "us",
-      "in a forked worker: d['k'] = i then d['k'] (checked) on d = Manager().dict(); one op = one "
-      "set+get pair, timed in the worker per batch")
-def manager_dict_ops():
-    manager = multiprocessing.Manager()
+def _batched_worker(target, shared, what):
+    """The Workload of a forked worker running `target(control, shared)` in batches on the
+    parent's command (n: do n pairs and send back the seconds; None: stop); `what` names a pair
+    in messages. The manager is shut down and the worker joined when the Workload goes."""
+    manager, shared = shared
     context = multiprocessing.get_context("fork")
-    shared = manager.dict()
     control, worker_end = context.Pipe()
-    worker = context.Process(target=_dict_worker, args=(worker_end, shared), daemon=True)
+    worker = context.Process(target=target, args=(worker_end, shared), daemon=True)
     worker.start()
     worker_end.close()
 
@@ -87,7 +87,7 @@ def manager_dict_ops():
     def loop(n, send=control.send, recv=control.recv, poll=control.poll):
         send(n)
         if not poll(REPLY_TIMEOUT):
-            raise TimeoutError(f"the worker did not finish {n} set+get pairs in {REPLY_TIMEOUT} s")
+            raise TimeoutError(f"the worker did not finish {n} {what} pairs in {REPLY_TIMEOUT} s")
         seconds = recv()
         if isinstance(seconds, str):
             raise RuntimeError(seconds)
@@ -108,10 +108,18 @@ def manager_dict_ops():
     return workload
 
 
+@case("manager_dict_ops", "us",
+      "in a forked worker: d['k'] = i then d['k'] (checked) on d = Manager().dict(); one op = one "
+      "set+get pair, timed in the worker per batch")
+def manager_dict_ops():
+    manager = multiprocessing.Manager()
+    return _batched_worker(_dict_worker, (manager, manager.dict()), "set+get")
+
+
 # manager_queue
 
 
-def _queue_worker(control, queue, item):
+def _queue_worker(control, queue, item=SMALL):
     """Runs batches on command: receives n, does n put+get pairs on the manager's `queue`,
     sends back the seconds they took, or a string saying what went wrong."""
     while True:
@@ -133,35 +141,8 @@ def _queue_worker(control, queue, item):
       "in a forked worker: q.put(SMALL) then q.get() (checked) on q = Manager().Queue(); one op = "
       "one put+get pair, timed in the parent per batch")
 def manager_queue():
-    from fixtures import SMALL
     manager = multiprocessing.Manager()
-    context = multiprocessing.get_context("fork")
-    queue = manager.Queue()
-    control, worker_end = context.Pipe()
-    worker = context.Process(target=_queue_worker, args=(worker_end, queue, SMALL), daemon=True)
-    worker.start()
-    worker_end.close()
-
-    def stop():
-        _stop([worker], [lambda: control.send(None)])
-        manager.shutdown()
-
-    def loop(n, send=control.send, recv=control.recv, poll=control.poll):
-        send(n)
-        if not poll(REPLY_TIMEOUT):
-            raise TimeoutError(f"the worker did not finish {n} put+get pairs in {REPLY_TIMEOUT} s")
-        seconds = recv()
-        if isinstance(seconds, str):
-            raise RuntimeError(seconds)
-
-    try:
-        loop(1)  # the worker is up and connected to the manager
-    except BaseException:
-        stop()
-        raise
-    workload = Workload(loop, info={"start_method": multiprocessing.get_start_method(), "worker": "fork"})
-    weakref.finalize(workload, stop)
-    return workload
+    return _batched_worker(_queue_worker, (manager, manager.Queue()), "put+get")
 
 
 # manager_start

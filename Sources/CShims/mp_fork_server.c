@@ -68,7 +68,10 @@ static int reap_children(int statuses) {
 
 // In the new child: descriptors placed at 0, 1, 2, 3, ... and no others, a clean signal state,
 // its own process group, the requested environment. Returns normally: `main` runs next.
-static void become_child(const int *descriptors, int count, char *environment, uint32_t environment_bytes) {
+static void become_child(const int *descriptors, int count, char *environment, uint32_t environment_bytes, pid_t server) {
+    // Dies with the server, as a spawned child dies with its spawner (bootstrap checks again).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != server) _exit(74);   // ChildExitCode.orphaned
     int moved[MP_FORK_SERVER_MAX_DESCRIPTORS];
     for (int i = 0; i < count; i++) {
         moved[i] = fcntl(descriptors[i], F_DUPFD, count + 8);
@@ -141,9 +144,10 @@ static int serve_request(int requests, int *children) {
         send_int(requests, -EINVAL);
         return 0;
     }
+    pid_t server = getpid();
     pid_t pid = fork();
     if (pid == 0) {
-        become_child(descriptors, count, request_buffer + sizeof request, request.environment_bytes);
+        become_child(descriptors, count, request_buffer + sizeof request, request.environment_bytes, server);
         return 1;
     }
     int error = errno;

@@ -330,7 +330,7 @@ final class _MessagePackDecoder: Decoder {
             throw self.error(error, key: key)
         }
         if !Self.lastPlainType.contains(T.self) {
-            if !options.structsAsArrays, let direct = directType(T.self) {
+            if !options.structsAsArrays, let direct = directTypes.lookUp(T.self) {
                 return try decodeDirect(direct, as: T.self, at: offset, key: key)
             }
             if let map = T.self as? any _MessagePackDecodableDictionary.Type {
@@ -348,16 +348,8 @@ final class _MessagePackDecoder: Decoder {
         return try T(from: self)
     }
 
-    /// The last type found to be ``MessagePackDirectCodable``, kept with its conformance.
-    @exclusivity(unchecked) private var lastDirect: (id: ObjectIdentifier, type: any MessagePackDirectCodable.Type)?
-
-    /// `type` as a ``MessagePackDirectCodable`` type, or nil.
-    @inline(__always) func directType<T>(_ type: T.Type) -> (any MessagePackDirectCodable.Type)? {
-        if let lastDirect, lastDirect.id == ObjectIdentifier(type) { return lastDirect.type }
-        guard let direct = type as? any MessagePackDirectCodable.Type else { return nil }
-        lastDirect = (ObjectIdentifier(type), direct)
-        return direct
-    }
+    /// Finds ``MessagePackDirectCodable`` types, remembering the last one.
+    @exclusivity(unchecked) var directTypes = DirectTypeCache()
 
     // MARK: Decoder
 

@@ -215,6 +215,21 @@ public struct MessagePackStructDecoder {
     }
 }
 
+/// The last type found to be ``MessagePackDirectCodable``, kept with its conformance (one per
+/// coder object, which one call at a time uses): a conformance lookup costs more than encoding
+/// a small struct's fields.
+struct DirectTypeCache {
+    private var last: (id: ObjectIdentifier, type: any MessagePackDirectCodable.Type)?
+
+    /// `type` as a ``MessagePackDirectCodable`` type, or nil.
+    @inline(__always) mutating func lookUp<T>(_ type: T.Type) -> (any MessagePackDirectCodable.Type)? {
+        if let last, last.id == ObjectIdentifier(type) { return last.type }
+        guard let direct = type as? any MessagePackDirectCodable.Type else { return nil }
+        last = (ObjectIdentifier(type), direct)
+        return direct
+    }
+}
+
 extension _MessagePackEncoder {
     /// Writes `value`, a ``MessagePackDirectCodable`` value whose type is `D` at run time, at
     /// the current position (the hook of ``encodeValue(_:)``).

@@ -104,17 +104,8 @@ final class _MessagePackEncoder: Encoder {
         if !Self.parked.park(self) { dropCache() }
     }
 
-    /// The last type found to be ``MessagePackDirectCodable``, kept with its conformance: a
-    /// conformance lookup costs more than encoding a small struct's fields.
-    @exclusivity(unchecked) private var lastDirect: (id: ObjectIdentifier, type: any MessagePackDirectCodable.Type)?
-
-    /// `type` as a ``MessagePackDirectCodable`` type, or nil.
-    @inline(__always) func directType<T>(_ type: T.Type) -> (any MessagePackDirectCodable.Type)? {
-        if let lastDirect, lastDirect.id == ObjectIdentifier(type) { return lastDirect.type }
-        guard let direct = type as? any MessagePackDirectCodable.Type else { return nil }
-        lastDirect = (ObjectIdentifier(type), direct)
-        return direct
-    }
+    /// Finds ``MessagePackDirectCodable`` types, remembering the last one.
+    @exclusivity(unchecked) var directTypes = DirectTypeCache()
 
     /// Breaks the encoder -> cached container -> encoder cycle before the encoder is dropped.
     func dropCache() {
@@ -173,7 +164,7 @@ final class _MessagePackEncoder: Encoder {
         else if T.self == Decimal.self { buffer.packString((value as! Decimal).description) }
         else if T.self == MessagePackValue.self { (value as! MessagePackValue).pack(into: buffer) }
         else if Self.lastPlainType.contains(T.self) { return false }
-        else if !options.structsAsArrays, let direct = directType(T.self) { try encodeDirect(value, as: direct) }
+        else if !options.structsAsArrays, let direct = directTypes.lookUp(T.self) { try encodeDirect(value, as: direct) }
         else if let map = value as? any _MessagePackDictionary { try map._encodeMessagePackMap(self) }
         else { Self.lastPlainType.remember(T.self); return false }
         return true
