@@ -181,6 +181,43 @@ import Testing
         #expect(sink.ended >= 1)
         #expect(sink.received.map(\.envelope.kind) == [.goodbye])
     }
+
+    /// What NIO does when a write to a dead child fails inside a read: it drains the pipe (a
+    /// nested read) and closes the channel. The child's last frames reach the sink before its
+    /// end does, so the answers they carry are not lost (a pool once charged an innocent
+    /// input with its worker's death this way).
+    @Test func aChannelThatEndsInsideAReadEndsAfterTheFramesDrainedForIt() throws {
+        let sink = RecordingSink(id: Self.child)
+        let channel = try Self.channel(sink)
+        let last = try Self.frame(.reply, "last answer", correlation: 4)
+        var reacted = false
+        sink.onReceived = { _ in
+            guard !reacted else { return }
+            reacted = true
+            channel.pipeline.syncOperations.fireChannelRead(NIOAny(channel.allocator.buffer(bytes: last)))
+            channel.pipeline.syncOperations.fireErrorCaught(IOError(errnoCode: 32, reason: "write"))   // EPIPE
+            channel.pipeline.syncOperations.fireChannelInactive()
+            #expect(sink.events == ["received first"], "nothing more is handed on inside the read")
+        }
+        try Self.read(channel, try Self.frame(.reply, "first", correlation: 3))
+        #expect(sink.events.first == "received first")
+        #expect(sink.events.dropFirst().first == "received last answer")
+        #expect(sink.events.dropFirst(2).allSatisfy { $0 == "ended" } && sink.ended >= 1)
+        #expect(sink.disconnects.isEmpty)
+    }
+
+    @Test func aChannelThatEndsInsideAReadWithAFrameCutShortStillDisconnects() throws {
+        let sink = RecordingSink(id: Self.child)
+        let channel = try Self.channel(sink)
+        let cut = try Self.frame(.reply, "cut short", correlation: 4)
+        sink.onReceived = { _ in
+            channel.pipeline.syncOperations.fireChannelRead(NIOAny(channel.allocator.buffer(bytes: cut[..<9])))
+            channel.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        try Self.read(channel, try Self.frame(.reply, "first", correlation: 3))
+        #expect(sink.disconnects == ["closed its channel inside a frame (9 bytes of it arrived)"])
+        #expect(sink.events.first == "received first" && sink.events.last == "ended")
+    }
 }
 
 /// Stands where a child's record stands: records what the handler hands it.
@@ -198,6 +235,10 @@ final class RecordingSink: ChildFrameSink, @unchecked Sendable {   // confined t
     var unknownDestinations: [Envelope] = []
     var disconnects: [String] = []
     var ended = 0
+    /// Received frames and ends, in the order the handler reported them.
+    var events: [String] = []
+    /// Runs inside the handler's read, after each frame is recorded.
+    var onReceived: ((FrameBody) -> Void)?
     var writable = 0
     var forwardedReads = 0
 
@@ -211,7 +252,11 @@ final class RecordingSink: ChildFrameSink, @unchecked Sendable {   // confined t
         held.append((frames.readBytes(length: frames.readableBytes)!, source?.id))
     }
     func forward(_ frames: ByteBuffer) { forwarded.append(Array(frames.readableBytesView)) }
-    func received(_ body: FrameBody) { received.append(body) }
+    func received(_ body: FrameBody) {
+        received.append(body)
+        events.append("received " + ((try? body.decodePayload(String.self)) ?? "?"))
+        onReceived?(body)
+    }
     func refuseWrongSource(_ envelope: Envelope) { wrongSources.append(envelope) }
     func refuseUnknownDestination(_ envelope: Envelope) { unknownDestinations.append(envelope) }
     func refuseMalformedBody(_ error: FrameBodyError) -> Bool {
@@ -220,7 +265,10 @@ final class RecordingSink: ChildFrameSink, @unchecked Sendable {   // confined t
     }
     func disconnect(reason: String) { disconnects.append(reason) }
     func channelWritable() { writable += 1 }
-    func channelEnded() { ended += 1 }
+    func channelEnded() {
+        ended += 1
+        events.append("ended")
+    }
     func forwardedFrames() { forwardedReads += 1 }
 }
 

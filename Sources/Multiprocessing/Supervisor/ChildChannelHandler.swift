@@ -23,6 +23,10 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
     /// `deferredReads` and are split when the outer call is done.
     private var busy = false
     private var deferredReads: [ByteBuffer] = []
+    /// The channel ended while `busy`: the sink hears of it once the deferred reads are split.
+    /// Otherwise a write that fails inside a read (the child died) would end the child before
+    /// the last frames NIO drained for it were handed on, and their answers would be lost.
+    private var endPending: Bool?  // whether a partial frame is then a disconnect
 
     init(sink: Sink, services: ServiceTable, maxFrameSize: Int, routed: Counter? = nil) {
         self.sink = sink
@@ -41,6 +45,7 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
         split(read, allocator: context.channel.allocator)
         splitDeferredReads(allocator: context.channel.allocator)
         busy = false
+        endIfPending()
     }
 
     private func split(_ read: ByteBuffer, allocator: ByteBufferAllocator) {
@@ -59,7 +64,6 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
         // Nested in a read (see `busy`): the outer read's own completion flushes.
         guard !busy else { return }
         busy = true
-        defer { busy = false }
         while !forwarding.isEmpty {
             // Backpressure is ChildFlow's: a destination that is paused or not writable has new
             // requests and messages held, and their senders paused past its budget. This channel is
@@ -68,6 +72,27 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
             sink.forwardedFrames()
             splitDeferredReads(allocator: context.channel.allocator)
         }
+        busy = false
+        endIfPending()
+    }
+
+    /// The channel was read to the end or failed: the sink hears of it now, or after the
+    /// split in progress (see `endPending`).
+    private func ended(checkPartialFrame: Bool) {
+        guard !busy else {
+            endPending = checkPartialFrame || endPending == true
+            return
+        }
+        if checkPartialFrame, splitter.bufferedBytes > 0 {
+            sink.disconnect(reason: "closed its channel inside a frame (\(splitter.bufferedBytes) bytes of it arrived)")
+        }
+        sink.channelEnded()
+    }
+
+    private func endIfPending() {
+        guard let pending = endPending else { return }
+        endPending = nil
+        ended(checkPartialFrame: pending)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -77,20 +102,17 @@ final class ChildChannelHandler<Sink: ChildFrameSink>: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            if splitter.bufferedBytes > 0 {
-                sink.disconnect(reason: "closed its channel inside a frame (\(splitter.bufferedBytes) bytes of it arrived)")
-            }
-            sink.channelEnded()
+            ended(checkPartialFrame: true)
             context.close(promise: nil)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        sink.channelEnded()
+        ended(checkPartialFrame: false)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        sink.channelEnded()
+        ended(checkPartialFrame: false)
         context.close(promise: nil)
     }
 }
