@@ -33,6 +33,10 @@ public struct ForkServerReport: Codable, Sendable {
     public var afterServerKilled: Int
     /// The parent of that last child: a new server, or this process if it was spawned.
     public var lastParent: Int32
+    /// The parent of a child asking for other allocator settings (MALLOC_ARENA_MAX): this
+    /// process, as a fork would not give them; and of one whose environment differs otherwise.
+    public var startUpEnvironmentParent: Int32
+    public var otherEnvironmentParent: Int32
 }
 
 /// The parent pid of `pid`, from /proc (0 if it is gone).
@@ -101,6 +105,18 @@ extension TestEntries {
         let forkedDescriptors = try await looking.value
         try await looking.join()
 
+        var environmentOptions = ProcessOptions()
+        environmentOptions.environment = ProcessInfo.processInfo.environment.merging(["MALLOC_ARENA_MAX": "2"]) { $1 }
+        let startUp = try await ChildProcess.start(TestEntries.sleep, 60_000, options: environmentOptions)
+        let startUpEnvironmentParent = parentPID(of: startUp.pid)
+        startUp.kill()
+        _ = try await startUp.join()
+        environmentOptions.environment = ProcessInfo.processInfo.environment.merging(["MP_TEST_COLOUR": "blue"]) { $1 }
+        let other = try await ChildProcess.start(TestEntries.sleep, 60_000, options: environmentOptions)
+        let otherEnvironmentParent = parentPID(of: other.pid)
+        other.kill()
+        _ = try await other.join()
+
         let spawnedLooking = try await ChildProcess.start(TestEntries.openDescriptors, 0, options: spawnOptions)
         let spawnedDescriptors = try await spawnedLooking.value
         try await spawnedLooking.join()
@@ -119,7 +135,8 @@ extension TestEntries {
                                 forkedResult: forkedResult, exitStatus: exitStatus, killedStatus: killedStatus,
                                 grandchildren: grandchildren, forkedParents: forkedParents, forkedDescriptors: forkedDescriptors,
                                 spawnedDescriptors: spawnedDescriptors, orphanStatus: orphanStatus, afterServerKilled: afterServerKilled,
-                                lastParent: lastParent)
+                                lastParent: lastParent, startUpEnvironmentParent: startUpEnvironmentParent,
+                                otherEnvironmentParent: otherEnvironmentParent)
     }
 
     static let forkServerFunctions: [any ProcessEntry] = [openDescriptors, forkServerReport]

@@ -25,6 +25,11 @@ import Testing
         #expect(report.serverExecutable == report.executable)
         #expect(report.forkedParents.dropLast().allSatisfy { $0 == report.serverPID }, "\(report.forkedParents) vs server \(report.serverPID)")
 
+        // Another environment is the child's own, forked or not; loader and allocator
+        // settings are read before main, so a child asking for other ones is spawned.
+        #expect(report.otherEnvironmentParent == report.serverPID)
+        #expect(report.startUpEnvironmentParent == report.pid)
+
         // What a spawned child gets and does, a forked one gets and does.
         #expect(report.forkedResult == 49)
         #expect(report.exitStatus == "\(TerminationStatus.exited(7))")

@@ -14,8 +14,10 @@ public enum StartMethod: Sendable, Hashable {
     /// "forkserver"). A child then skips `exec`, the dynamic loader and relocations: about
     /// 1 ms to start instead of 5-15. Used when the child is this executable with no
     /// ``ProcessOptions/arguments`` and no ``ProcessOptions/workingDirectory`` (it is a
-    /// copy of the server, which has neither), once the server is up (it starts beside the
-    /// first such child); otherwise the child is spawned. Every child of one server shares its
+    /// copy of the server, which has neither) and asks for the loader and allocator settings
+    /// this process has (`LD_*`, `MALLOC_*`, `GLIBC_TUNABLES` are read before `main`), once
+    /// the server is up (it starts beside the first such child); otherwise, or if the server
+    /// cannot fork it, the child is spawned. Every child of one server shares its
     /// address-space layout (no fresh ASLR per child), as with Python's fork and forkserver.
     case forkServer
     /// `posix_spawn` of the executable: a fresh process image for every child (Python's

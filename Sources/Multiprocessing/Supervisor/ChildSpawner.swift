@@ -90,9 +90,15 @@ struct ChildSpawner: Sendable {
                 options.standardError = .descriptor(outputPipes[1].writeEnd)
             }
         }
-        let server = launch.trampoline || !launch.arguments.isEmpty || launch.workingDirectory != nil
+        var server = launch.trampoline || !launch.arguments.isEmpty || launch.workingDirectory != nil
             ? nil : forkServer.ready(for: launch, environment: environment)
-        let spawned = server.map { $0.spawn(options) } ?? Spawner._spawn(executable, options)
+        var spawned = server.map { $0.spawn(options) } ?? Spawner._spawn(executable, options)
+        if server != nil, case .failure = spawned {
+            // The server could not fork it (it ended meanwhile, say): spawned instead. A server
+            // that ended is replaced at the next start.
+            server = nil
+            spawned = Spawner._spawn(executable, options)
+        }
         try? toChild.readEnd.close()
         try? fromChild.writeEnd.close()
         for pipe in outputPipes { try? pipe.writeEnd.close() }
@@ -130,6 +136,10 @@ final class ForkServerSlot: Sendable {
     func ready(for launch: SupervisorCore.Launch, environment: [String: String]) -> ForkServer? {
         guard launch.startMethod == .forkServer, !refused.load(ordering: .relaxed),
               let current = try? ProcessControl.currentExecutablePath(), launch.executable == current else { return nil }
+        // The server is started with this process's environment; a child that asks for other
+        // loader or allocator settings would not get them by a fork: it is spawned.
+        let own = ProcessEnvironment.all()
+        guard Self.startUpVariables(of: environment) == Self.startUpVariables(of: own) else { return nil }
         return state.withLock { server -> ForkServer? in
             if let running = server, running.executable == launch.executable {
                 if running.isReady { return running }
@@ -139,9 +149,15 @@ final class ForkServerSlot: Sendable {
                     return nil
                 }
             }
-            server = try? ForkServer.launch(executable: launch.executable, environment: environment)
+            server = try? ForkServer.launch(executable: launch.executable, environment: own)
             return nil
         }
+    }
+
+    /// The variables read before `main` runs (the loader's, glibc's tunables, malloc's): what a
+    /// forked child keeps from its server whatever its own environment says.
+    static func startUpVariables(of environment: [String: String]) -> [String: String] {
+        environment.filter { $0.key.hasPrefix("LD_") || $0.key.hasPrefix("MALLOC_") || $0.key == "GLIBC_TUNABLES" }
     }
 
     /// Stops the server (it ends after its last child) and waits up to `timeout` for it.
