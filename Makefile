@@ -1,7 +1,8 @@
 # The two commands of the README: `make demo` and `make test`. Each installs what is missing first.
 FUZZ_SECONDS ?= 60
+CHAOS_SECONDS ?= 60
 
-.PHONY: setup demo tours test unit-test vectors check-imports fuzz bench
+.PHONY: setup demo tours test unit-test vectors check-imports fuzz chaos bench
 
 setup:
 	@scripts/setup
@@ -35,7 +36,11 @@ check-imports:
 fuzz: setup
 	Fuzz/run $(FUZZ_SECONDS)
 
-test: setup check-imports vectors fuzz unit-test
+# Workers killed at random under a mixed load, then the checks (Benchmarks/README.md, "Chaos").
+chaos: setup
+	Benchmarks/chaos --seconds $(CHAOS_SECONDS) --json .build/chaos.json
+
+test: setup check-imports vectors fuzz unit-test chaos
 
 bench: setup
 	Benchmarks/run

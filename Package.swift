@@ -176,6 +176,12 @@ let package = Package(
             // Built the default way (dynamically linked, no extra flags), as users build:
             // process starts are fast through the fork server, not through link flags.
         ),
+        // The chaos runner (Benchmarks/chaos): a mixed load while workers are killed, then the checks.
+        .executableTarget(
+            name: "MPChaos",
+            dependencies: ["Multiprocessing", .product(name: "CoreMetrics", package: "swift-metrics")],
+            path: "Benchmarks/Chaos"
+        ),
         .testTarget(
             name: "PipelinesTests",
             // The executables they run: mpctl and the examples' stages (built beside the bundle).

@@ -14,7 +14,7 @@ import Testing
     /// A runtime reporting to `metrics`, knowing the test entries.
     static func runtime(_ metrics: TestMetrics) throws -> Runtime {
         let runtime = Runtime(metrics: metrics)
-        try runtime.register(functions: [TestEntries.ask, TestEntries.exit, PoolEntries.failOn], workers: [Tally.self])
+        try runtime.register(functions: [TestEntries.ask, TestEntries.exit, PoolEntries.failOn, QueueEntries.getAndHold], workers: [Tally.self])
         return runtime
     }
 
@@ -71,6 +71,30 @@ import Testing
         _ = try await queue.get()
         #expect(try await queue.count == 2)
         try await waitUntil("depth 2") { (try? metrics.expectGauge("mp_queue_depth", [("queue", id)]).lastValue) == 2 }
+        await runtime.shutdown()
+    }
+
+    @Test("a joinable queue counts the items it delivers again after their consumer died")
+    func queueRedelivered() async throws {
+        let metrics = TestMetrics()
+        let runtime = try Self.runtime(metrics)
+        let tasks = try JoinableQueue<Int>(runtime: runtime)
+        let got = try SimpleQueue<Int>(runtime: runtime)
+        for value in 0..<5 { try await tasks.put(value) }
+        // It gets 3, marks 1 done and is killed holding 2: those 2 are queued again, not the third.
+        let consumer = try await runtime.start(QueueEntries.getAndHold, .init(joinable: tasks, got: got, count: 3, done: 1))
+        for _ in 0..<3 { _ = try await got.get() }
+        try await waitUntil("its taskDone arrived") { try await tasks.unfinishedCount == 4 }
+        consumer.kill()
+        _ = try await consumer.join()
+        let id = String(tasks.core.handle.id)
+        try await waitUntil("redeliveries counted") {
+            (try? metrics.expectCounter("mp_queue_redelivered", [("queue", id)]).totalValue) ?? 0 >= 2
+        }
+        // What was sent ahead to it and never got is queued again too; the count says so.
+        let redelivered = try metrics.expectCounter("mp_queue_redelivered", [("queue", id)]).totalValue
+        #expect(redelivered >= 2 && redelivered <= 4)
+        #expect(try await tasks.count == 4)
         await runtime.shutdown()
     }
 

@@ -148,6 +148,7 @@ final class QueueService: SupervisorService, @unchecked Sendable {   // confined
         let queue = queues[id] ?? {
             let queue = ServedQueue(id: id, maxsize: max(0, maxsize), joinable: joinable, byteBudget: max(1, byteBudget))
             queue.depthGauge = host?.metrics.queueDepth(id)
+            queue.redeliveredCounter = host?.metrics.queueRedelivered(id)
             queues[id] = queue
             return queue
         }()

@@ -75,6 +75,8 @@ enum QueueAnswer: Sendable {
 final class ServedQueue {
     /// `mp_queue_depth` of this queue (set by the service that made it).
     var depthGauge: Gauge?
+    /// Counts the items delivered again because the process that had them ended (`mp_queue_redelivered`).
+    var redeliveredCounter: Counter?
     let id: UInt64
     let maxsize: Int
     let joinable: Bool
@@ -219,5 +221,8 @@ final class ServedQueue {
         heldUnfinishedTotal -= joinable ? unfinishedItems.count : 0
         reservedTotal -= holder.credit
         items.prepend(contentsOf: unfinishedItems + inflightItems)
+        if !unfinishedItems.isEmpty || !inflightItems.isEmpty {
+            redeliveredCounter?.increment(by: unfinishedItems.count + inflightItems.count)
+        }
     }
 }

@@ -18,6 +18,7 @@ import CoreMetrics
 /// | `mp_restarts` | counter | `child`: its spec id | restarts by a ``Supervisor`` tree |
 /// | `mp_messages_routed` | counter | – | frames forwarded from one worker to another |
 /// | `mp_queue_depth` | gauge | `queue`: its id | items in a supervisor-served queue, at each put and get |
+/// | `mp_queue_redelivered` | counter | `queue`: its id | items queued again because the process that had them ended: a ``JoinableQueue``'s items got and not marked done, any queue's items sent ahead to a consumer that had not got them yet |
 /// | `mp_pool_tasks` | counter | `state`: `submitted`, `completed`, `failed` | pool tasks |
 struct SupervisorMetrics: Sendable {
     let factory: any MetricsFactory
@@ -60,6 +61,11 @@ struct SupervisorMetrics: Sendable {
     /// The restarts of the child `id` of a supervisor tree.
     func restarts(of id: String) -> Counter {
         Counter(label: "mp_restarts", dimensions: [("child", id)], factory: factory)
+    }
+
+    /// The redelivery counter of the queue `id`.
+    func queueRedelivered(_ id: UInt64) -> Counter {
+        Counter(label: "mp_queue_redelivered", dimensions: [("queue", String(id))], factory: factory)
     }
 
     /// The depth gauge of the queue `id`.
