@@ -15,6 +15,22 @@ then answers ``"real"`` as it should:
   ``"ping"`` to the supervisor (correlation 78); the answer is then ``[kind, correlation, payload]`` of the
   frame that came back.
 
+Misbehaviours that end the conversation (the supervisor disconnects the peer; no answer comes):
+
+- ``"garbage"``: an HTTP request line instead of a frame (its first four bytes read as a length
+  far above the maximum);
+- ``"oversize"``: a frame header declaring 2**31 - 1 bytes;
+- ``"truncated"``: a frame header declaring 100 bytes, 10 of them, then the end of the channel.
+
+And ones a peer that lies or floods does (each answered ``"real"`` afterwards):
+
+- ``"wrong-envelope"``: a frame whose envelope has the right length but wrong types;
+- ``"flood"``: ``count`` messages of 1 KiB to the worker ``target``, written without reading
+  anything meanwhile;
+- ``"foreign-results"``: pool results for task 1, a task never given to it;
+- ``"report-unheld"``: a ``queueReport`` on the queue ``queue`` claiming 100 items got and done,
+  none of which it holds.
+
 With the argument ``version0`` it says hello with version 0 instead, waits 0.3 s, reads, and
 exits 7 when the supervisor answered with an error frame before closing (8: another frame, 9:
 none); killed before it read, it ends by SIGKILL.
@@ -25,6 +41,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import msgpack  # noqa: E402
 import mpwire  # noqa: E402
 import worker  # noqa: E402
 from mpwire import Envelope, Kind  # noqa: E402
@@ -48,7 +65,14 @@ def refused_at_hello(channel):
     os._exit(7 if envelope.kind == Kind.ERROR else 8)
 
 
-def misbehave(channel, envelope, what):
+def write_all(channel, data):
+    data = memoryview(data)
+    while data:
+        data = data[os.write(channel.write_fd, data):]
+
+
+def misbehave(channel, envelope, request):
+    what = request["misbehave"]
     me = channel.id
     if what == "wrong-source":
         channel.send(Envelope(Kind.REPLY, 0, me + 1000, envelope.source, envelope.correlation), "forged")
@@ -56,6 +80,31 @@ def misbehave(channel, envelope, what):
         data = memoryview(mpwire.frame(b"\xc1"))       # 0xc1 is never a MessagePack value
         while data:
             data = data[os.write(channel.write_fd, data):]
+    elif what in ("garbage", "oversize", "truncated"):
+        if what == "garbage":
+            data = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        elif what == "oversize":
+            data = (2**31 - 1).to_bytes(4, "big") + b"\x00" * 16
+        else:
+            data = (100).to_bytes(4, "big") + b"\x94" + b"\x00" * 9
+        write_all(channel, data)
+        if what == "truncated":
+            os._exit(0)
+        # Disconnected: wait for the end of input rather than answer.
+        while channel.receive() is not None:
+            pass
+        os._exit(0)
+    elif what == "wrong-envelope":
+        write_all(channel, mpwire.frame(msgpack.packb([4, "x", -1, "supervisor", 3.5], use_bin_type=True) + msgpack.packb("?")))
+    elif what == "flood":
+        target, count = request["target"], request.get("count", 20_000)
+        blob = b"x" * 1024
+        for _ in range(count):
+            channel.send(Envelope(Kind.MESSAGE, 0, me, target, 0), blob)
+    elif what == "foreign-results":
+        write_all(channel, mpwire.frame(mpwire.pool_results_body(me, 1, 0, [42], [], mpwire.PoolState.DONE)))
+    elif what == "report-unheld":
+        write_all(channel, mpwire.frame(mpwire.queue_body(mpwire.QueueKind.REPORT, me, request["queue"], [100, 100])))
     elif what == "stray":
         channel.send(Envelope(Kind.REPLY, 0, me, mpwire.SUPERVISOR_ID, 0xFFFF_FFFF), "stray")
     elif what == "unknown-destination":
@@ -86,7 +135,7 @@ def main():
             continue
         value = mpwire.unpack_payload(payload)
         if isinstance(value, dict) and "misbehave" in value:
-            misbehave(channel, envelope, value["misbehave"])
+            misbehave(channel, envelope, value)
         else:
             worker.answer_request(channel, envelope, payload)
 
