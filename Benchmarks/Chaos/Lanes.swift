@@ -89,10 +89,38 @@ final class QueueLane: Lane {
     private let supervisor: Supervisor
     private let tally: Tally
     private let metrics: CountingMetrics
-    private let seen = Mutex<[Int: Int]>([:])
-    private let put = Mutex(0)
+    /// How often each job at or above `window.floor` came back; jobs below it were checked
+    /// already (a soak runs for an hour: the table must not grow with it).
+    private let window = Mutex(Window())
     private let collecting = Atomic<Bool>(true)
     private let collector = Mutex<Task<Void, Never>?>(nil)
+
+    private struct Window {
+        var floor = 0
+        var seen: [Int: Int] = [:]
+        var missing = 0
+        var extra = 0
+        var checked = 0
+
+        mutating func arrived(_ item: Int) {
+            if item < floor { extra += 1 } else { seen[item, default: 0] += 1 }
+        }
+
+        /// Whether a job below `top` has not come back yet.
+        func unseen(below top: Int) -> Bool {
+            top > floor && (floor..<top).contains { seen[$0] == nil }
+        }
+
+        /// Checks the jobs below `top`: each must have come back once (more is extra).
+        mutating func check(below top: Int) {
+            guard top > floor else { return }
+            for item in floor..<top {
+                if let count = seen.removeValue(forKey: item) { extra += count - 1 } else { missing += 1 }
+            }
+            checked += top - floor
+            floor = top
+        }
+    }
 
     init(tally: Tally, metrics: CountingMetrics) async throws {
         self.tally = tally
@@ -109,7 +137,7 @@ final class QueueLane: Lane {
             while true {
                 do {
                     let item = try await done.get(timeout: .milliseconds(200))
-                    seen.withLock { $0[item, default: 0] += 1 }
+                    window.withLock { $0.arrived(item) }
                 } catch {
                     if !collecting.load(ordering: .relaxed) { return }
                 }
@@ -126,30 +154,43 @@ final class QueueLane: Lane {
 
     func run(until deadline: ContinuousClock.Instant) async {
         var next = 0
+        var joinedUpTo = 0
         while ContinuousClock.now < deadline {
             do {
                 for _ in 0..<40 {
                     guard try await bounded(name, "put", hangLimit, tally, { [jobs, next] in try await jobs.put(next) }) != nil else { return }
                     next += 1
-                    put.withLock { $0 = next }
                 }
                 guard try await bounded(name, "join", hangLimit, tally, { [jobs] in try await jobs.join() }) != nil else { return }
+                // Every job of the batch before was reported before its taskDone, so it is on
+                // `done` by now: once the collector has read it, that batch is checked and forgotten.
+                let settle = ContinuousClock.now + .seconds(10)
+                while window.withLock({ $0.unseen(below: joinedUpTo) }), ContinuousClock.now < settle {
+                    try? await Task.sleep(for: .milliseconds(2))
+                }
+                window.withLock { $0.check(below: joinedUpTo) }
+                joinedUpTo = next
             } catch {
                 tally.problem(name, "the producer failed: \(error)")
                 return
             }
         }
+        put.store(next, ordering: .relaxed)
     }
+
+    /// Jobs put in all.
+    private let put = Atomic<Int>(0)
 
     func finish() async {
         await supervisor.shutdown()
         // What the consumers reported last is read before the count.
         collecting.store(false, ordering: .relaxed)
         await collector.withLock { $0 }?.value
-        let total = put.withLock { $0 }
-        let counts = seen.withLock { $0 }
-        let missing = (0..<total).filter { counts[$0] == nil }.count
-        let extra = counts.values.reduce(0) { $0 + $1 - 1 }
+        let total = put.load(ordering: .relaxed)
+        let (missing, extra) = window.withLock { window -> (Int, Int) in
+            window.check(below: total)
+            return (window.missing, window.extra)
+        }
         let redelivered = Int(metrics.total("mp_queue_redelivered"))
         if missing > 0 { tally.problem(name, "\(missing) of \(total) jobs never came back") }
         if extra > redelivered { tally.problem(name, "\(extra) jobs came back twice, \(redelivered) were redelivered") }

@@ -7,7 +7,10 @@ import Synchronization
 // increments, shared counters under a lock, a Python worker, mpctl pipelines) while random
 // workers are killed with SIGKILL or SIGTERM; then the checks. Run through Benchmarks/chaos.
 //
-//   MPChaos [--seconds N] [--json FILE] [--seed S] [--kill-every-ms M] [--lanes a,b,...]
+//   MPChaos [--seconds N] [--json FILE] [--seed S] [--kill-every-ms M] [--samples FILE] [--lanes a,b,...]
+//
+// --kill-every-ms 0 kills nothing (the soak, Benchmarks/soak); --samples FILE writes the RSS of
+// the runner and of all its workers together, once a second, as JSON.
 //
 // Exits 0 only if there were no hangs, nothing lost, no unreported duplicate and no leak.
 
@@ -23,8 +26,9 @@ struct Settings {
     var seed = UInt64(UInt32.random(in: 1...UInt32.max))
     var killEveryMilliseconds = 250
     var lanes = ["pool", "queue", "manager", "lock", "python", "mpctl"]
+    var samples: String?
 
-    static let usage = "usage: MPChaos [--seconds N] [--json FILE] [--seed S] [--kill-every-ms M] [--lanes pool,queue,manager,lock,python,mpctl]"
+    static let usage = "usage: MPChaos [--seconds N] [--json FILE] [--seed S] [--kill-every-ms M (0: no kills)] [--samples FILE] [--lanes pool,queue,manager,lock,python,mpctl]"
 
     init(_ arguments: [String]) {
         var rest = arguments[...]
@@ -38,6 +42,7 @@ struct Settings {
             case "--json": json = value()
             case "--seed": seed = UInt64(value()) ?? { fail(Settings.usage, status: 2) }()
             case "--kill-every-ms": killEveryMilliseconds = Int(value()) ?? { fail(Settings.usage, status: 2) }()
+            case "--samples": samples = value()
             case "--lanes": lanes = value().split(separator: ",").map(String.init)
             case "-h", "--help": print(Settings.usage); exit(0)
             default: fail(Settings.usage, status: 2)
@@ -129,13 +134,11 @@ let rssBaseline = Atomic<Int>(0)
 
 /// Shoots a random worker of a random lane every so often until the deadline.
 func killer(_ lanes: [any Lane]) async {
+    guard settings.killEveryMilliseconds > 0 else { return }
     var random = SeededGenerator(state: settings.seed)
     while clock.now < deadline {
         let pause = Int.random(in: settings.killEveryMilliseconds / 2...settings.killEveryMilliseconds * 3 / 2, using: &random)
         try? await Task.sleep(for: .milliseconds(pause))
-        if rssBaseline.load(ordering: .relaxed) == 0, clock.now - start > .milliseconds(Int(settings.seconds * 100)) {
-            rssBaseline.store(Observe.residentBytes(), ordering: .relaxed)
-        }
         var targets: [(lane: String, pids: [Int32])] = []
         for lane in lanes {
             let pids = await lane.victims()
@@ -147,9 +150,40 @@ func killer(_ lanes: [any Lane]) async {
     }
 }
 
-await withTaskGroup(of: Void.self) { group in
-    for lane in lanes { group.addTask { await lane.run(until: deadline) } }
-    group.addTask { await killer(lanes) }
+/// One sample a second: seconds since the start, the runner's RSS and its descendants' together (MiB).
+struct Sample: Sendable { var seconds: Double; var root: Double; var workers: Double }
+
+func sampler() async -> [Sample] {
+    var samples: [Sample] = []
+    var next = start
+    while clock.now < deadline {
+        let root = Double(Observe.residentBytes()) / 1_048_576
+        let workers = Double(Observe.descendants(of: me).reduce(0) { $0 + Observe.residentBytes(of: $1.pid) }) / 1_048_576
+        let elapsed = clock.now - start
+        samples.append(Sample(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                              root: root, workers: workers))
+        if rssBaseline.load(ordering: .relaxed) == 0, elapsed > .milliseconds(Int(settings.seconds * 100)) {
+            rssBaseline.store(Observe.residentBytes(), ordering: .relaxed)
+        }
+        next += .seconds(1)
+        try? await Task.sleep(until: next)
+    }
+    return samples
+}
+
+let samples = await withTaskGroup(of: [Sample].self) { group in
+    for lane in lanes { group.addTask { await lane.run(until: deadline); return [] } }
+    group.addTask { await killer(lanes); return [] }
+    group.addTask { await sampler() }
+    var all: [Sample] = []
+    for await part in group { all += part }
+    return all
+}
+if let path = settings.samples {
+    let rows = samples.map { ["seconds": ($0.seconds * 10).rounded() / 10, "root_mib": ($0.root * 100).rounded() / 100,
+                              "workers_mib": ($0.workers * 100).rounded() / 100] }
+    let document: [String: Any] = ["seconds": settings.seconds, "lanes": settings.lanes, "samples": rows]
+    try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
 }
 let loadEnded = clock.now
 for lane in lanes { await lane.finish() }
@@ -196,6 +230,7 @@ let report: [String: Any] = [
     "killed": sum(\.killed),
     "tasks": sum(\.tasks),
     "redelivered": sum(\.redelivered),
+    "queue_items_redelivered": metrics.total("mp_queue_redelivered"),
     "reported_failures": sum(\.reported),
     "explained_counter_gaps": sum(\.explained),
     "rss_growth_mib": (rssGrowth * 10).rounded() / 10,
